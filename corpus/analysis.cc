@@ -1,0 +1,279 @@
+// Text analysis shared by index and query side: UTF-8 checks, ICU normalisation, sentence
+// boundaries, and the Xapian stemmer/stopper settings.
+#include "corpus/analysis.h"
+
+#include <unicode/brkiter.h>
+#include <unicode/locid.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+#include <unicode/utf8.h>
+
+#include <memory>
+#include <mutex>
+
+namespace medsearch::corpus {
+
+std::size_t find_invalid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    std::uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+bool is_valid_utf8(std::string_view text) { return find_invalid_utf8(text) == std::string_view::npos; }
+
+namespace {
+
+const icu::Normalizer2& normalizer(bool compatibility) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* n =
+      compatibility ? icu::Normalizer2::getNFKCInstance(status) : icu::Normalizer2::getNFCInstance(status);
+  if (U_FAILURE(status) || n == nullptr) {
+    // ICU's data is linked into libicudata; failing here means a broken installation.
+    throw std::runtime_error("ICU normaliser unavailable");
+  }
+  return *n;
+}
+
+std::string normalize(std::string_view text, bool compatibility) {
+  const icu::Normalizer2& n = normalizer(compatibility);
+  UErrorCode status = U_ZERO_ERROR;
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  if (n.isNormalized(u, status) && U_SUCCESS(status)) return std::string(text);
+  status = U_ZERO_ERROR;
+  icu::UnicodeString out = n.normalize(u, status);
+  if (U_FAILURE(status)) return std::string(text);
+  std::string result;
+  out.toUTF8String(result);
+  return result;
+}
+
+void append_utf8(std::string& out, UChar32 cp) {
+  char buf[4];
+  int32_t len = 0;
+  UBool error = false;
+  U8_APPEND(reinterpret_cast<uint8_t*>(buf), len, 4, cp, error);
+  if (!error) out.append(buf, static_cast<std::size_t>(len));
+}
+
+bool is_space(UChar32 cp) { return cp == ' ' || cp == '\t' || cp == '\r' || u_isUWhiteSpace(cp); }
+
+// Spelled-out names of Greek letters, lowercase, indexed from alpha (U+03B1).
+constexpr const char* kGreek[] = {"alpha", "beta",  "gamma", "delta",   "epsilon", "zeta", "eta",
+                                  "theta", "iota",  "kappa", "lambda",  "mu",      "nu",   "xi",
+                                  "omicron", "pi",  "rho",   "sigma",   "sigma",   "tau",  "upsilon",
+                                  "phi",   "chi",   "psi",   "omega"};
+
+const char* greek_name(UChar32 cp) {
+  if (cp >= 0x03B1 && cp <= 0x03C9) return kGreek[cp - 0x03B1];
+  if (cp >= 0x0391 && cp <= 0x03A9 && cp != 0x03A2) return kGreek[cp - 0x0391];
+  return nullptr;
+}
+
+bool is_dash(UChar32 cp) {
+  return (cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212 || cp == 0xFE58 || cp == 0xFE63 || cp == 0xFF0D ||
+         cp == 0x2043;
+}
+
+}  // namespace
+
+std::string clean_text(std::string_view text) {
+  const std::string nfc = normalize(text, false);
+  std::string out;
+  out.reserve(nfc.size());
+  int newlines = 0;     // newlines seen in the current run of white space
+  bool pending_space = false;
+  const auto* s = reinterpret_cast<const uint8_t*>(nfc.data());
+  const int32_t n = static_cast<int32_t>(nfc.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 cp;
+    U8_NEXT(s, i, n, cp);
+    if (cp < 0) continue;
+    if (cp == '\n' || cp == 0x2028 || cp == 0x2029) {
+      ++newlines;
+      continue;
+    }
+    if (is_space(cp)) {
+      pending_space = true;
+      continue;
+    }
+    if (u_iscntrl(cp) || cp == 0x00AD || cp == 0xFEFF || cp == 0x200B) continue;  // controls, soft hyphen, BOM, ZWSP
+    if (!out.empty()) {
+      if (newlines >= 2) out += "\n\n";
+      else if (newlines == 1) out += '\n';
+      else if (pending_space) out += ' ';
+    }
+    newlines = 0;
+    pending_space = false;
+    append_utf8(out, cp);
+  }
+  return out;
+}
+
+std::string normalize_for_analysis(std::string_view text) {
+  const std::string nfkc = normalize(text, true);
+  std::string out;
+  out.reserve(nfkc.size() + 8);
+  bool pending_space = false;
+  const auto* s = reinterpret_cast<const uint8_t*>(nfkc.data());
+  const int32_t n = static_cast<int32_t>(nfkc.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 cp;
+    U8_NEXT(s, i, n, cp);
+    if (cp < 0) continue;
+    if (cp == 0x00AD || cp == 0xFEFF || cp == 0x200D || cp == 0x2060) continue;  // soft hyphen, BOM, joiners
+    if (is_space(cp) || cp == '\n' || u_iscntrl(cp)) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) {
+      out += ' ';
+      pending_space = false;
+    }
+    if (cp == 0x03BC || cp == 0x00B5) {
+      // Before a unit ("µg", "μmol/L") the letter means micro; elsewhere ("μ-opioid") mu.
+      UChar32 next = 0;
+      if (i < n) {
+        int32_t j = i;
+        U8_NEXT(s, j, n, next);
+      }
+      out += ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z')) ? "micro" : "mu";
+    } else if (const char* name = greek_name(cp)) {
+      out += name;
+    } else if (is_dash(cp)) {
+      out += '-';
+    } else if (cp == 0x2018 || cp == 0x2019 || cp == 0x201B || cp == 0x2032) {
+      out += '\'';
+    } else if (cp == 0x201C || cp == 0x201D || cp == 0x201F || cp == 0x2033) {
+      out += '"';
+    } else {
+      append_utf8(out, cp);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> sentence_ranges(std::string_view text) {
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  if (text.empty()) return ranges;
+  // The break iterator is expensive to create; keep one per thread.
+  thread_local std::unique_ptr<icu::BreakIterator> iterator;
+  if (!iterator) {
+    UErrorCode status = U_ZERO_ERROR;
+    // "ss=standard" suppresses breaks after common abbreviations ("e.g.", "Dr.", "i.e.").
+    iterator.reset(icu::BreakIterator::createSentenceInstance(icu::Locale("en@ss=standard"), status));
+    if (U_FAILURE(status) || !iterator) {
+      status = U_ZERO_ERROR;
+      iterator.reset(icu::BreakIterator::createSentenceInstance(icu::Locale::getEnglish(), status));
+    }
+    if (U_FAILURE(status) || !iterator) {
+      ranges.emplace_back(0, text.size());
+      return ranges;
+    }
+  }
+  icu::UnicodeString u =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  iterator->setText(u);
+  // Map UTF-16 offsets back to UTF-8 byte offsets by walking both in step.
+  std::size_t byte = 0;
+  int32_t unit = 0;
+  auto to_byte = [&](int32_t target) {
+    while (unit < target && byte < text.size()) {
+      unsigned char c = static_cast<unsigned char>(text[byte]);
+      std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
+      byte += len;
+      unit += len == 4 ? 2 : 1;
+    }
+    return std::min(byte, text.size());
+  };
+  int32_t start = iterator->first();
+  std::size_t start_byte = 0;
+  for (int32_t end = iterator->next(); end != icu::BreakIterator::DONE; end = iterator->next()) {
+    std::size_t end_byte = to_byte(end);
+    if (end_byte > start_byte) ranges.emplace_back(start_byte, end_byte);
+    start = end;
+    start_byte = end_byte;
+  }
+  (void)start;
+  if (ranges.empty() || ranges.back().second < text.size()) ranges.emplace_back(start_byte, text.size());
+  return ranges;
+}
+
+namespace {
+
+// English stop words (Snowball's list, plus question words common in clinical questions).
+constexpr const char* kStopWords[] = {
+    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at",
+    "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could",
+    "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has",
+    "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if",
+    "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "nor", "of",
+    "off", "on", "once", "only", "or", "other", "ought", "our", "ours", "ourselves", "out", "over", "own",
+    "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
+    "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
+    "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom",
+    "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "tell", "please",
+    "whats", "what's"};
+
+}  // namespace
+
+const Xapian::Stopper& stopper() {
+  static const Xapian::SimpleStopper* instance = [] {
+    auto* s = new Xapian::SimpleStopper();
+    for (const char* w : kStopWords) s->add(w);
+    return s;
+  }();
+  return *instance;
+}
+
+void configure_term_generator(Xapian::TermGenerator& generator) {
+  generator.set_stemmer(Xapian::Stem(kStemLanguage));
+  generator.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+}
+
+void configure_query_parser(Xapian::QueryParser& parser) {
+  parser.set_stemmer(Xapian::Stem(kStemLanguage));
+  parser.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+  parser.set_stopper(&stopper());
+  parser.set_default_op(Xapian::Query::OP_OR);
+  parser.add_prefix("title", "S");
+  parser.add_prefix("heading", "XH");
+  parser.add_boolean_prefix("source", "XS");
+  parser.add_boolean_prefix("section", "XK");
+  parser.add_boolean_prefix("drug", "XD");
+  parser.add_boolean_prefix("year", "Y");
+  parser.add_boolean_prefix("evidence", "XE");
+}
+
+}  // namespace medsearch::corpus

@@ -1,0 +1,52 @@
+// Text analysis shared by the index side and the query side, so that both see the same
+// terms: ICU normalisation (NFKC, Greek letters, dashes, spaces) and the Xapian term
+// generation / query parsing settings (stemmer, stop words) configured in one place.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <xapian.h>
+
+namespace medsearch::corpus {
+
+// True if `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+// Byte offset of the first invalid UTF-8 sequence, or npos.
+std::size_t find_invalid_utf8(std::string_view text);
+
+// Normalises text for display and storage: Unicode NFC, control characters removed,
+// runs of white space (including no-break spaces) collapsed to one space, trimmed.
+// Input must be valid UTF-8.
+std::string clean_text(std::string_view text);
+
+// Normalises text for analysis, identically on both sides: NFKC (full-width forms,
+// superscripts, ligatures), Greek letters spelled out (β -> beta, α -> alpha, µ -> micro),
+// every hyphen and dash to '-', soft hyphens removed, quotes to ASCII, white space folded.
+// Case is kept: Xapian folds case itself, and the query parser needs AND/OR/NOT in capitals.
+// Input must be valid UTF-8.
+std::string normalize_for_analysis(std::string_view text);
+
+// Sentence boundaries of `text` (ICU BreakIterator, English rules, with care for
+// abbreviations that end in a full stop such as "e.g." and "Dr."), as byte ranges [begin, end)
+// that cover the text without gaps.
+std::vector<std::pair<std::size_t, std::size_t>> sentence_ranges(std::string_view text);
+
+// The stemming language for index and query.
+inline constexpr const char* kStemLanguage = "english";
+
+// The English stop words used on the query side (the index keeps every word, so phrase
+// searches still work).
+const Xapian::Stopper& stopper();
+
+// Configures a TermGenerator the way the index expects (stemmer, STEM_SOME).
+void configure_term_generator(Xapian::TermGenerator& generator);
+
+// Configures a QueryParser to match configure_term_generator (stemmer, strategy, stopper,
+// field prefixes such as title:).
+void configure_query_parser(Xapian::QueryParser& parser);
+
+}  // namespace medsearch::corpus

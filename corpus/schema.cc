@@ -1,0 +1,109 @@
+// The stored form of a passage (document data) and schema checks.
+#include "corpus/schema.h"
+
+#include <nlohmann/json.hpp>
+
+namespace medsearch::corpus::schema {
+
+using nlohmann::json;
+
+namespace {
+// Xapian terms are limited to 245 bytes; boolean values beyond that are cut.
+constexpr std::size_t kMaxTermBytes = 240;
+}  // namespace
+
+std::string term(std::string_view prefix, std::string_view value) {
+  std::string t(prefix);
+  // Omega's convention: a prefix of more than one character followed by a value starting
+  // with a capital letter needs a ':' separator.
+  if (prefix.size() > 1 && !value.empty() && value[0] >= 'A' && value[0] <= 'Z') t += ':';
+  t.append(value.substr(0, kMaxTermBytes - std::min(t.size(), kMaxTermBytes)));
+  return t;
+}
+
+StoredPassage make_stored_passage(const Record& record, const Passage& passage) {
+  StoredPassage s;
+  s.passage = passage;
+  s.source = record.source;
+  s.title = record.title;
+  s.citation = record.citation;
+  s.year = record.year();
+  s.published = record.published;
+  s.updated = record.updated;
+  s.evidence_level = record.evidence_level;
+  s.review_status = record.review_status;
+  s.drugs = record.drugs;
+  s.conditions = record.conditions;
+  return s;
+}
+
+std::string encode_document_data(const StoredPassage& s) {
+  json j;
+  j["id"] = s.passage.id;
+  j["record_id"] = s.passage.record_id;
+  j["ordinal"] = s.passage.ordinal;
+  j["section_index"] = s.passage.section_index;
+  j["heading"] = s.passage.heading;
+  j["section"] = s.passage.section;
+  j["text"] = s.passage.text;
+  j["start"] = s.passage.start;
+  j["end"] = s.passage.end;
+  j["source"] = std::string(to_string(s.source));
+  j["title"] = s.title;
+  j["citation"] = citation_to_json(s.citation);
+  if (s.year) j["year"] = s.year;
+  if (!s.published.empty()) j["published"] = s.published;
+  if (!s.updated.empty()) j["updated"] = s.updated;
+  if (!s.evidence_level.empty()) j["evidence_level"] = s.evidence_level;
+  if (!s.review_status.empty()) j["review_status"] = s.review_status;
+  if (!s.drugs.empty()) j["drugs"] = s.drugs;
+  if (!s.conditions.empty()) j["conditions"] = s.conditions;
+  return j.dump();
+}
+
+Result<StoredPassage> decode_document_data(std::string_view data) {
+  json j = json::parse(data, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(ErrorCode::corrupt, "document data is not a JSON object");
+  StoredPassage s;
+  try {
+    s.passage.id = j.at("id").get<std::string>();
+    s.passage.record_id = j.at("record_id").get<std::string>();
+    s.passage.ordinal = j.value("ordinal", 0);
+    s.passage.section_index = j.value("section_index", 0);
+    s.passage.heading = j.value("heading", "");
+    s.passage.section = j.value("section", "");
+    s.passage.text = j.value("text", "");
+    s.passage.start = j.value("start", std::size_t{0});
+    s.passage.end = j.value("end", std::size_t{0});
+    auto source = parse_source(j.value("source", ""));
+    if (!source) return make_error(ErrorCode::corrupt, "document data has an unknown source");
+    s.source = *source;
+    s.title = j.value("title", "");
+    if (j.contains("citation")) s.citation = citation_from_json_lenient(j["citation"]);
+    s.year = j.value("year", 0);
+    s.published = j.value("published", "");
+    s.updated = j.value("updated", "");
+    s.evidence_level = j.value("evidence_level", "");
+    s.review_status = j.value("review_status", "");
+    s.drugs = j.value("drugs", std::vector<std::string>{});
+    s.conditions = j.value("conditions", std::vector<std::string>{});
+  } catch (const json::exception& e) {
+    return make_error(ErrorCode::corrupt, std::string("document data: ") + e.what());
+  }
+  return s;
+}
+
+Status check_version(const Xapian::Database& db) {
+  const std::string version = db.get_metadata(std::string(kMetaSchemaVersion));
+  if (version.empty()) {
+    if (db.get_doccount() == 0) return Status::success();
+    return make_error(ErrorCode::corrupt, "the index has no medsearch schema version: not a medsearch index");
+  }
+  if (version != std::to_string(kVersion))
+    return make_error(ErrorCode::corrupt, "the index has schema version " + version + ", this medsearch reads version " +
+                                              std::to_string(kVersion) + ": re-index it");
+  return Status::success();
+}
+
+}  // namespace medsearch::corpus::schema

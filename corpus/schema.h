@@ -1,0 +1,70 @@
+// The index schema: term prefixes, value slots and metadata keys, named once and used by
+// the indexer and the searcher. Prefix conventions follow Xapian's Omega (Q = unique id,
+// S = title, X... = our own fields).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+#include <xapian.h>
+
+#include "corpus/passage.h"
+#include "corpus/record.h"
+#include "corpus/result.h"
+
+namespace medsearch::corpus::schema {
+
+// Bump when the layout of documents changes; an index with another version is refused.
+inline constexpr int kVersion = 1;
+
+// Term prefixes.
+inline constexpr std::string_view kPrefixPassageId = "Q";      // unique id term of a passage
+inline constexpr std::string_view kPrefixRecordId = "XR";      // all passages of a record
+inline constexpr std::string_view kPrefixSource = "XS";        // XSguideline, XSfda_label, XSresearch
+inline constexpr std::string_view kPrefixTitle = "S";          // words of the record title
+inline constexpr std::string_view kPrefixHeading = "XH";       // words of the section heading
+inline constexpr std::string_view kPrefixSection = "XK";       // section key, XKdosage_and_administration
+inline constexpr std::string_view kPrefixYear = "Y";           // Y2024
+inline constexpr std::string_view kPrefixDrug = "XD";          // lowercased drug name
+inline constexpr std::string_view kPrefixCondition = "XC";     // lowercased condition
+inline constexpr std::string_view kPrefixEvidence = "XE";      // evidence level token
+inline constexpr std::string_view kPrefixReviewStatus = "XV";  // review status token
+
+// Value slots.
+inline constexpr Xapian::valueno kSlotRecordId = 0;   // collapse key: one passage per record
+inline constexpr Xapian::valueno kSlotYear = 1;       // sortable_serialise(year)
+inline constexpr Xapian::valueno kSlotPassageId = 2;  // stable tie-break in ranking
+inline constexpr Xapian::valueno kSlotSource = 3;     // source name
+
+// Metadata keys.
+inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";
+inline constexpr std::string_view kMetaRecordCount = "medsearch.record_count";
+
+// Builds a boolean term: prefix + value (values longer than Xapian's term limit are cut).
+std::string term(std::string_view prefix, std::string_view value);
+
+// What a passage's document data holds: everything needed to turn a match into a Hit
+// without reading anything else. Stored as compact JSON.
+struct StoredPassage {
+  Passage passage;
+  Source source = Source::research;
+  std::string title;
+  Citation citation;
+  int year = 0;
+  std::string published;
+  std::string updated;
+  std::string evidence_level;
+  std::string review_status;
+  std::vector<std::string> drugs;
+  std::vector<std::string> conditions;
+};
+
+StoredPassage make_stored_passage(const Record& record, const Passage& passage);
+std::string encode_document_data(const StoredPassage& stored);
+Result<StoredPassage> decode_document_data(std::string_view data);
+
+// Checks that `db` was written with this schema version (an empty database passes).
+Status check_version(const Xapian::Database& db);
+
+}  // namespace medsearch::corpus::schema

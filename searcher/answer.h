@@ -1,0 +1,57 @@
+// Answer shape: hits grouped by source in the order a clinical answer reads (guidelines,
+// FDA label, research), with reference numbers and a references list.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "searcher/searcher.h"
+
+namespace medsearch::searcher {
+
+struct Reference {
+  int number = 0;  // 1-based
+  std::string record_id;
+  Source source = Source::research;
+  std::string title;
+  corpus::Citation citation;
+  std::string formatted;  // Citation::format
+  std::string link;       // Citation::link
+  std::string published;
+  std::string updated;
+  std::string review_status;
+};
+
+struct Group {
+  Source source = Source::research;
+  std::string label;          // "From the Guidelines", ...
+  std::vector<int> hits;      // indexes into SearchResponse::hits, best first
+  std::vector<int> refs;      // reference numbers of those hits, in the same order
+};
+
+struct Answer {
+  std::vector<Group> groups;  // non-empty groups only, in kAllSources order
+  std::vector<Reference> references;
+  std::vector<int> hit_refs;  // reference number of each hit (parallel to hits)
+};
+
+// Groups hits and numbers references in reading order: the guideline group first, then the
+// label group, then research; a record cited twice keeps one number.
+Answer build_answer(const SearchResponse& response);
+
+// Prints the answer as text: a heading per group, each passage with its [n], then the
+// references list. Used by medsearch-search.
+// With `emphasis`, matched terms are shown in bold (ANSI escapes, for a terminal).
+std::string format_answer_text(const SearchResponse& response, const Answer& answer, bool emphasis = false);
+
+// The JSON shape of /search and `medsearch-search --json`:
+// {query, parsed_query, total_estimate, took_ms, hits:[...], groups:[{source,label,hits,refs}],
+//  references:[...], warnings:[...]}
+nlohmann::json to_json(const SearchResponse& response, const Answer& answer);
+nlohmann::json hit_to_json(const Hit& hit, int ref);
+nlohmann::json passage_to_json(const corpus::schema::StoredPassage& stored);
+nlohmann::json stats_to_json(const IndexStats& stats);
+
+}  // namespace medsearch::searcher

@@ -1,0 +1,39 @@
+// medsearch-eval: scores a TREC run against qrels (nDCG@10, Recall@100, MRR@10), with the
+// same definitions as trec_eval (-c: judged queries missing from the run score 0).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "searcher/evaluation.h"
+
+namespace ms = medsearch::searcher;
+
+int main(int argc, char** argv) {
+  CLI::App app{"medsearch-eval: nDCG@10, Recall@100 and MRR@10 of a TREC run"};
+  std::string qrels_path;
+  std::string run_path;
+  bool per_query = false;
+  app.add_option("--qrels", qrels_path, "qrels: BEIR TSV (with header) or TREC format")->required();
+  app.add_option("--run", run_path, "TREC run file")->required();
+  app.add_flag("--per-query", per_query, "print each query's scores too");
+  CLI11_PARSE(app, argc, argv);
+
+  auto qrels = ms::read_qrels(qrels_path);
+  if (!qrels.ok()) {
+    std::cerr << "medsearch-eval: " << qrels.error().message << "\n";
+    return 2;
+  }
+  auto run = ms::read_run(run_path);
+  if (!run.ok()) {
+    std::cerr << "medsearch-eval: " << run.error().message << "\n";
+    return 2;
+  }
+  const ms::Evaluation e = ms::evaluate(*qrels, *run);
+  if (per_query) {
+    for (const auto& [qid, s] : e.per_query)
+      std::printf("%s\tndcg_cut_10=%.4f\trecall_100=%.4f\trecip_rank_10=%.4f\n", qid.c_str(), s.ndcg10, s.recall100, s.mrr10);
+  }
+  std::printf("queries\t%zu\nqueries_without_results\t%zu\nndcg_cut_10\t%.4f\nrecall_100\t%.4f\nrecip_rank_10\t%.4f\n",
+              e.queries, e.queries_without_run, e.mean.ndcg10, e.mean.recall100, e.mean.mrr10);
+  return 0;
+}

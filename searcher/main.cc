@@ -1,0 +1,122 @@
+// medsearch-search: answers a question from an index as grouped, cited passages (text or
+// JSON), or runs a BEIR query file into a TREC run for evaluation.
+// Exit status: 0 success, 1 the search failed (bad query, no index), 2 usage or I/O errors.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "searcher/answer.h"
+#include "searcher/trec.h"
+
+namespace ms = medsearch::searcher;
+namespace mc = medsearch::corpus;
+
+int main(int argc, char** argv) {
+  CLI::App app{"medsearch-search: ranked, source-attributed passages for a clinical question"};
+  std::string db;
+  std::string question;
+  bool as_json = false;
+  int limit = 10;
+  int offset = 0;
+  int per_record = 1;
+  std::vector<std::string> sources;
+  int year_from = 0;
+  int year_to = 0;
+  std::string queries_path;
+  std::string run_path;
+  std::string tag = "medsearch";
+  app.add_option("--db", db, "index folder")->required();
+  app.add_flag("--json", as_json, "print the answer as JSON (the /search response shape)");
+  app.add_option("--limit", limit, "passages to show (1-100); with --run, records per query (1-1000)");
+  app.add_option("--offset", offset, "skip this many results");
+  app.add_option("--per-record", per_record, "passages per record at most (0 = no limit)");
+  app.add_option("--source", sources, "only these sources: guideline, fda_label, research")
+      ->check(CLI::IsMember({"guideline", "fda_label", "research"}));
+  app.add_option("--year-from", year_from, "only records from this year on");
+  app.add_option("--year-to", year_to, "only records up to this year");
+  app.add_option("--queries", queries_path, "BEIR queries.jsonl to run in batch (needs --run)");
+  app.add_option("--run", run_path, "write a TREC run file here (needs --queries)");
+  app.add_option("--tag", tag, "run tag for the TREC run file");
+  app.add_option("question", question, "the question");
+  app.set_version_flag("--version", std::string("medsearch-search ") + MEDSEARCH_VERSION);
+  bool limit_given = false;
+  try {
+    app.parse(argc, argv);
+    limit_given = app.count("--limit") > 0;
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (queries_path.empty() != run_path.empty()) {
+    std::cerr << "medsearch-search: --queries and --run go together\n";
+    return 2;
+  }
+  if (queries_path.empty() && question.empty()) {
+    std::cerr << "medsearch-search: give a question, or --queries FILE --run OUT\n";
+    return 2;
+  }
+
+  auto searcher = ms::Searcher::open(db);
+  if (!searcher.ok()) {
+    std::cerr << "medsearch-search: " << searcher.error().message << "\n";
+    return 2;
+  }
+
+  if (!queries_path.empty()) {
+    const int depth = limit_given ? limit : 100;
+    if (depth < 1 || depth > 1000) {
+      std::cerr << "medsearch-search: --limit must be between 1 and 1000 with --run\n";
+      return 2;
+    }
+    auto report = [](const std::string& line) { std::cerr << line << "\n"; };
+    auto queries = ms::read_beir_queries(queries_path, report);
+    if (!queries.ok()) {
+      std::cerr << "medsearch-search: " << queries.error().message << "\n";
+      return 2;
+    }
+    std::ofstream out(run_path);
+    if (!out) {
+      std::cerr << "medsearch-search: " << run_path << ": cannot open for writing\n";
+      return 2;
+    }
+    auto counts = ms::write_trec_run(**searcher, *queries, depth, tag, out, report);
+    out.close();
+    if (!out) {
+      std::cerr << "medsearch-search: " << run_path << ": write failed\n";
+      return 2;
+    }
+    std::cerr << "queries " << counts.queries << ", failed " << counts.failed << ", run lines " << counts.lines
+              << " -> " << run_path << "\n";
+    return counts.failed ? 1 : 0;
+  }
+
+  ms::SearchRequest request;
+  request.query = question;
+  request.limit = limit;
+  request.offset = offset;
+  request.per_record = per_record;
+  request.year_from = year_from;
+  request.year_to = year_to;
+  for (const auto& s : sources) request.sources.push_back(*mc::parse_source(s));
+  auto response = (*searcher)->search(request);
+  if (!response.ok()) {
+    const auto& e = response.error();
+    if (as_json) {
+      nlohmann::json err = {{"error", {{"code", std::string(mc::to_string(e.code))}, {"message", e.message}}}};
+      if (!e.param.empty()) err["error"]["param"] = e.param;
+      std::cout << err.dump(2) << "\n";
+    }
+    std::cerr << "medsearch-search: " << e.message << "\n";
+    return e.code == mc::ErrorCode::invalid_argument ? 1 : 2;
+  }
+  const ms::Answer answer = ms::build_answer(*response);
+  if (as_json) {
+    std::cout << ms::to_json(*response, answer).dump(2) << "\n";
+  } else {
+    std::cout << ms::format_answer_text(*response, answer, isatty(STDOUT_FILENO) != 0);
+  }
+  return 0;
+}

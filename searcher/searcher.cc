@@ -1,0 +1,228 @@
+// Question -> Xapian query -> ranked, attributed hits, over one database per Searcher.
+#include "searcher/searcher.h"
+
+#include <chrono>
+
+#include "corpus/analysis.h"
+
+namespace medsearch::searcher {
+
+namespace schema = corpus::schema;
+using corpus::make_error;
+
+namespace {
+
+Error from_xapian(const Xapian::Error& e, const std::string& what) {
+  const std::string type = e.get_type();
+  ErrorCode code = ErrorCode::internal;
+  if (type == "DatabaseOpeningError" || type == "DatabaseNotFoundError" || type == "NetworkError" ||
+      type == "NetworkTimeoutError" || type == "DatabaseClosedError")
+    code = ErrorCode::unavailable;
+  else if (type == "DatabaseCorruptError" || type == "DatabaseVersionError")
+    code = ErrorCode::corrupt;
+  return make_error(code, what + ": " + e.get_description());
+}
+
+constexpr unsigned kStrictFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
+                                  Xapian::QueryParser::FLAG_LOVEHATE;
+
+}  // namespace
+
+Status validate(const SearchRequest& r) {
+  auto bad = [](const std::string& param, const std::string& what) {
+    return Status(make_error(ErrorCode::invalid_argument, param + ": " + what, param));
+  };
+  if (r.query.empty()) return bad("q", "the query is empty");
+  if (r.query.size() > kMaxQueryBytes)
+    return bad("q", "the query is longer than " + std::to_string(kMaxQueryBytes) + " bytes");
+  if (std::size_t pos = corpus::find_invalid_utf8(r.query); pos != std::string::npos)
+    return bad("q", "the query is not valid UTF-8 (byte " + std::to_string(pos + 1) + ")");
+  if (r.limit < 1 || r.limit > kMaxLimit) return bad("limit", "must be between 1 and " + std::to_string(kMaxLimit));
+  if (r.offset < 0 || r.offset > kMaxOffset) return bad("offset", "must be between 0 and " + std::to_string(kMaxOffset));
+  if (r.year_from < 0 || r.year_from > 9999) return bad("year_from", "must be a year");
+  if (r.year_to < 0 || r.year_to > 9999) return bad("year_to", "must be a year");
+  if (r.year_from && r.year_to && r.year_from > r.year_to) return bad("year_from", "is after year_to");
+  if (r.per_record < 0 || r.per_record > kMaxLimit) return bad("per_record", "must be between 0 and " + std::to_string(kMaxLimit));
+  if (r.snippet_bytes > 5000) return bad("snippet_bytes", "must be at most 5000");
+  return Status::success();
+}
+
+Result<QueryPlan> build_query(const std::string& question, const Xapian::Database& db) {
+  QueryPlan plan;
+  const std::string text = corpus::normalize_for_analysis(question);
+  Xapian::QueryParser parser;
+  corpus::configure_query_parser(parser);
+  parser.set_database(db);
+  try {
+    plan.query = parser.parse_query(text, kStrictFlags);
+  } catch (const Xapian::QueryParserError& e) {
+    // Broken syntax (an unmatched quote, a dangling AND): search the words instead.
+    plan.warnings.push_back("query syntax not understood (" + e.get_msg() + "); searched for the words instead");
+    try {
+      plan.query = parser.parse_query(text, 0);
+    } catch (const Xapian::QueryParserError& again) {
+      return make_error(ErrorCode::invalid_argument, "q: cannot parse the query: " + again.get_msg(), "q");
+    }
+  }
+  if (plan.query.empty()) {
+    // Every word was a stop word or punctuation; search them rather than nothing.
+    Xapian::QueryParser plain;
+    plain.set_database(db);
+    plain.set_stemmer(Xapian::Stem(corpus::kStemLanguage));
+    plain.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+    try {
+      plan.query = plain.parse_query(text, 0);
+    } catch (const Xapian::QueryParserError&) {
+      plan.query = Xapian::Query();
+    }
+    if (plan.query.empty())
+      return make_error(ErrorCode::invalid_argument, "q: the query has no searchable words", "q");
+    plan.warnings.push_back("the query has only common words; results may be poor");
+  }
+  return plan;
+}
+
+Result<std::unique_ptr<Searcher>> Searcher::open(const std::string& path) {
+  try {
+    Xapian::Database db(path);
+    Status version = schema::check_version(db);
+    if (!version.ok()) return make_error(version.error().code, path + ": " + version.error().message);
+    return std::make_unique<Searcher>(std::move(db), path);
+  } catch (const Xapian::Error& e) {
+    Error err = from_xapian(e, "cannot open index " + path);
+    if (err.code == ErrorCode::internal) err.code = ErrorCode::unavailable;
+    return err;
+  }
+}
+
+Searcher::Searcher(Xapian::Database db, std::string path)
+    : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::kStemLanguage) {}
+
+Status Searcher::reopen() {
+  try {
+    db_.reopen();
+    return Status::success();
+  } catch (const Xapian::Error& e) {
+    return from_xapian(e, "reopen");
+  }
+}
+
+Result<SearchResponse> Searcher::search(const SearchRequest& request) {
+  Status valid = validate(request);
+  if (!valid.ok()) return valid.error();
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return search_once(request);
+    } catch (const Xapian::DatabaseModifiedError&) {
+      // A writer committed twice while we read; the old revision is gone. Reopen and retry.
+      if (attempt >= 2) return make_error(ErrorCode::unavailable, "the index changed too often during the search");
+      db_.reopen();
+    } catch (const Xapian::Error& e) {
+      return from_xapian(e, "search");
+    }
+  }
+}
+
+Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  SearchResponse response;
+  response.query = request.query;
+
+  auto plan = build_query(request.query, db_);
+  if (!plan.ok()) return plan.error();
+  response.warnings = std::move(plan->warnings);
+  Xapian::Query query = plan->query;
+
+  // Filters: sources (any of), year range.
+  if (!request.sources.empty()) {
+    std::vector<Xapian::Query> terms;
+    for (Source s : request.sources) terms.emplace_back(schema::term(schema::kPrefixSource, corpus::to_string(s)));
+    query = Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+  }
+  if (request.year_from > 0 || request.year_to > 0) {
+    Xapian::Query range;
+    if (request.year_from > 0 && request.year_to > 0)
+      range = Xapian::Query(Xapian::Query::OP_VALUE_RANGE, schema::kSlotYear,
+                            Xapian::sortable_serialise(request.year_from), Xapian::sortable_serialise(request.year_to));
+    else if (request.year_from > 0)
+      range = Xapian::Query(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from));
+    else
+      range = Xapian::Query(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
+    query = Xapian::Query(Xapian::Query::OP_FILTER, query, range);
+  }
+  response.parsed_query = query.get_description();
+
+  Xapian::Enquire enquire(db_);
+  enquire.set_query(query);
+  enquire.set_weighting_scheme(Xapian::BM25Weight());
+  // Equal scores are ordered by passage id, so the order never depends on ingest order.
+  enquire.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+  if (request.per_record > 0) enquire.set_collapse_key(schema::kSlotRecordId, request.per_record);
+
+  const auto first = static_cast<Xapian::doccount>(request.offset);
+  const auto count = static_cast<Xapian::doccount>(request.limit);
+  Xapian::MSet mset = enquire.get_mset(first, count, first + count);
+  response.total_estimate = mset.get_matches_estimated();
+
+  int rank = request.offset;
+  for (auto it = mset.begin(); it != mset.end(); ++it) {
+    auto stored = schema::decode_document_data(it.get_document().get_data());
+    if (!stored.ok()) return make_error(ErrorCode::corrupt, "passage " + std::to_string(*it) + ": " + stored.error().message);
+    Hit hit;
+    hit.rank = ++rank;
+    hit.score = it.get_weight();
+    if (request.snippet_bytes > 0) {
+      hit.snippet = mset.snippet(stored->passage.text, request.snippet_bytes, stemmer_,
+                                 Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_EXHAUSTIVE,
+                                 "<mark>", "</mark>", "\u2026");
+    }
+    hit.stored = std::move(stored.value());
+    response.hits.push_back(std::move(hit));
+  }
+  response.took_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return response;
+}
+
+Result<schema::StoredPassage> Searcher::passage(const std::string& passage_id) {
+  if (!corpus::is_valid_utf8(passage_id) || passage_id.empty() || passage_id.size() > 250)
+    return make_error(ErrorCode::not_found, "no passage with id '" + passage_id + "'", "id");
+  try {
+    const std::string id_term = schema::term(schema::kPrefixPassageId, passage_id);
+    auto it = db_.postlist_begin(id_term);
+    if (it == db_.postlist_end(id_term))
+      return make_error(ErrorCode::not_found, "no passage with id '" + passage_id + "'", "id");
+    auto stored = schema::decode_document_data(db_.get_document(*it).get_data());
+    if (!stored.ok()) return stored.error();
+    return stored;
+  } catch (const Xapian::Error& e) {
+    return from_xapian(e, "passage " + passage_id);
+  }
+}
+
+Result<IndexStats> Searcher::stats() {
+  try {
+    IndexStats s;
+    s.path = path_;
+    s.passages = db_.get_doccount();
+    for (std::size_t i = 0; i < std::size(corpus::kAllSources); ++i)
+      s.passages_by_source[i] = db_.get_termfreq(schema::term(schema::kPrefixSource, corpus::to_string(corpus::kAllSources[i])));
+    const std::string prefix(schema::kPrefixRecordId);
+    for (auto t = db_.allterms_begin(prefix); t != db_.allterms_end(prefix); ++t) ++s.records;
+    try {
+      s.revision = db_.get_revision();
+    } catch (const Xapian::UnimplementedError&) {
+      s.revision = 0;  // the in-memory backend has no revisions
+    } catch (const Xapian::InvalidOperationError&) {
+      s.revision = 0;  // nor has a database of several shards
+    }
+    s.average_length = db_.get_average_length();
+    return s;
+  } catch (const Xapian::Error& e) {
+    return from_xapian(e, "stats");
+  }
+}
+
+std::string xapian_version() { return Xapian::version_string(); }
+
+}  // namespace medsearch::searcher

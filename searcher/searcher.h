@@ -1,0 +1,111 @@
+// The searcher: turns a plain-language question into a Xapian query and returns ranked,
+// source-attributed passages (Hits). One Searcher per thread: it owns its Xapian::Database.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <xapian.h>
+
+#include "corpus/record.h"
+#include "corpus/result.h"
+#include "corpus/schema.h"
+
+namespace medsearch::searcher {
+
+using corpus::Error;
+using corpus::ErrorCode;
+using corpus::Result;
+using corpus::Source;
+using corpus::Status;
+
+inline constexpr int kMaxLimit = 100;
+inline constexpr int kMaxOffset = 10000;
+inline constexpr std::size_t kMaxQueryBytes = 1024;
+
+struct SearchRequest {
+  std::string query;               // the user's question, valid UTF-8, at most kMaxQueryBytes
+  int limit = 10;                  // 1..kMaxLimit
+  int offset = 0;                  // 0..kMaxOffset
+  std::vector<Source> sources;     // empty = all
+  int year_from = 0;               // 0 = open
+  int year_to = 0;                 // 0 = open
+  int per_record = 1;              // passages per record at most; 0 = no limit
+  std::size_t snippet_bytes = 300; // snippet length; 0 = no snippet
+};
+
+// A passage with its rank, score, snippet and citation.
+struct Hit {
+  int rank = 0;  // 1-based, counting from the first result (offset + 1 for the first hit)
+  double score = 0;
+  std::string snippet;  // HTML-escaped text with matched terms in <mark>...</mark>
+  corpus::schema::StoredPassage stored;
+};
+
+struct SearchResponse {
+  std::string query;         // as given
+  std::string parsed_query;  // Xapian's description of the query that ran
+  std::uint64_t total_estimate = 0;
+  double took_ms = 0;
+  std::vector<Hit> hits;
+  std::vector<std::string> warnings;  // e.g. syntax the parser could not honour
+};
+
+struct IndexStats {
+  std::uint64_t passages = 0;
+  std::uint64_t records = 0;
+  std::uint64_t passages_by_source[3] = {0, 0, 0};  // in corpus::kAllSources order
+  std::uint64_t revision = 0;
+  double average_length = 0;
+  std::string path;
+};
+
+// Builds queries for one database's vocabulary. Exposed for tests.
+struct QueryPlan {
+  Xapian::Query query;
+  std::vector<std::string> warnings;
+};
+// Parses a question: strict syntax first (phrases, AND/OR/NOT, +/-, title:), and on a parse
+// error again leniently with a warning. Question boilerplate and stop words are dropped.
+Result<QueryPlan> build_query(const std::string& question, const Xapian::Database& db);
+
+class Searcher {
+ public:
+  // Opens the index at `path` read-only. Fails with `unavailable` if it cannot be opened
+  // and `corrupt` if its schema version is not ours.
+  static Result<std::unique_ptr<Searcher>> open(const std::string& path);
+  // Wraps an existing database (an in-memory one in tests).
+  explicit Searcher(Xapian::Database db, std::string path = {});
+
+  // Runs a search. Errors: invalid_argument (param names the field) for bad requests,
+  // unavailable/corrupt/internal for index trouble.
+  Result<SearchResponse> search(const SearchRequest& request);
+
+  // One passage by id; not_found if absent.
+  Result<corpus::schema::StoredPassage> passage(const std::string& passage_id);
+
+  Result<IndexStats> stats();
+
+  // Picks up the latest commit; cheap when nothing changed.
+  Status reopen();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Result<SearchResponse> search_once(const SearchRequest& request);
+
+  Xapian::Database db_;
+  std::string path_;
+  Xapian::Stem stemmer_;
+};
+
+// The Xapian library version, for /health.
+std::string xapian_version();
+
+// Checks a request before searching; the error's param names the offending field
+// ("q", "limit", "offset", "year_from", "year_to", "per_record").
+Status validate(const SearchRequest& request);
+
+}  // namespace medsearch::searcher

@@ -1,0 +1,85 @@
+// BEIR queries in, TREC run out.
+#include "searcher/trec.h"
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "corpus/analysis.h"
+
+namespace medsearch::searcher {
+
+using nlohmann::json;
+
+Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
+                                                  const std::function<void(const std::string&)>& report) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return corpus::make_error(ErrorCode::unavailable, path + ": cannot open for reading");
+  std::vector<BatchQuery> queries;
+  std::string line;
+  for (std::size_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (!corpus::is_valid_utf8(line)) {
+      report(where + "invalid UTF-8");
+      continue;
+    }
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      report(where + "invalid JSON");
+      continue;
+    }
+    auto id = j.find("_id");
+    auto text = j.find("text");
+    if (id == j.end() || text == j.end() || !text->is_string() || !(id->is_string() || id->is_number_integer())) {
+      report(where + "a query needs string fields '_id' and 'text'");
+      continue;
+    }
+    queries.push_back({id->is_string() ? id->get<std::string>() : std::to_string(id->get<long long>()),
+                       text->get<std::string>()});
+  }
+  return queries;
+}
+
+RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& queries, int depth,
+                         const std::string& tag, std::ostream& out,
+                         const std::function<void(const std::string&)>& report) {
+  RunCounts counts;
+  char score[32];
+  for (const BatchQuery& q : queries) {
+    ++counts.queries;
+    SearchRequest request;
+    request.query = q.text;
+    if (request.query.size() > kMaxQueryBytes) {
+      // Cut long queries at a character boundary rather than failing them.
+      std::size_t cut = kMaxQueryBytes;
+      while (cut > 0 && (static_cast<unsigned char>(request.query[cut]) & 0xC0) == 0x80) --cut;
+      request.query.resize(cut);
+    }
+    request.snippet_bytes = 0;
+    request.per_record = 1;
+    int written = 0;
+    bool failed = false;
+    while (written < depth) {
+      request.offset = written;
+      request.limit = std::min(kMaxLimit, depth - written);
+      auto response = searcher.search(request);
+      if (!response.ok()) {
+        report("query " + q.id + ": " + response.error().message);
+        failed = true;
+        break;
+      }
+      for (const Hit& hit : response->hits) {
+        std::snprintf(score, sizeof score, "%.6f", hit.score);
+        out << q.id << " Q0 " << hit.stored.passage.record_id << ' ' << hit.rank << ' ' << score << ' ' << tag << '\n';
+        ++written;
+        ++counts.lines;
+      }
+      if (response->hits.size() < static_cast<std::size_t>(request.limit)) break;
+    }
+    if (failed) ++counts.failed;
+  }
+  return counts;
+}
+
+}  // namespace medsearch::searcher

@@ -1,0 +1,36 @@
+// Batch runs for evaluation: BEIR queries.jsonl in, a TREC run file out (one line per record,
+// its best passage), readable by trec_eval and our own evaluator.
+#pragma once
+
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "searcher/searcher.h"
+
+namespace medsearch::searcher {
+
+struct BatchQuery {
+  std::string id;
+  std::string text;
+};
+
+// Reads BEIR queries.jsonl (`_id`, `text`). Bad lines are reported as "file:line: reason"
+// and skipped.
+Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
+                                                  const std::function<void(const std::string&)>& report);
+
+struct RunCounts {
+  std::size_t queries = 0;
+  std::size_t failed = 0;
+  std::size_t lines = 0;
+};
+
+// Writes `qid Q0 record_id rank score tag` lines, up to `depth` records per query (ranks
+// from 1). A query that fails is reported and contributes no lines.
+RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& queries, int depth,
+                         const std::string& tag, std::ostream& out,
+                         const std::function<void(const std::string&)>& report);
+
+}  // namespace medsearch::searcher

@@ -1,0 +1,325 @@
+// corpus/: normalisation tables, sentence windows, records and readers.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "corpus/analysis.h"
+#include "corpus/passage.h"
+#include "corpus/reader.h"
+#include "corpus/record.h"
+#include "corpus/schema.h"
+#include "tests/test_util.h"
+
+namespace mc = medsearch::corpus;
+using medsearch::test::TempDir;
+
+namespace {
+
+// The terms Xapian's TermGenerator makes of a text after our analysis, unprefixed and
+// unstemmed, in order: what both sides of the index see.
+std::vector<std::string> words(const std::string& text) {
+  Xapian::Document doc;
+  Xapian::TermGenerator gen;
+  gen.set_document(doc);
+  gen.index_text(mc::normalize_for_analysis(text));
+  std::vector<std::pair<Xapian::termpos, std::string>> positioned;
+  for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t)
+    for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) positioned.emplace_back(*p, *t);
+  std::sort(positioned.begin(), positioned.end());
+  std::vector<std::string> out;
+  for (auto& [pos, term] : positioned) out.push_back(term);
+  return out;
+}
+
+using Words = std::vector<std::string>;
+
+}  // namespace
+
+TEST(Normalize, AnalysisTable) {
+  struct Row {
+    const char* input;
+    const char* expected;
+  };
+  const Row rows[] = {
+      {"β-blocker", "beta-blocker"},
+      {"TNF-α inhibitor", "TNF-alpha inhibitor"},
+      {"Aβ plaques", "Abeta plaques"},
+      {"HbA1c", "HbA1c"},
+      {"5-FU", "5-FU"},
+      {"COVID-19", "COVID-19"},
+      {"COVID\u201119", "COVID-19"},         // non-breaking hyphen
+      {"5\u2013FU", "5-FU"},                 // en dash
+      {"a\u2212b", "a-b"},                   // minus sign
+      {"\uFF15\uFF10 mg", "50 mg"},          // full-width digits
+      {"m\u00B2", "m2"},                     // superscript two
+      {"10\u00A0mg", "10 mg"},               // no-break space
+      {"anti\u00ADcoagulant", "anticoagulant"},  // soft hyphen
+      {"50mg  twice\tdaily\n", "50mg twice daily"},
+      {"\uFB01brosis", "fibrosis"},          // fi ligature
+      {"Alzheimer\u2019s", "Alzheimer's"},
+      {"5 \u00B5g", "5 microg"},             // micro sign before a unit
+      {"10 \u03BCmol/L", "10 micromol/L"},   // Greek mu before a unit
+      {"\u03BC-opioid", "mu-opioid"},         // mu as a letter
+      {"Riluzole AND edaravone", "Riluzole AND edaravone"},  // case is kept for the parser
+  };
+  for (const Row& row : rows) EXPECT_EQ(mc::normalize_for_analysis(row.input), row.expected) << row.input;
+}
+
+TEST(Normalize, SameTermsBothSpellings) {
+  EXPECT_EQ(words("β-blocker"), words("beta blocker"));
+  EXPECT_EQ(words("COVID-19"), words("covid 19"));
+  EXPECT_EQ(words("COVID\u201119"), words("COVID-19"));
+  EXPECT_EQ(words("\uFF15\uFF10 mg"), words("50 mg"));
+  EXPECT_EQ(words("5-FU"), (Words{"5", "fu"}));
+  EXPECT_EQ(words("HbA1c"), (Words{"hba1c"}));
+  EXPECT_EQ(words("riluzole 50 mg"), (Words{"riluzole", "50", "mg"}));
+}
+
+TEST(CleanText, WhitespaceAndControls) {
+  EXPECT_EQ(mc::clean_text("  a \t b  "), "a b");
+  EXPECT_EQ(mc::clean_text("line one\nline two"), "line one\nline two");
+  EXPECT_EQ(mc::clean_text("para one\n\n\n\npara two"), "para one\n\npara two");
+  EXPECT_EQ(mc::clean_text("bell\x07 here"), "bell here");
+  EXPECT_EQ(mc::clean_text("e\u0301"), "\u00E9");  // NFC composes
+  EXPECT_EQ(mc::clean_text("\uFF15\uFF10 mg"), "\uFF15\uFF10 mg");  // display text keeps full-width forms
+}
+
+TEST(Utf8, Validity) {
+  EXPECT_TRUE(mc::is_valid_utf8("plain"));
+  EXPECT_TRUE(mc::is_valid_utf8("β-blocker \U0001F600"));
+  EXPECT_FALSE(mc::is_valid_utf8("\xFF"));
+  EXPECT_FALSE(mc::is_valid_utf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(mc::is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(mc::is_valid_utf8("abc\xE2\x82"));       // truncated
+  EXPECT_EQ(mc::find_invalid_utf8("ab\xFF"), 2u);
+}
+
+TEST(Sentences, Boundaries) {
+  const std::string text = "Riluzole is indicated for ALS. Take 50 mg twice daily, e.g. at 8 a.m. and 8 p.m. Monitor liver tests.";
+  auto ranges = mc::sentence_ranges(text);
+  std::vector<std::string> sentences;
+  for (auto [b, e] : ranges) sentences.push_back(text.substr(b, e - b));
+  ASSERT_GE(sentences.size(), 3u);
+  EXPECT_EQ(sentences.front(), "Riluzole is indicated for ALS. ");
+  EXPECT_EQ(sentences.back(), "Monitor liver tests.");
+  // Ranges cover the text without gaps.
+  std::size_t at = 0;
+  for (auto [b, e] : ranges) {
+    EXPECT_EQ(b, at);
+    at = e;
+  }
+  EXPECT_EQ(at, text.size());
+}
+
+TEST(Sentences, MultibyteOffsets) {
+  const std::string text = "β-blockers lower heart rate. Use with care in asthma.";
+  auto ranges = mc::sentence_ranges(text);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(text.substr(ranges[1].first), "Use with care in asthma.");
+}
+
+namespace {
+mc::Record record_with(std::vector<mc::Section> sections) {
+  mc::Record r;
+  r.id = "rec-1";
+  r.source = mc::Source::guideline;
+  r.title = "Title";
+  r.sections = std::move(sections);
+  return r;
+}
+}  // namespace
+
+TEST(Passages, ShortSectionsStayWhole) {
+  auto r = record_with({{"Indications", "indications", "Short text one."}, {"Dosage", "dosage", "Short text two."},
+                        {"Empty", "empty", "   "}});
+  auto passages = mc::split_into_passages(r);
+  ASSERT_EQ(passages.size(), 2u);
+  EXPECT_EQ(passages[0].id, "rec-1:p0");
+  EXPECT_EQ(passages[1].id, "rec-1:p1");
+  EXPECT_EQ(passages[1].section_index, 1);
+  EXPECT_EQ(passages[1].section, "dosage");
+  EXPECT_EQ(passages[1].heading, "Dosage");
+  EXPECT_EQ(passages[1].text, "Short text two.");
+  EXPECT_EQ(passages[1].start, 0u);
+  EXPECT_EQ(passages[1].end, r.sections[1].text.size());
+}
+
+TEST(Passages, LongTextBecomesSentenceWindows) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "Sentence number " + std::to_string(i) + " says something about riluzole dosing. ";
+  auto r = record_with({{"", "", text}});
+  mc::PassageOptions options;
+  options.max_bytes = 300;
+  options.min_bytes = 100;
+  auto passages = mc::split_into_passages(r, options);
+  ASSERT_GT(passages.size(), 5u);
+  for (const auto& p : passages) {
+    EXPECT_LE(p.text.size(), options.max_bytes + options.min_bytes) << p.id;
+    // Every window is whole sentences: it starts a sentence and ends with a full stop.
+    EXPECT_EQ(p.text.rfind("Sentence number ", 0), 0u) << p.text;
+    EXPECT_EQ(p.text.back(), '.') << p.text;
+    // Offsets point at the passage text inside the section text.
+    EXPECT_EQ(text.substr(p.start, p.end - p.start), p.text);
+  }
+  // Windows are in order and do not overlap.
+  for (std::size_t i = 1; i < passages.size(); ++i) EXPECT_GE(passages[i].start, passages[i - 1].end);
+}
+
+TEST(Passages, OverlongSentenceIsCutAtSpaces) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "word" + std::to_string(i) + " ";
+  auto r = record_with({{"", "", text}});
+  mc::PassageOptions options;
+  options.max_bytes = 200;
+  auto passages = mc::split_into_passages(r, options);
+  ASSERT_GT(passages.size(), 5u);
+  for (const auto& p : passages) {
+    EXPECT_LE(p.text.size(), options.max_bytes + options.min_bytes);
+    EXPECT_EQ(p.text.rfind("word", 0), 0u) << "cut inside a word: " << p.text;
+  }
+}
+
+TEST(Passages, Deterministic) {
+  auto r = record_with({{"A", "a", std::string(3000, 'x') + ". Tail sentence."}});
+  EXPECT_EQ(mc::split_into_passages(r).size(), mc::split_into_passages(r).size());
+  auto a = mc::split_into_passages(r);
+  auto b = mc::split_into_passages(r);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].id, b[i].id);
+    EXPECT_EQ(a[i].text, b[i].text);
+  }
+}
+
+TEST(Records, SectionKeys) {
+  EXPECT_EQ(mc::section_key("Dosage and Administration"), "dosage_and_administration");
+  EXPECT_EQ(mc::section_key("Warnings & Precautions"), "warnings_precautions");
+  EXPECT_EQ(mc::section_key("  5 WARNINGS  "), "5_warnings");
+  EXPECT_EQ(mc::section_key("Patient's Guide"), "patients_guide");
+}
+
+TEST(Records, ParseValidRecord) {
+  auto r = mc::parse_medsearch_line(
+      R"({"id":"x-1","source":"fda_label","title":"T","sections":[{"heading":"Dosage and Administration","text":"50 mg"}],)"
+      R"("citation":{"organisation":"FDA","year":2020,"set_id":"abc"},"published":"2020-04-01","drugs":"riluzole"})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->source, mc::Source::fda_label);
+  EXPECT_EQ(r->sections[0].key, "dosage_and_administration");
+  EXPECT_EQ(r->drugs, std::vector<std::string>{"riluzole"});
+  EXPECT_EQ(r->year(), 2020);
+  EXPECT_EQ(r->citation.link(), "https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid=abc");
+}
+
+TEST(Records, RejectionTable) {
+  struct Row {
+    const char* line;
+    mc::ErrorCode code;
+    const char* param;
+  };
+  const Row rows[] = {
+      {R"({"source":"research","title":"t","text":"x"})", mc::ErrorCode::invalid_argument, "id"},
+      {R"({"id":"a","title":"t","text":"x"})", mc::ErrorCode::invalid_argument, "source"},
+      {R"({"id":"a","source":"blog","title":"t","text":"x"})", mc::ErrorCode::invalid_argument, "source"},
+      {R"({"id":"a b","source":"research","title":"t","text":"x"})", mc::ErrorCode::invalid_argument, "id"},
+      {R"({"id":"a","source":"research","title":"t"})", mc::ErrorCode::invalid_argument, "text"},
+      {R"({"id":"a","source":"research","title":"t","text":"   "})", mc::ErrorCode::invalid_argument, "text"},
+      {R"({"id":"a","source":"research","title":7,"text":"x"})", mc::ErrorCode::parse, "title"},
+      {R"({"id":"a","source":"research","title":"t","text":"x","published":"2024-13"})", mc::ErrorCode::invalid_argument, "published"},
+      {R"({"id":"a","source":"research","title":"t","text":"x","evidence_level":"anecdote"})", mc::ErrorCode::invalid_argument, "evidence_level"},
+      {R"({"id":"a","source":"research","title":"t","text":"x","citation":{"year":"last year"}})", mc::ErrorCode::parse, "citation.year"},
+      {R"({"id":"a","source":"research","title":"t","text":"x","sections":[{"text":"y"}]})", mc::ErrorCode::invalid_argument, "text"},
+      {R"([1,2,3])", mc::ErrorCode::parse, ""},
+      {R"({"id":"a","source":"research",)", mc::ErrorCode::parse, ""},
+      {"{\"id\":\"a\",\"source\":\"research\",\"title\":\"t\xFF\",\"text\":\"x\"}", mc::ErrorCode::parse, ""},
+  };
+  for (const Row& row : rows) {
+    auto r = mc::parse_medsearch_line(row.line);
+    ASSERT_FALSE(r.ok()) << row.line;
+    EXPECT_EQ(r.error().code, row.code) << row.line << " -> " << r.error().message;
+    EXPECT_EQ(r.error().param, row.param) << row.line << " -> " << r.error().message;
+    EXPECT_FALSE(r.error().message.empty());
+  }
+}
+
+TEST(Records, JsonRoundTrip) {
+  auto records = medsearch::test::load_records(medsearch::test::fixture("golden.jsonl"));
+  ASSERT_EQ(records.size(), 10u);
+  for (const auto& r : records) {
+    auto again = mc::record_from_json(mc::record_to_json(r));
+    ASSERT_TRUE(again.ok()) << r.id << ": " << again.error().message;
+    EXPECT_EQ(mc::record_to_json(*again), mc::record_to_json(r)) << r.id;
+  }
+}
+
+TEST(Citations, Format) {
+  mc::Citation c;
+  c.authors = {"Bensimon G", "Lacomblez L", "Meininger V"};
+  c.journal = "N Engl J Med";
+  c.year = 1994;
+  c.volume = "330";
+  c.pages = "585-591";
+  EXPECT_EQ(c.format("A controlled trial of riluzole in amyotrophic lateral sclerosis"),
+            "Bensimon G, Lacomblez L, Meininger V. A controlled trial of riluzole in amyotrophic lateral sclerosis. "
+            "N Engl J Med. 1994;330:585-591.");
+  mc::Citation org;
+  org.organisation = "National Academies of Sciences, Engineering, and Medicine";
+  org.year = 2024;
+  EXPECT_EQ(org.format("Living with ALS"), "National Academies of Sciences, Engineering, and Medicine. Living with ALS. 2024.");
+  mc::Citation many;
+  many.authors = {"A A", "B B", "C C", "D D", "E E", "F F", "G G"};
+  many.year = 2000;
+  EXPECT_EQ(many.format("T"), "A A, B B, C C, et al. T. 2000.");
+}
+
+TEST(StoredPassage, RoundTrip) {
+  auto records = medsearch::test::load_records(medsearch::test::fixture("golden.jsonl"));
+  const auto& r = records[1];
+  auto passages = mc::split_into_passages(r);
+  auto stored = mc::schema::make_stored_passage(r, passages[1]);
+  auto decoded = mc::schema::decode_document_data(mc::schema::encode_document_data(stored));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->passage.id, "l-riluzole:p1");
+  EXPECT_EQ(decoded->passage.text, passages[1].text);
+  EXPECT_EQ(decoded->citation.set_id, r.citation.set_id);
+  EXPECT_EQ(decoded->year, 2020);
+  EXPECT_FALSE(mc::schema::decode_document_data("not json").ok());
+  EXPECT_EQ(mc::schema::decode_document_data("{}").error().code, mc::ErrorCode::corrupt);
+}
+
+TEST(Readers, DetectsFormatsAndReportsLines) {
+  TempDir dir;
+  {
+    std::ofstream beir(dir.str("corpus.jsonl"));
+    beir << R"({"_id": "101", "title": "T1", "text": "Aspirin lowers fever."})" << "\n\n"
+         << "not json\n"
+         << R"({"_id": "102", "title": "", "text": ""})" << "\n"
+         << R"({"_id": "103", "title": "", "text": "Ibuprofen too."})" << "\r\n";
+  }
+  auto reader = mc::open_reader(dir.str("corpus.jsonl"), mc::Format::automatic);
+  ASSERT_TRUE(reader.ok());
+  std::vector<std::string> ok, bad;
+  mc::ReadItem item;
+  while ((*reader)->next(item)) {
+    if (item.record) ok.push_back(item.record->id + "@" + item.location.substr(item.location.rfind(':') + 1));
+    else bad.push_back(item.location.substr(item.location.rfind(':') + 1) + " " + item.error.message);
+  }
+  EXPECT_EQ(ok, (std::vector<std::string>{"101@1", "103@5"}));
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].substr(0, 2), "3 ");
+  EXPECT_NE(bad[0].find("invalid JSON"), std::string::npos) << bad[0];
+  EXPECT_EQ(bad[1].substr(0, 2), "4 ");
+}
+
+TEST(Readers, MissingFileAndUndetectableFormat) {
+  TempDir dir;
+  auto missing = mc::open_reader(dir.str("nope.jsonl"), mc::Format::automatic);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, mc::ErrorCode::unavailable);
+  {
+    std::ofstream f(dir.str("other.jsonl"));
+    f << R"({"name": "not a record"})" << "\n";
+  }
+  auto unknown = mc::open_reader(dir.str("other.jsonl"), mc::Format::automatic);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, mc::ErrorCode::parse);
+}

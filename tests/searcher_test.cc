@@ -1,0 +1,265 @@
+// searcher/: query building, validation, snippets, paging, answer grouping, references,
+// evaluation metrics and property tests over the golden fixture.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "indexer/indexer.h"
+#include "searcher/answer.h"
+#include "searcher/evaluation.h"
+#include "searcher/searcher.h"
+#include "tests/test_util.h"
+
+namespace ms = medsearch::searcher;
+namespace mi = medsearch::indexer;
+namespace mc = medsearch::corpus;
+
+namespace {
+
+class SearcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+    mi::Indexer indexer(db);
+    for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
+      ASSERT_TRUE(indexer.add(r).ok());
+    ASSERT_TRUE(indexer.commit().ok());
+    searcher_ = std::make_unique<ms::Searcher>(db);
+  }
+
+  ms::SearchResponse search(const std::string& q, int limit = 10, int offset = 0, int per_record = 1) {
+    ms::SearchRequest r;
+    r.query = q;
+    r.limit = limit;
+    r.offset = offset;
+    r.per_record = per_record;
+    auto response = searcher_->search(r);
+    EXPECT_TRUE(response.ok()) << q << ": " << (response.ok() ? "" : response.error().message);
+    return response.ok() ? response.value() : ms::SearchResponse{};
+  }
+
+  std::unique_ptr<ms::Searcher> searcher_;
+};
+
+std::vector<std::string> ids(const ms::SearchResponse& r) {
+  std::vector<std::string> out;
+  for (const auto& h : r.hits) out.push_back(h.stored.passage.id);
+  return out;
+}
+
+}  // namespace
+
+TEST_F(SearcherTest, QuestionBoilerplateIsDropped) {
+  // Stop words and question words do not reach the query; content words do.
+  auto r = search("What are the treatment options for ALS?");
+  EXPECT_EQ(r.parsed_query.find("Zwhat"), std::string::npos) << r.parsed_query;
+  EXPECT_EQ(r.parsed_query.find("Zthe"), std::string::npos) << r.parsed_query;
+  EXPECT_NE(r.parsed_query.find("Ztreatment"), std::string::npos) << r.parsed_query;
+  EXPECT_NE(r.parsed_query.find("als"), std::string::npos) << r.parsed_query;
+  // A question and its keywords rank the same.
+  EXPECT_EQ(ids(search("What is the recommended dose of riluzole?")), ids(search("recommended dose riluzole")));
+}
+
+TEST_F(SearcherTest, StemmingMatchesWordForms) {
+  EXPECT_EQ(ids(search("ventilating")).size(), 1u);  // "ventilation" in r-niv
+  EXPECT_EQ(ids(search("ventilating")), ids(search("ventilation")));
+}
+
+TEST_F(SearcherTest, BrokenSyntaxFallsBackWithAWarning) {
+  for (const char* q : {"riluzole AND (", "\"twice daily", "riluzole OR", "NOT", "((("}) {
+    ms::SearchRequest r;
+    r.query = q;
+    auto response = searcher_->search(r);
+    if (!response.ok()) {
+      // Nothing searchable at all is a 400-class error, never a crash.
+      EXPECT_EQ(response.error().code, mc::ErrorCode::invalid_argument) << q;
+      continue;
+    }
+    if (std::string(q) == "riluzole AND (") {
+      ASSERT_EQ(response->warnings.size(), 1u) << q;
+      EXPECT_NE(response->warnings[0].find("not understood"), std::string::npos);
+      EXPECT_FALSE(response->hits.empty());
+    }
+  }
+}
+
+TEST_F(SearcherTest, ValidationNamesTheParameter) {
+  struct Row {
+    ms::SearchRequest request;
+    const char* param;
+  };
+  auto with = [](auto change) {
+    ms::SearchRequest r;
+    r.query = "riluzole";
+    change(r);
+    return r;
+  };
+  const Row rows[] = {
+      {with([](auto& r) { r.query = ""; }), "q"},
+      {with([](auto& r) { r.query = std::string(2000, 'a'); }), "q"},
+      {with([](auto& r) { r.query = "ril\xFFuzole"; }), "q"},
+      {with([](auto& r) { r.limit = 0; }), "limit"},
+      {with([](auto& r) { r.limit = 101; }), "limit"},
+      {with([](auto& r) { r.offset = -1; }), "offset"},
+      {with([](auto& r) { r.year_from = 2020; r.year_to = 2010; }), "year_from"},
+      {with([](auto& r) { r.per_record = -1; }), "per_record"},
+  };
+  for (const Row& row : rows) {
+    auto response = searcher_->search(row.request);
+    ASSERT_FALSE(response.ok()) << row.param;
+    EXPECT_EQ(response.error().code, mc::ErrorCode::invalid_argument);
+    EXPECT_EQ(response.error().param, row.param) << response.error().message;
+  }
+  ms::SearchRequest only_stop_punctuation;
+  only_stop_punctuation.query = "?!...";
+  auto response = searcher_->search(only_stop_punctuation);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.error().param, "q");
+}
+
+TEST_F(SearcherTest, SnippetsMarkMatchesAndEscapeHtml) {
+  auto r = search("\"twice daily\"");
+  ASSERT_EQ(r.hits.size(), 1u);
+  EXPECT_NE(r.hits[0].snippet.find("<mark>twice daily</mark>"), std::string::npos) << r.hits[0].snippet;
+
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(db);
+  mc::Record rec;
+  rec.id = "html";
+  rec.title = "Markup";
+  rec.sections.push_back({"", "", "Dose <script>alert(1)</script> & \"quotes\" for warfarin."});
+  ASSERT_TRUE(indexer.add(rec).ok());
+  ASSERT_TRUE(indexer.commit().ok());
+  ms::Searcher searcher(db);
+  ms::SearchRequest request;
+  request.query = "warfarin";
+  auto response = searcher.search(request);
+  ASSERT_TRUE(response.ok());
+  ASSERT_EQ(response->hits.size(), 1u);
+  const std::string& snippet = response->hits[0].snippet;
+  EXPECT_EQ(snippet.find("<script>"), std::string::npos) << snippet;
+  EXPECT_NE(snippet.find("&lt;script&gt;"), std::string::npos) << snippet;
+  EXPECT_NE(snippet.find("&amp;"), std::string::npos) << snippet;
+  EXPECT_NE(snippet.find("<mark>warfarin</mark>"), std::string::npos) << snippet;
+}
+
+TEST_F(SearcherTest, PagingContinuesWhereThePageEnded) {
+  auto all = ids(search("riluzole metformin survival treatment", 20, 0, 0));
+  ASSERT_GE(all.size(), 6u);
+  auto first = search("riluzole metformin survival treatment", 3, 0, 0);
+  auto second = search("riluzole metformin survival treatment", 3, 3, 0);
+  std::vector<std::string> joined = ids(first);
+  for (const auto& id : ids(second)) joined.push_back(id);
+  EXPECT_EQ(joined, std::vector<std::string>(all.begin(), all.begin() + 6));
+  EXPECT_EQ(second.hits.front().rank, 4);
+}
+
+TEST_F(SearcherTest, PassageLookup) {
+  auto p = searcher_->passage("l-riluzole:p1");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->passage.heading, "Dosage and Administration");
+  auto missing = searcher_->passage("l-riluzole:p9");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, mc::ErrorCode::not_found);
+  EXPECT_FALSE(searcher_->passage("\xFF").ok());
+}
+
+TEST_F(SearcherTest, Stats) {
+  auto s = searcher_->stats();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->passages, 14u);
+  EXPECT_EQ(s->records, 10u);
+  EXPECT_EQ(s->passages_by_source[0], 4u);  // guideline
+  EXPECT_EQ(s->passages_by_source[1], 5u);  // fda_label
+  EXPECT_EQ(s->passages_by_source[2], 5u);  // research
+}
+
+TEST_F(SearcherTest, AnswerGroupsInClinicalOrderAndNumbersReferencesInReadingOrder) {
+  auto r = search("riluzole", 10, 0, 0);
+  // Ranked: research first (the trial), but the answer reads guidelines, label, research.
+  ASSERT_EQ(r.hits.front().stored.source, mc::Source::research);
+  ms::Answer a = ms::build_answer(r);
+  ASSERT_EQ(a.groups.size(), 3u);
+  EXPECT_EQ(a.groups[0].label, "From the Guidelines");
+  EXPECT_EQ(a.groups[1].label, "From the FDA Drug Label");
+  EXPECT_EQ(a.groups[2].label, "From the Research");
+  EXPECT_EQ(a.groups[0].refs, (std::vector<int>{1}));
+  EXPECT_EQ(a.groups[1].refs, (std::vector<int>{2, 2, 2}));  // three label passages, one reference
+  EXPECT_EQ(a.groups[2].refs, (std::vector<int>{3}));
+  ASSERT_EQ(a.references.size(), 3u);
+  EXPECT_EQ(a.references[0].record_id, "g-als-2024");
+  EXPECT_EQ(a.references[1].link, "https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid=00000000-0000-0000-0000-000000000001");
+  EXPECT_EQ(a.references[2].formatted,
+            "Golden A, Test B. A controlled trial of riluzole in amyotrophic lateral sclerosis. Journal of Golden Tests. 1994.");
+  // Every hit carries the number of its reference.
+  for (std::size_t i = 0; i < r.hits.size(); ++i)
+    EXPECT_EQ(a.references[static_cast<std::size_t>(a.hit_refs[i] - 1)].record_id, r.hits[i].stored.passage.record_id);
+
+  nlohmann::json j = ms::to_json(r, a);
+  EXPECT_EQ(j["groups"][0]["source"], "guideline");
+  EXPECT_EQ(j["hits"][0]["ref"], 3);
+  EXPECT_EQ(j["references"][1]["citation"]["set_id"], "00000000-0000-0000-0000-000000000001");
+  const std::string text = ms::format_answer_text(r, a);
+  EXPECT_LT(text.find("From the Guidelines"), text.find("From the FDA Drug Label"));
+  EXPECT_LT(text.find("From the FDA Drug Label"), text.find("From the Research"));
+  EXPECT_LT(text.find("From the Research"), text.find("References"));
+  EXPECT_NE(text.find("[2] Riluzole tablets label \u2014 Dosage and Administration"), std::string::npos) << text;
+}
+
+// Property: for arbitrary byte strings the searcher answers or refuses with invalid_argument;
+// scores never increase down the list, filters hold, and ranks count up from offset + 1.
+TEST_F(SearcherTest, PropertyArbitraryQueries) {
+  std::mt19937 rng(20261127);
+  const std::string alphabet = "riluzole metformin ALS dose \"()-+ANDORNOT:title drug:β\xFF\xC3";
+  for (int i = 0; i < 500; ++i) {
+    std::string q;
+    const int len = 1 + static_cast<int>(rng() % 40);
+    for (int k = 0; k < len; ++k) q += alphabet[rng() % alphabet.size()];
+    ms::SearchRequest r;
+    r.query = q;
+    r.limit = 1 + static_cast<int>(rng() % 10);
+    r.offset = static_cast<int>(rng() % 3);
+    r.per_record = static_cast<int>(rng() % 3);
+    if (rng() % 3 == 0) r.sources = {mc::Source::fda_label};
+    if (rng() % 4 == 0) r.year_from = 2010;
+    auto response = searcher_->search(r);
+    if (!response.ok()) {
+      EXPECT_EQ(response.error().code, mc::ErrorCode::invalid_argument) << q;
+      continue;
+    }
+    double last = 1e300;
+    int rank = r.offset;
+    for (const auto& h : response->hits) {
+      EXPECT_LE(h.score, last) << q;
+      last = h.score;
+      EXPECT_EQ(h.rank, ++rank);
+      if (!r.sources.empty()) {
+        EXPECT_EQ(h.stored.source, mc::Source::fda_label) << q;
+      }
+      if (r.year_from) {
+        EXPECT_GE(h.stored.year, 2010) << q;
+      }
+    }
+    EXPECT_LE(response->hits.size(), static_cast<std::size_t>(r.limit));
+  }
+}
+
+TEST(Evaluation, MatchesTrecEvalDefinitions) {
+  ms::Qrels qrels = {{"q1", {{"d1", 2}, {"d2", 1}, {"d3", 0}}}, {"q2", {{"d9", 1}}}, {"q3", {{"d1", 0}}}};
+  ms::Run run = {{"q1", {{"d3", 3.0}, {"d2", 2.0}, {"x", 1.0}, {"d1", 0.5}}}};
+  auto e = ms::evaluate(qrels, run);
+  EXPECT_EQ(e.queries, 2u);  // q3 has no relevant document
+  EXPECT_EQ(e.queries_without_run, 1u);
+  // q1: DCG = 1/log2(3) + 2/log2(5); IDCG = 2/log2(2) + 1/log2(3).
+  const double dcg = 1 / std::log2(3.0) + 2 / std::log2(5.0);
+  const double idcg = 2 + 1 / std::log2(3.0);
+  EXPECT_NEAR(e.per_query["q1"].ndcg10, dcg / idcg, 1e-12);
+  EXPECT_NEAR(e.per_query["q1"].mrr10, 0.5, 1e-12);
+  EXPECT_NEAR(e.per_query["q1"].recall100, 1.0, 1e-12);
+  EXPECT_NEAR(e.mean.ndcg10, dcg / idcg / 2, 1e-12);
+  // Ties on score are ordered by doc id descending, as trec_eval does.
+  ms::Run tied = {{"q2", {{"a", 1.0}, {"d9", 1.0}}}};
+  EXPECT_NEAR(ms::evaluate(qrels, tied).per_query["q2"].mrr10, 1.0, 1e-12);
+}
