@@ -47,7 +47,7 @@ Answer build_answer(const SearchResponse& response);
 std::string format_answer_text(const SearchResponse& response, const Answer& answer, bool emphasis = false);
 
 // The JSON shape of /search and `medsearch-search --json`:
-// {query, parsed_query, total_estimate, took_ms, hits:[...], groups:[{source,label,hits,refs}],
+// {query, parsed_query, total_estimate, took_ms, hits:[...], groups:[{source,label,ranks,refs}],
 //  references:[...], warnings:[...]}
 nlohmann::json to_json(const SearchResponse& response, const Answer& answer);
 nlohmann::json hit_to_json(const Hit& hit, int ref);

@@ -1,0 +1,132 @@
+// medsearch-server: serves an index over HTTP until SIGINT or SIGTERM. Parses the arguments,
+// calls the server library and maps the outcome to an exit code: 0 after a clean stop,
+// 1 when the index cannot be opened or the address cannot be bound, 2 for usage errors.
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "server/server.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr char kWakeSignal = 's';  // written by the signal handler
+constexpr char kWakeDone = 'd';    // written by main when run() returned on its own
+
+// The self-pipe: the handler may only do async-signal-safe things, so it writes a byte and a
+// watcher thread does the real work (stopping the server) outside signal context.
+int g_wake_pipe[2] = {-1, -1};
+
+void on_signal(int) {
+  const int saved_errno = errno;
+  const char byte = kWakeSignal;
+  [[maybe_unused]] ssize_t written = write(g_wake_pipe[1], &byte, 1);
+  errno = saved_errno;
+}
+
+bool install_signal_handlers() {
+  if (pipe2(g_wake_pipe, O_CLOEXEC) != 0) return false;
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  // Restart the watcher's read() rather than failing it with EINTR.
+  action.sa_flags = SA_RESTART;
+  return sigaction(SIGINT, &action, nullptr) == 0 && sigaction(SIGTERM, &action, nullptr) == 0;
+}
+
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using medsearch::server::Server;
+  using medsearch::server::ServerOptions;
+
+  ServerOptions options;
+  bool quiet = false;
+  CLI::App app{"Serves a medsearch index over HTTP: /search, /passages/{id}, /health, /stats."};
+  app.add_option("--db", options.db_path, "Index directory")->required();
+  app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
+  app.add_option("--port", options.port, "Port to listen on (0 = any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 2)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_flag("--quiet", quiet, "No access log on stderr");
+  app.set_version_flag("--version", std::string(medsearch::server::version()));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; anything else is a usage error.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  options.access_log = !quiet;
+
+  auto server = Server::create(options);
+  if (!server.ok()) {
+    std::cerr << "medsearch-server: " << server.error().message << "\n";
+    return server.error().code == medsearch::corpus::ErrorCode::invalid_argument ? kExitUsage : kExitFailure;
+  }
+  auto port = (*server)->bind();
+  if (!port.ok()) {
+    std::cerr << "medsearch-server: " << port.error().message << "\n";
+    return kExitFailure;
+  }
+
+  if (!install_signal_handlers()) {
+    std::perror("medsearch-server: cannot install signal handlers");
+    return kExitFailure;
+  }
+  // Only the watcher takes SIGINT/SIGTERM: the mask set here is inherited by the server's
+  // worker threads, and the watcher unblocks the signals for itself.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::atomic<bool> signalled{false};
+  Server& running = **server;
+  std::thread watcher([&] {
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+    char byte = 0;
+    while (read(g_wake_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    if (byte == kWakeSignal) {
+      signalled = true;
+      // Closes the listening socket; requests in flight finish before run() returns.
+      running.stop();
+    }
+  });
+
+  std::cerr << "medsearch-server listening on http://" << url_host(options.host) << ":" << *port << std::endl;
+  running.run();
+
+  const char done = kWakeDone;
+  [[maybe_unused]] ssize_t written = write(g_wake_pipe[1], &done, 1);
+  watcher.join();
+
+  if (!signalled) {
+    std::cerr << "medsearch-server: stopped serving http://" << url_host(options.host) << ":" << *port
+              << " unexpectedly\n";
+    return kExitFailure;
+  }
+  std::cerr << "medsearch-server: stopped\n";
+  return kExitOk;
+}

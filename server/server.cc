@@ -1,0 +1,481 @@
+// The HTTP server's implementation: routes, query-parameter parsing, the mapping from error
+// codes to statuses, JSON bodies for httplib's own errors, a Searcher per worker thread and
+// the access log.
+#include "server/server.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/record.h"
+#include "searcher/answer.h"
+
+#ifndef MEDSEARCH_VERSION
+#define MEDSEARCH_VERSION "unknown"
+#endif
+
+namespace medsearch::server {
+namespace {
+
+using nlohmann::json;
+using searcher::SearchRequest;
+
+constexpr const char* kJsonType = "application/json";
+// httplib answers HEAD from the GET handler; OPTIONS answers 204 with this list.
+constexpr const char* kAllowed = "GET, HEAD, OPTIONS";
+// Longest part of a bad parameter value quoted back in an error message.
+constexpr std::size_t kMaxQuotedBytes = 40;
+
+// Serialises a body. Stored text, ids from the path and quoted parameters may carry invalid
+// UTF-8; replacing it beats failing the response (nlohmann throws by default).
+std::string dump(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(dump(body), kJsonType);
+}
+
+void send_error(httplib::Response& res, const Error& error) {
+  send_json(res, http_status(error.code), error_to_json(error));
+}
+
+Error bad_param(const std::string& param, std::string message) {
+  return corpus::make_error(ErrorCode::invalid_argument, std::move(message), param);
+}
+
+std::string quote_value(const std::string& value) {
+  if (value.size() <= kMaxQuotedBytes) return "'" + value + "'";
+  return "'" + value.substr(0, kMaxQuotedBytes) + "...'";
+}
+
+// The single value of a parameter, nullopt when absent. A parameter given twice is
+// ambiguous, and silently picking one would hide a client bug.
+Result<std::optional<std::string>> single_param(const Params& params, const std::string& name) {
+  auto [first, last] = params.equal_range(name);
+  if (first == last) return std::optional<std::string>();
+  if (std::next(first) != last) return bad_param(name, name + " must be given at most once");
+  return std::optional<std::string>(first->second);
+}
+
+// A whole decimal number (optional '-', digits, nothing else) that fits an int. The range
+// the field allows is searcher::validate's business.
+Result<int> parse_int(const std::string& name, const std::string& text) {
+  long long value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec == std::errc::invalid_argument || ptr != end) {
+    return bad_param(name, name + " must be a whole decimal number, got " + quote_value(text));
+  }
+  if (ec == std::errc::result_out_of_range || value < INT_MIN || value > INT_MAX) {
+    return bad_param(name, name + " is out of range, got " + quote_value(text));
+  }
+  return static_cast<int>(value);
+}
+
+// Sources from every `source` parameter, each a comma-separated list; returned in
+// kAllSources order without repeats so equal requests search identically.
+Result<std::vector<corpus::Source>> parse_sources(const Params& params) {
+  bool wanted[std::size(corpus::kAllSources)] = {};
+  auto [first, last] = params.equal_range("source");
+  for (auto it = first; it != last; ++it) {
+    std::string_view list = it->second;
+    while (true) {
+      auto comma = list.find(',');
+      std::string name(list.substr(0, comma));
+      auto source = corpus::parse_source(name);
+      if (!source) {
+        return bad_param("source", "unknown source " + quote_value(name) +
+                                       "; expected guideline, fda_label or research");
+      }
+      wanted[static_cast<std::size_t>(*source)] = true;
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  std::vector<corpus::Source> sources;
+  for (auto source : corpus::kAllSources) {
+    if (wanted[static_cast<std::size_t>(source)]) sources.push_back(source);
+  }
+  return sources;
+}
+
+// The error body for a status httplib produced itself (no route, a malformed request, a body
+// over the limit...), so that clients see the same JSON shape for every failure.
+Error error_for_status(const httplib::Request& req, int status, std::size_t max_payload) {
+  using corpus::make_error;
+  switch (status) {
+    case 400: return make_error(ErrorCode::invalid_argument, "malformed HTTP request");
+    case 404: return make_error(ErrorCode::not_found, "no route for " + req.method + " " + req.path);
+    case 413:
+      return make_error(ErrorCode::invalid_argument,
+                        "request body is larger than " + std::to_string(max_payload) + " bytes");
+    case 414: return make_error(ErrorCode::invalid_argument, "request URI is too long");
+    case 416: return make_error(ErrorCode::invalid_argument, "requested range not satisfiable");
+    case 503: return make_error(ErrorCode::unavailable, "service unavailable");
+    default: break;
+  }
+  if (status >= 500) return make_error(ErrorCode::internal, "internal error (HTTP " + std::to_string(status) + ")");
+  return make_error(ErrorCode::invalid_argument, "request rejected (HTTP " + std::to_string(status) + ")");
+}
+
+// "2024-05-01T12:00:00.123Z"
+std::string utc_timestamp(std::chrono::system_clock::time_point now) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// When the current worker started on its request; set by the pre-routing handler and taken
+// by the logger. A worker handles one request at a time, so a thread_local suffices.
+thread_local std::optional<std::chrono::steady_clock::time_point> t_request_start;
+
+// The worker thread's Searcher. Keyed by the owning server's id rather than its address, so
+// a later server at the same address never inherits another's database.
+struct WorkerSearcher {
+  std::uint64_t owner = 0;
+  std::unique_ptr<searcher::Searcher> searcher;
+};
+thread_local WorkerSearcher t_worker_searcher;
+
+std::atomic<std::uint64_t> g_next_server_id{1};
+
+}  // namespace
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_argument:
+    case ErrorCode::parse: return 400;
+    case ErrorCode::not_found: return 404;
+    case ErrorCode::unavailable: return 503;
+    case ErrorCode::corrupt:
+    case ErrorCode::internal: return 500;
+  }
+  return 500;
+}
+
+json error_to_json(const Error& error) {
+  json body = {{"code", std::string(corpus::to_string(error.code))}, {"message", error.message}};
+  if (!error.param.empty()) body["param"] = error.param;
+  return json{{"error", std::move(body)}};
+}
+
+std::string_view version() { return MEDSEARCH_VERSION; }
+
+Result<SearchRequest> parse_search_request(const Params& params) {
+  SearchRequest request;
+
+  auto q = single_param(params, "q");
+  if (!q.ok()) return q.error();
+  // A missing q is searched as an empty one, which validate() rejects with param "q".
+  if (*q) request.query = **q;
+
+  struct IntParam {
+    const char* name;
+    int* field;
+  };
+  const IntParam ints[] = {{"limit", &request.limit},
+                           {"offset", &request.offset},
+                           {"year_from", &request.year_from},
+                           {"year_to", &request.year_to},
+                           {"per_record", &request.per_record}};
+  for (const auto& [name, field] : ints) {
+    auto text = single_param(params, name);
+    if (!text.ok()) return text.error();
+    if (!*text) continue;
+    auto value = parse_int(name, **text);
+    if (!value.ok()) return value.error();
+    *field = *value;
+  }
+
+  auto sources = parse_sources(params);
+  if (!sources.ok()) return sources.error();
+  request.sources = std::move(*sources);
+
+  // The ranges (limit 1..kMaxLimit, offset, years), the query's length and its UTF-8 are the
+  // searcher's rules; checking them here again would let the two drift apart.
+  if (auto status = searcher::validate(request); !status.ok()) return status.error();
+  return request;
+}
+
+struct Server::Impl {
+  explicit Impl(ServerOptions options)
+      : options_(std::move(options)), id_(g_next_server_id.fetch_add(1)) {}
+
+  void configure();
+  void install_routes();
+
+  // This worker's Searcher, opened on first use and reopened before each request so that a
+  // commit made after the server started is seen by the next request.
+  Result<searcher::Searcher*> worker_searcher();
+
+  void handle_search(const httplib::Request& req, httplib::Response& res);
+  void handle_passage(const httplib::Request& req, httplib::Response& res);
+  void handle_health(httplib::Response& res);
+  void handle_stats(httplib::Response& res);
+
+  void log_request(const httplib::Request& req, const httplib::Response& res);
+
+  ServerOptions options_;
+  const std::uint64_t id_;
+  httplib::Server http_;
+  std::atomic<bool> bound_{false};
+  // stop() and run() may race: run_active_ says run() is past its stop check and heading into
+  // (or inside) listen_after_bind, which stop() must then wait for before closing the socket.
+  std::atomic<bool> run_active_{false};
+  std::atomic<bool> stop_requested_{false};
+  std::mutex log_mutex_;
+};
+
+Result<searcher::Searcher*> Server::Impl::worker_searcher() {
+  WorkerSearcher& cache = t_worker_searcher;
+  if (cache.owner == id_ && cache.searcher) {
+    if (cache.searcher->reopen().ok()) return cache.searcher.get();
+    // The index was replaced or damaged underneath; a fresh open either recovers or says why.
+    cache.searcher.reset();
+  }
+  auto opened = searcher::Searcher::open(options_.db_path);
+  if (!opened.ok()) return opened.error();
+  cache.owner = id_;
+  cache.searcher = std::move(*opened);
+  return cache.searcher.get();
+}
+
+void Server::Impl::handle_search(const httplib::Request& req, httplib::Response& res) {
+  auto request = parse_search_request(req.params);
+  if (!request.ok()) return send_error(res, request.error());
+  auto searcher = worker_searcher();
+  if (!searcher.ok()) return send_error(res, searcher.error());
+  auto response = (*searcher)->search(*request);
+  if (!response.ok()) return send_error(res, response.error());
+  send_json(res, 200, searcher::to_json(*response, searcher::build_answer(*response)));
+}
+
+void Server::Impl::handle_passage(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  auto searcher = worker_searcher();
+  if (!searcher.ok()) return send_error(res, searcher.error());
+  auto stored = (*searcher)->passage(id);
+  if (!stored.ok()) return send_error(res, stored.error());
+  send_json(res, 200, searcher::passage_to_json(*stored));
+}
+
+void Server::Impl::handle_health(httplib::Response& res) {
+  auto searcher = worker_searcher();
+  if (!searcher.ok()) return send_error(res, searcher.error());
+  auto stats = (*searcher)->stats();
+  if (!stats.ok()) return send_error(res, stats.error());
+  send_json(res, 200,
+            json{{"status", "ok"},
+                 {"medsearch_version", std::string(version())},
+                 {"xapian_version", searcher::xapian_version()},
+                 {"documents", stats->passages}});
+}
+
+void Server::Impl::handle_stats(httplib::Response& res) {
+  auto searcher = worker_searcher();
+  if (!searcher.ok()) return send_error(res, searcher.error());
+  auto stats = (*searcher)->stats();
+  if (!stats.ok()) return send_error(res, stats.error());
+  send_json(res, 200, searcher::stats_to_json(*stats));
+}
+
+void Server::Impl::log_request(const httplib::Request& req, const httplib::Response& res) {
+  double ms = 0;
+  if (t_request_start) {
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - *t_request_start).count();
+    t_request_start.reset();
+  }
+  if (!options_.access_log) return;
+  // The path only: query strings are clinical questions, which do not belong in a log.
+  nlohmann::ordered_json line = {{"ts", utc_timestamp(std::chrono::system_clock::now())},
+                                 {"method", req.method},
+                                 {"path", req.path},
+                                 {"status", res.status},
+                                 {"ms", static_cast<double>(static_cast<long long>(ms * 1000)) / 1000}};
+  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace);
+  text += '\n';
+  std::lock_guard lock(log_mutex_);
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+void Server::Impl::configure() {
+  const int threads = options_.threads > 0
+                          ? options_.threads
+                          : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+
+  http_.set_payload_max_length(options_.max_payload_bytes);
+  http_.set_read_timeout(options_.read_timeout_s, 0);
+  http_.set_write_timeout(options_.write_timeout_s, 0);
+  http_.set_keep_alive_timeout(options_.keep_alive_timeout_s);
+  http_.set_keep_alive_max_count(options_.keep_alive_max_requests);
+  // httplib's default adds SO_REUSEPORT, which lets a second server bind the same port and
+  // silently take half the connections, perhaps over another index. SO_REUSEADDR alone
+  // still allows a quick restart while old connections sit in TIME_WAIT.
+  http_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+
+  http_.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    t_request_start = std::chrono::steady_clock::now();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });
+
+  // httplib calls this for every status >= 400, ours included; only its own bare statuses
+  // (no route, malformed request, body too large) still need a body. Declared with its type
+  // because a lambda fits both set_error_handler overloads.
+  httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_content(dump(error_to_json(error_for_status(req, res.status, options_.max_payload_bytes))),
+                    kJsonType);
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  http_.set_error_handler(std::move(on_error));
+
+  // A handler that throws (Xapian::Error is not a std::exception, so anything goes) answers
+  // a JSON 500 and the worker carries on with the next request.
+  http_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    nlohmann::ordered_json line = {{"ts", utc_timestamp(std::chrono::system_clock::now())},
+                                   {"level", "error"},
+                                   {"method", req.method},
+                                   {"path", req.path},
+                                   {"exception", what}};
+    std::fprintf(stderr, "%s\n", line.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    res.headers.clear();
+    send_error(res, corpus::make_error(ErrorCode::internal, "internal error while handling " + req.path));
+  });
+
+  install_routes();
+}
+
+void Server::Impl::install_routes() {
+  const std::string kSearch = "/search";
+  const std::string kPassage = R"(/passages/([^/]+))";
+  const std::string kHealth = "/health";
+  const std::string kStats = "/stats";
+
+  http_.Get(kSearch, [this](const httplib::Request& req, httplib::Response& res) { handle_search(req, res); });
+  http_.Get(kPassage, [this](const httplib::Request& req, httplib::Response& res) { handle_passage(req, res); });
+  http_.Get(kHealth, [this](const httplib::Request&, httplib::Response& res) { handle_health(res); });
+  http_.Get(kStats, [this](const httplib::Request&, httplib::Response& res) { handle_stats(res); });
+
+  // Without these httplib would answer 404 to POST /search, as if the resource did not exist.
+  auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Allow", kAllowed);
+    send_error(res, corpus::make_error(ErrorCode::invalid_argument,
+                                       "method " + req.method + " is not allowed on " + req.path +
+                                           "; allowed: " + kAllowed));
+    res.status = 405;
+  };
+  auto options = [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Allow", kAllowed);
+    res.status = 204;
+  };
+  for (const auto& route : {kSearch, kPassage, kHealth, kStats}) {
+    http_.Post(route, httplib::Server::Handler(not_allowed));
+    http_.Put(route, httplib::Server::Handler(not_allowed));
+    http_.Patch(route, httplib::Server::Handler(not_allowed));
+    http_.Delete(route, httplib::Server::Handler(not_allowed));
+    http_.Options(route, options);
+  }
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { stop(); }
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+  if (options.db_path.empty()) return corpus::make_error(ErrorCode::invalid_argument, "no index path given", "db_path");
+  if (options.port < 0 || options.port > 65535) {
+    return corpus::make_error(ErrorCode::invalid_argument,
+                              "port must be 0..65535, got " + std::to_string(options.port), "port");
+  }
+  if (options.threads < 0) {
+    return corpus::make_error(ErrorCode::invalid_argument,
+                              "threads must be 0 or more, got " + std::to_string(options.threads), "threads");
+  }
+  if (options.read_timeout_s < 0 || options.write_timeout_s < 0 || options.keep_alive_timeout_s < 0) {
+    return corpus::make_error(ErrorCode::invalid_argument, "timeouts must be 0 or more", "timeout");
+  }
+  // Open once now so that a wrong path fails at start-up rather than on the first request.
+  auto opened = searcher::Searcher::open(options.db_path);
+  if (!opened.ok()) {
+    Error error = opened.error();
+    // The caller prints this as is, so it must name the path (the searcher's message may).
+    if (error.message.find(options.db_path) == std::string::npos) {
+      error.message = "cannot open index at " + options.db_path + ": " + error.message;
+    }
+    return error;
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->configure();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Result<int> Server::bind() {
+  Impl& impl = *impl_;
+  const std::string where = impl.options_.host + ":" + std::to_string(impl.options_.port);
+  if (impl.bound_) return corpus::make_error(ErrorCode::internal, "already bound");
+  int port = impl.options_.port;
+  if (port == 0) {
+    port = impl.http_.bind_to_any_port(impl.options_.host);
+    if (port < 0) return corpus::make_error(ErrorCode::unavailable, "cannot bind " + where);
+  } else if (!impl.http_.bind_to_port(impl.options_.host, port)) {
+    return corpus::make_error(ErrorCode::unavailable, "cannot bind " + where);
+  }
+  impl.bound_ = true;
+  return port;
+}
+
+void Server::run() {
+  Impl& impl = *impl_;
+  impl.run_active_ = true;
+  if (!impl.stop_requested_ && impl.bound_) impl.http_.listen_after_bind();
+  impl.run_active_ = false;
+}
+
+void Server::stop() {
+  Impl& impl = *impl_;
+  impl.stop_requested_ = true;
+  // httplib's stop() does nothing until listen_after_bind has marked the server running, so
+  // a stop that lands between run()'s check and that moment waits for it.
+  while (impl.run_active_ && !impl.http_.is_running()) std::this_thread::yield();
+  if (impl.http_.is_running()) impl.http_.stop();
+}
+
+bool Server::is_running() const { return impl_->http_.is_running(); }
+
+const ServerOptions& Server::options() const { return impl_->options_; }
+
+}  // namespace medsearch::server

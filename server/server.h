@@ -1,0 +1,100 @@
+// The HTTP server: /search, /passages/{id}, /health and /stats over the searcher library,
+// with JSON bodies for every answer and every error. httplib stays behind a pimpl so that
+// code including this header does not see it.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "corpus/result.h"
+#include "searcher/searcher.h"
+
+namespace medsearch::server {
+
+using corpus::Error;
+using corpus::ErrorCode;
+using corpus::Result;
+using corpus::Status;
+
+struct ServerOptions {
+  std::string db_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;                            // 0 = let the OS choose (see Server::bind)
+  int threads = 0;                            // worker threads; 0 = hardware concurrency, at least 2
+  std::size_t max_payload_bytes = 1 << 20;    // larger request bodies get 413
+  int read_timeout_s = 5;
+  int write_timeout_s = 5;
+  int keep_alive_timeout_s = 5;               // an idle keep-alive connection holds a worker
+  std::size_t keep_alive_max_requests = 100;  // requests per connection before it is closed
+  bool access_log = true;                     // one JSON line per request on stderr
+};
+
+// An HTTP server over one on-disk index.
+//
+// Thread safety: bind() and run() are called from one thread; stop() and is_running() may be
+// called from any thread, including while run() blocks in another. Each worker thread opens
+// its own Searcher (a Xapian::Database must not be shared) and reopens it before every
+// request, so commits made while the server runs become visible to the next request.
+// Destroy the Server only after run() has returned.
+class Server {
+ public:
+  // Checks the options and opens the index once to verify it. Errors: invalid_argument for
+  // bad options (param names the option), unavailable/corrupt when the index at
+  // options.db_path cannot be opened (the message names the path).
+  static Result<std::unique_ptr<Server>> create(ServerOptions options);
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port and returns the bound port (the OS's choice when options.port is 0).
+  // Error: unavailable, naming host:port, when the address cannot be bound.
+  Result<int> bind();
+
+  // Serves until stop(); must follow a successful bind(). Returns at once if stop() was
+  // called before.
+  void run();
+
+  // Asks run() to return: closes the listening socket, lets requests being handled finish and
+  // joins the workers. Safe from any thread, idempotent, and effective even when it races with
+  // the start of run(). Connections accepted but not yet picked up by a worker are closed
+  // unanswered (httplib 0.11.4 checks the listening socket before each request).
+  void stop();
+
+  // True while run() is accepting connections.
+  bool is_running() const;
+
+  const ServerOptions& options() const;
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Query parameters as httplib decodes them (httplib::Params is this multimap).
+using Params = std::multimap<std::string, std::string>;
+
+// Turns /search's query parameters into a SearchRequest: q, limit, offset, source (repeated
+// or comma-separated), year_from, year_to, per_record. Integers must be whole decimal
+// numbers; a parameter given twice (other than source) is an error; ranges, the query's
+// length and its UTF-8 are checked by searcher::validate. Errors are invalid_argument with
+// param naming the parameter. Unknown parameters are ignored.
+Result<searcher::SearchRequest> parse_search_request(const Params& params);
+
+// The HTTP status for an error code: invalid_argument/parse 400, not_found 404,
+// unavailable 503, corrupt/internal 500.
+int http_status(ErrorCode code);
+
+// {"error":{"code":"...","message":"...","param":"..."}}, param omitted when empty.
+nlohmann::json error_to_json(const Error& error);
+
+// The medsearch version this server was built as.
+std::string_view version();
+
+}  // namespace medsearch::server

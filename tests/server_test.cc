@@ -1,0 +1,597 @@
+// HTTP tests: a real Server on a loopback port the OS chooses, driven by a real
+// httplib::Client. Statuses, content types, JSON shapes, error bodies, filters and paging,
+// arbitrary bytes as queries, concurrent clients, and an index committed while serving.
+#include "server/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "indexer/indexer.h"
+#include "tests/test_util.h"
+
+namespace medsearch::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr auto kPollInterval = std::chrono::milliseconds(2);
+constexpr auto kStartTimeout = std::chrono::seconds(10);
+constexpr int kRecordsInFixture = 8;
+
+// Percent-encodes every byte outside RFC 3986's unreserved set, so that arbitrary bytes
+// reach the server exactly as generated.
+std::string encode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string search_path(const std::string& query, const std::string& extra = {}) {
+  return "/search?q=" + encode(query) + (extra.empty() ? "" : "&" + extra);
+}
+
+// The body without took_ms, the one field allowed to differ between equal requests.
+json without_timing(json body) {
+  body.erase("took_ms");
+  return body;
+}
+
+// Waits for run() on another thread to accept connections: httplib 0.11.4 has no
+// wait_until_ready(), so poll is_running().
+bool wait_until_running(const Server& server) {
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  while (!server.is_running()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return true;
+}
+
+// A server over its own index of tests/fixtures/http.jsonl, serving on a background thread.
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_path_ = dir_.str("index");
+    test::build_index(db_path_, {test::fixture("http.jsonl")});
+    if (HasFatalFailure()) return;
+
+    ServerOptions options;
+    options.db_path = db_path_;
+    options.port = 0;
+    options.threads = 4;
+    options.access_log = false;
+    auto created = Server::create(options);
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    server_ = std::move(*created);
+    auto port = server_->bind();
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    port_ = *port;
+    ASSERT_GT(port_, 0);
+    thread_ = std::thread([this] { server_->run(); });
+    ASSERT_TRUE(wait_until_running(*server_));
+
+    client_ = make_client();
+  }
+
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::unique_ptr<httplib::Client> make_client() const {
+    auto client = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client->set_connection_timeout(5, 0);
+    client->set_read_timeout(30, 0);
+    // The tests encode paths themselves, byte for byte.
+    client->set_url_encode(false);
+    return client;
+  }
+
+  // GETs `path`, expects `status` and a JSON body, and returns the body.
+  json get_json(const std::string& path, int status = 200) {
+    auto res = client_->Get(path);
+    EXPECT_TRUE(res) << path << ": " << httplib::to_string(res.error());
+    if (!res) return json();
+    EXPECT_EQ(res->status, status) << path << ": " << res->body;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json") << path;
+    json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(body.is_discarded()) << path << ": not JSON: " << res->body;
+    return body;
+  }
+
+  // Checks the error shape every failure shares; `param` empty means "any or none".
+  static void expect_error_body(const json& body, const std::string& code, const std::string& param,
+                                const std::string& where) {
+    ASSERT_TRUE(body.is_object()) << where;
+    ASSERT_TRUE(body.contains("error")) << where << ": " << body;
+    const json& error = body["error"];
+    ASSERT_TRUE(error["code"].is_string()) << where;
+    ASSERT_TRUE(error["message"].is_string()) << where;
+    EXPECT_EQ(error["code"], code) << where << ": " << body;
+    EXPECT_FALSE(error["message"].get<std::string>().empty()) << where;
+    if (!param.empty()) {
+      EXPECT_EQ(error.value("param", ""), param) << where << ": " << body;
+    }
+  }
+
+  std::vector<std::string> passage_ids(const json& body) {
+    std::vector<std::string> ids;
+    for (const auto& hit : body["hits"]) ids.push_back(hit["passage_id"]);
+    return ids;
+  }
+
+  test::TempDir dir_;
+  std::string db_path_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServerTest, SearchAnswersWithTheDocumentedJsonShape) {
+  json body = get_json(search_path("riluzole"));
+  EXPECT_EQ(body["query"], "riluzole");
+  EXPECT_TRUE(body["total_estimate"].is_number_unsigned());
+  EXPECT_TRUE(body["took_ms"].is_number());
+  ASSERT_TRUE(body["hits"].is_array());
+  ASSERT_FALSE(body["hits"].empty());
+  ASSERT_TRUE(body["groups"].is_array());
+  ASSERT_TRUE(body["references"].is_array());
+
+  int expected_rank = 1;
+  for (const auto& hit : body["hits"]) {
+    for (const char* key : {"rank", "score", "passage_id", "record_id", "source", "title", "section", "text",
+                            "snippet", "citation", "ref"}) {
+      EXPECT_TRUE(hit.contains(key)) << "hit lacks " << key << ": " << hit;
+    }
+    EXPECT_EQ(hit["rank"], expected_rank++);
+    EXPECT_TRUE(hit["score"].is_number());
+    EXPECT_TRUE(hit["citation"].is_object());
+    EXPECT_TRUE(hit["ref"].is_number_integer());
+  }
+  // Every hit's reference number is in the references list, numbered 1..n.
+  std::set<int> numbers;
+  int expected_number = 1;
+  for (const auto& ref : body["references"]) {
+    EXPECT_EQ(ref["number"], expected_number++);
+    numbers.insert(ref["number"].get<int>());
+  }
+  for (const auto& hit : body["hits"]) EXPECT_TRUE(numbers.count(hit["ref"].get<int>())) << hit["ref"];
+}
+
+TEST_F(ServerTest, RiluzoleQueryFindsTheRiluzoleLabel) {
+  json body = get_json(search_path("riluzole dosage"));
+  bool found = false;
+  for (const auto& hit : body["hits"]) {
+    if (hit["record_id"] == "als-riluzole-label") {
+      found = true;
+      EXPECT_EQ(hit["source"], "fda_label");
+    }
+  }
+  EXPECT_TRUE(found) << body;
+}
+
+TEST_F(ServerTest, GroupsReadGuidelinesThenLabelThenResearch) {
+  // The fixture has riluzole in a guideline, a label and two research abstracts.
+  json body = get_json(search_path("riluzole amyotrophic lateral sclerosis", "limit=20"));
+  ASSERT_TRUE(body["groups"].is_array());
+  std::vector<std::string> sources;
+  std::vector<std::string> labels;
+  for (const auto& group : body["groups"]) {
+    sources.push_back(group["source"]);
+    labels.push_back(group["label"]);
+    EXPECT_TRUE(group["refs"].is_array());
+  }
+  EXPECT_EQ(sources, (std::vector<std::string>{"guideline", "fda_label", "research"})) << body["groups"];
+  EXPECT_EQ(labels, (std::vector<std::string>{"From the Guidelines", "From the FDA Drug Label", "From the Research"}));
+}
+
+TEST_F(ServerTest, SourceFilterIsRespected) {
+  for (const char* source : {"guideline", "fda_label", "research"}) {
+    json body = get_json(search_path("riluzole metformin", std::string("per_record=0&limit=50&source=") + source));
+    ASSERT_FALSE(body["hits"].empty()) << source;
+    for (const auto& hit : body["hits"]) EXPECT_EQ(hit["source"], source) << hit["passage_id"];
+  }
+  // Comma-separated and repeated forms mean the same.
+  json comma = get_json(search_path("riluzole metformin", "per_record=0&limit=50&source=guideline,research"));
+  json repeated =
+      get_json(search_path("riluzole metformin", "per_record=0&limit=50&source=research&source=guideline"));
+  ASSERT_FALSE(comma["hits"].empty());
+  for (const auto& hit : comma["hits"]) EXPECT_NE(hit["source"], "fda_label");
+  EXPECT_EQ(passage_ids(comma), passage_ids(repeated));
+}
+
+TEST_F(ServerTest, YearFilterIsRespected) {
+  json body = get_json(search_path("riluzole", "year_from=2015&year_to=2020&per_record=0&limit=50"));
+  ASSERT_FALSE(body["hits"].empty());
+  for (const auto& hit : body["hits"]) {
+    ASSERT_TRUE(hit["year"].is_number_integer()) << hit;
+    EXPECT_GE(hit["year"].get<int>(), 2015) << hit["passage_id"];
+    EXPECT_LE(hit["year"].get<int>(), 2020) << hit["passage_id"];
+    EXPECT_NE(hit["record_id"], "als-riluzole-trial");  // 1994
+  }
+  json only_1994 = get_json(search_path("riluzole", "year_from=1990&year_to=1999"));
+  ASSERT_EQ(only_1994["hits"].size(), 1u) << only_1994;
+  EXPECT_EQ(only_1994["hits"][0]["record_id"], "als-riluzole-trial");
+}
+
+TEST_F(ServerTest, PagesContinueEachOther) {
+  const std::string query = "metformin riluzole";
+  json all = get_json(search_path(query, "per_record=0&limit=100"));
+  std::vector<std::string> every = passage_ids(all);
+  ASSERT_GE(every.size(), 5u);
+
+  json page1 = get_json(search_path(query, "per_record=0&limit=2&offset=0"));
+  json page2 = get_json(search_path(query, "per_record=0&limit=2&offset=2"));
+  EXPECT_EQ(passage_ids(page1), (std::vector<std::string>{every[0], every[1]}));
+  EXPECT_EQ(passage_ids(page2), (std::vector<std::string>{every[2], every[3]}));
+  EXPECT_EQ(page2["hits"][0]["rank"], 3);
+  // Past the end: an empty page, not an error.
+  json beyond = get_json(search_path(query, "per_record=0&limit=10&offset=" + std::to_string(every.size())));
+  EXPECT_TRUE(beyond["hits"].empty());
+}
+
+TEST_F(ServerTest, EqualRequestsGiveEqualBodiesApartFromTiming) {
+  const std::string path = search_path("riluzole liver monitoring", "limit=5");
+  json first = get_json(path);
+  json second = get_json(path);
+  EXPECT_EQ(without_timing(first).dump(), without_timing(second).dump());
+}
+
+TEST_F(ServerTest, PassageByIdAndMissingPassage) {
+  json found = get_json(search_path("riluzole aminotransferases", "source=fda_label"));
+  ASSERT_FALSE(found["hits"].empty());
+  const std::string id = found["hits"][0]["passage_id"];
+  ASSERT_NE(id.find(':'), std::string::npos) << id;
+
+  json passage = get_json("/passages/" + encode(id));
+  EXPECT_EQ(passage["passage_id"], id);
+  EXPECT_EQ(passage["record_id"], "als-riluzole-label");
+  EXPECT_EQ(passage["text"], found["hits"][0]["text"]);
+  // The colon may also come unencoded, as links usually carry it.
+  EXPECT_EQ(get_json("/passages/" + id)["passage_id"], id);
+
+  json missing = get_json("/passages/no-such-record.v2_x:p7", 404);
+  expect_error_body(missing, "not_found", "", "missing passage");
+}
+
+TEST_F(ServerTest, HealthReportsVersionsAndDocuments) {
+  json body = get_json("/health");
+  EXPECT_EQ(body["status"], "ok");
+  EXPECT_EQ(body["medsearch_version"], std::string(version()));
+  EXPECT_EQ(body["xapian_version"], Xapian::version_string());
+  ASSERT_TRUE(body["documents"].is_number_unsigned());
+  EXPECT_GE(body["documents"].get<int>(), kRecordsInFixture);
+}
+
+TEST_F(ServerTest, StatsCountRecordsAndPassages) {
+  json body = get_json("/stats");
+  EXPECT_EQ(body["records"], kRecordsInFixture);
+  EXPECT_GE(body["passages"].get<int>(), kRecordsInFixture);
+  EXPECT_TRUE(body["passages_by_source"].is_object());
+}
+
+struct BadSearch {
+  std::string query_string;  // after "/search?"
+  std::string param;         // the parameter the error must name
+};
+
+TEST_F(ServerTest, BadSearchParametersGive400NamingTheParameter) {
+  const BadSearch cases[] = {
+      {"", "q"},
+      {"q=", "q"},
+      {"q=%FF%FE", "q"},
+      {"q=a&q=b", "q"},
+      {"q=riluzole&limit=0", "limit"},
+      {"q=riluzole&limit=101", "limit"},
+      {"q=riluzole&limit=abc", "limit"},
+      {"q=riluzole&limit=", "limit"},
+      {"q=riluzole&limit=1.5", "limit"},
+      {"q=riluzole&limit=%2B5", "limit"},
+      {"q=riluzole&limit=%205", "limit"},
+      {"q=riluzole&limit=99999999999999999999", "limit"},
+      {"q=riluzole&limit=5&limit=6", "limit"},
+      {"q=riluzole&offset=-1", "offset"},
+      {"q=riluzole&offset=100000", "offset"},
+      {"q=riluzole&source=pubmed", "source"},
+      {"q=riluzole&source=guideline,", "source"},
+      {"q=riluzole&source=Guideline", "source"},
+      {"q=riluzole&year_from=abc", "year_from"},
+      {"q=riluzole&per_record=-1", "per_record"},
+  };
+  for (const auto& c : cases) {
+    json body = get_json("/search?" + c.query_string, 400);
+    expect_error_body(body, "invalid_argument", c.param, c.query_string);
+  }
+  // Which year the message blames is the searcher's choice; it must blame one of them.
+  json years = get_json("/search?q=riluzole&year_from=2020&year_to=2010", 400);
+  expect_error_body(years, "invalid_argument", "", "year_from > year_to");
+  const std::string param = years["error"].value("param", "");
+  EXPECT_TRUE(param == "year_from" || param == "year_to") << param;
+}
+
+TEST_F(ServerTest, UnknownRouteIsJson404) {
+  for (const char* path : {"/", "/nope", "/search/extra", "/passages", "/passages/a/b"}) {
+    json body = get_json(path, 404);
+    expect_error_body(body, "not_found", "", path);
+  }
+}
+
+TEST_F(ServerTest, WrongMethodIsJson405WithAllow) {
+  std::vector<std::pair<std::string, httplib::Result>> results;
+  results.emplace_back("POST /search", client_->Post("/search?q=riluzole", "{}", "application/json"));
+  results.emplace_back("PUT /stats", client_->Put("/stats", "x", "text/plain"));
+  results.emplace_back("PATCH /passages/x:p0", client_->Patch("/passages/x:p0", "x", "text/plain"));
+  results.emplace_back("DELETE /health", client_->Delete("/health"));
+  for (auto& [what, res] : results) {
+    ASSERT_TRUE(res) << what << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 405) << what;
+    EXPECT_NE(res->get_header_value("Allow").find("GET"), std::string::npos) << what;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json") << what;
+    expect_error_body(json::parse(res->body), "invalid_argument", "", what);
+  }
+}
+
+TEST_F(ServerTest, OversizedBodyIsJson413) {
+  const std::string body((1 << 20) + 1, 'x');
+  auto res = client_->Post("/search", body, "text/plain");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  expect_error_body(json::parse(res->body), "invalid_argument", "", "413");
+  get_json("/health");
+}
+
+// Property: whatever bytes a user types, the answer is 200 or 400 (never 5xx, never a dropped
+// connection), a 200 has scores that never increase down the list, and the server survives.
+TEST_F(ServerTest, ArbitraryByteQueriesGive200Or400) {
+  std::mt19937 rng(20240517);  // fixed: a failure must reproduce
+  // Query syntax and multi-byte text alongside random bytes, to reach the parser's corners.
+  const std::vector<std::string> pieces = {"riluzole", " ", "AND", "OR", "NOT", "\"", "(", ")", "+", "-", "*",
+                                           "title:", "metformin", "\xce\xb2", "\xe2\x80\x91", "\xef\xbc\x95",
+                                           "NEAR", "~", "%", "&", "=", "\t", "ALS", "?"};
+  std::uniform_int_distribution<int> length(0, 24);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<std::size_t> piece(0, pieces.size() - 1);
+  std::bernoulli_distribution use_piece(0.6);
+
+  int ok = 0;
+  int rejected = 0;
+  for (int i = 0; i < 200; ++i) {
+    std::string query;
+    for (int n = length(rng); n > 0; --n) {
+      if (use_piece(rng)) {
+        query += pieces[piece(rng)];
+      } else {
+        query += static_cast<char>(byte(rng));
+      }
+    }
+    const std::string path = search_path(query, "per_record=0&limit=20");
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res) << "query #" << i << " " << path << ": " << httplib::to_string(res.error());
+    ASSERT_TRUE(res->status == 200 || res->status == 400) << "query #" << i << " " << path << ": " << res->status
+                                                          << " " << res->body;
+    json body = json::parse(res->body, nullptr, false);
+    ASSERT_FALSE(body.is_discarded()) << path;
+    if (res->status == 400) {
+      ++rejected;
+      expect_error_body(body, "invalid_argument", "", path);
+      continue;
+    }
+    ++ok;
+    double previous = std::numeric_limits<double>::infinity();
+    for (const auto& hit : body["hits"]) {
+      const double score = hit["score"];
+      EXPECT_LE(score, previous) << path;
+      previous = score;
+    }
+  }
+  // Both outcomes must occur, or the generator is not testing what it claims.
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(rejected, 0);
+  json health = get_json("/health");
+  EXPECT_EQ(health["status"], "ok");
+}
+
+TEST_F(ServerTest, ConcurrentClientsGetEqualAnswers) {
+  const std::string path = search_path("riluzole survival", "limit=10");
+  const std::string expected = without_timing(get_json(path)).dump();
+  constexpr int kClients = 8;
+  constexpr int kRequestsEach = 10;
+  std::vector<std::thread> clients;
+  std::vector<int> mismatches(kClients, 0);
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto client = make_client();
+      for (int r = 0; r < kRequestsEach; ++r) {
+        auto res = client->Get(path);
+        if (!res || res->status != 200 ||
+            without_timing(json::parse(res->body, nullptr, false)).dump() != expected) {
+          ++mismatches[static_cast<std::size_t>(c)];
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(mismatches[static_cast<std::size_t>(c)], 0) << "client " << c;
+}
+
+TEST_F(ServerTest, RecordCommittedWhileServingIsVisibleToTheNextSearch) {
+  const std::string path = search_path("nusinersen spinal muscular atrophy", "limit=5");
+  // Warm every worker's Searcher first, so the test sees reopen() at work rather than a
+  // first open.
+  for (int i = 0; i < 8; ++i) {
+    json before = get_json(path);
+    for (const auto& hit : before["hits"]) EXPECT_NE(hit["record_id"], "sma-nusinersen-trial");
+  }
+
+  {
+    auto indexer = indexer::Indexer::open(db_path_);
+    ASSERT_TRUE(indexer.ok()) << indexer.error().message;
+    corpus::Record record;
+    record.id = "sma-nusinersen-trial";
+    record.source = corpus::Source::research;
+    record.title = "Nusinersen versus sham control in infantile-onset spinal muscular atrophy";
+    record.sections.push_back(corpus::Section{
+        "", "", "Intrathecal nusinersen improved motor milestones and event-free survival in infants with spinal "
+                "muscular atrophy compared with a sham procedure."});
+    record.citation.authors = {"Finkel RS"};
+    record.citation.journal = "N Engl J Med";
+    record.citation.year = 2017;
+    record.evidence_level = "randomized_controlled_trial";
+    ASSERT_TRUE((*indexer)->add(record).ok());
+    auto committed = (*indexer)->commit();
+    ASSERT_TRUE(committed.ok()) << committed.error().message;
+  }
+
+  // Several requests, so that several workers (each with its own Searcher) answer.
+  for (int i = 0; i < 8; ++i) {
+    json after = get_json(path);
+    ASSERT_FALSE(after["hits"].empty()) << "request " << i;
+    EXPECT_EQ(after["hits"][0]["record_id"], "sma-nusinersen-trial") << "request " << i;
+  }
+  EXPECT_EQ(get_json("/stats")["records"], kRecordsInFixture + 1);
+}
+
+TEST_F(ServerTest, SecondServerOnTheSamePortFailsToBind) {
+  ServerOptions options;
+  options.db_path = db_path_;
+  options.port = port_;
+  options.access_log = false;
+  auto other = Server::create(options);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  auto bound = (*other)->bind();
+  ASSERT_FALSE(bound.ok());
+  EXPECT_EQ(bound.error().code, ErrorCode::unavailable);
+  EXPECT_NE(bound.error().message.find("127.0.0.1:" + std::to_string(port_)), std::string::npos)
+      << bound.error().message;
+}
+
+// Without an HTTP round trip: lifecycle and the pure functions.
+
+TEST(ServerLifecycle, CreateFailsWhenTheIndexCannotBeOpened) {
+  test::TempDir dir;
+  ServerOptions options;
+  options.db_path = dir.str("no-such-index");
+  options.access_log = false;
+  auto created = Server::create(options);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::unavailable);
+  EXPECT_NE(created.error().message.find(options.db_path), std::string::npos) << created.error().message;
+}
+
+TEST(ServerLifecycle, StopBeforeRunMakesRunReturnAtOnce) {
+  test::TempDir dir;
+  test::build_index(dir.str("index"), {test::fixture("http.jsonl")});
+  ServerOptions options;
+  options.db_path = dir.str("index");
+  options.port = 0;
+  options.access_log = false;
+  auto created = Server::create(options);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  ASSERT_TRUE((*created)->bind().ok());
+  (*created)->stop();
+  (*created)->stop();  // idempotent
+  (*created)->run();   // must not block
+  EXPECT_FALSE((*created)->is_running());
+}
+
+TEST(ServerLifecycle, StopFromAnotherThreadEndsRun) {
+  test::TempDir dir;
+  test::build_index(dir.str("index"), {test::fixture("http.jsonl")});
+  ServerOptions options;
+  options.db_path = dir.str("index");
+  options.port = 0;
+  options.access_log = false;
+  auto created = Server::create(options);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  Server& server = **created;
+  ASSERT_TRUE(server.bind().ok());
+  // stop() issued immediately races with run()'s start; it must win either way.
+  std::thread runner([&] { server.run(); });
+  server.stop();
+  runner.join();
+  EXPECT_FALSE(server.is_running());
+}
+
+TEST(ParseSearchRequest, DefaultsAndSources) {
+  auto request = parse_search_request({{"q", "riluzole"}});
+  ASSERT_TRUE(request.ok()) << request.error().message;
+  EXPECT_EQ(request->query, "riluzole");
+  EXPECT_EQ(request->limit, searcher::SearchRequest{}.limit);
+  EXPECT_EQ(request->offset, 0);
+  EXPECT_TRUE(request->sources.empty());
+
+  // Repeated, comma-separated and duplicated sources come out once each, in answer order.
+  auto sources = parse_search_request(
+      {{"q", "x"}, {"source", "research,guideline"}, {"source", "research"}, {"limit", "100"}, {"offset", "7"}});
+  ASSERT_TRUE(sources.ok()) << sources.error().message;
+  EXPECT_EQ(sources->sources, (std::vector<corpus::Source>{corpus::Source::guideline, corpus::Source::research}));
+  EXPECT_EQ(sources->limit, 100);
+  EXPECT_EQ(sources->offset, 7);
+
+  auto years = parse_search_request({{"q", "x"}, {"year_from", "2015"}, {"year_to", "2020"}, {"per_record", "0"}});
+  ASSERT_TRUE(years.ok()) << years.error().message;
+  EXPECT_EQ(years->year_from, 2015);
+  EXPECT_EQ(years->year_to, 2020);
+  EXPECT_EQ(years->per_record, 0);
+}
+
+TEST(ParseSearchRequest, ErrorsNameTheParameter) {
+  const std::pair<Params, std::string> cases[] = {
+      {{}, "q"},
+      {{{"q", "x"}, {"limit", "0x10"}}, "limit"},
+      {{{"q", "x"}, {"limit", "10 "}}, "limit"},
+      {{{"q", "x"}, {"limit", "-"}}, "limit"},
+      {{{"q", "x"}, {"offset", "2147483648"}}, "offset"},
+      {{{"q", "x"}, {"source", ""}}, "source"},
+      {{{"q", "x"}, {"source", ",research"}}, "source"},
+      {{{"q", "x"}, {"year_to", "2020"}, {"year_to", "2021"}}, "year_to"},
+  };
+  for (const auto& [params, param] : cases) {
+    auto request = parse_search_request(params);
+    ASSERT_FALSE(request.ok()) << param;
+    EXPECT_EQ(request.error().code, ErrorCode::invalid_argument) << param;
+    EXPECT_EQ(request.error().param, param) << request.error().message;
+  }
+}
+
+TEST(HttpStatus, MapsEveryErrorCode) {
+  EXPECT_EQ(http_status(ErrorCode::invalid_argument), 400);
+  EXPECT_EQ(http_status(ErrorCode::parse), 400);
+  EXPECT_EQ(http_status(ErrorCode::not_found), 404);
+  EXPECT_EQ(http_status(ErrorCode::unavailable), 503);
+  EXPECT_EQ(http_status(ErrorCode::corrupt), 500);
+  EXPECT_EQ(http_status(ErrorCode::internal), 500);
+}
+
+TEST(ErrorToJson, OmitsAnEmptyParam) {
+  EXPECT_EQ(error_to_json(corpus::make_error(ErrorCode::not_found, "gone")).dump(),
+            R"({"error":{"code":"not_found","message":"gone"}})");
+  EXPECT_EQ(error_to_json(corpus::make_error(ErrorCode::invalid_argument, "bad", "limit")).dump(),
+            R"({"error":{"code":"invalid_argument","message":"bad","param":"limit"}})");
+}
+
+}  // namespace
+}  // namespace medsearch::server
