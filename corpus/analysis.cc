@@ -232,7 +232,7 @@ std::vector<std::pair<std::size_t, std::size_t>> sentence_ranges(std::string_vie
 
 namespace {
 
-// English stop words (Snowball's list, plus question words common in clinical questions).
+// English stop words (Snowball's list) and question boilerplate, dropped on the query side only.
 constexpr const char* kStopWords[] = {
     "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at",
     "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could",
@@ -243,8 +243,9 @@ constexpr const char* kStopWords[] = {
     "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
     "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
     "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom",
-    "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "tell", "please",
-    "whats", "what's"};
+    "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves",
+    // Question boilerplate: words that frame a clinical question without saying what it is about.
+    "tell", "please", "whats", "what's", "know", "explain", "describe", "options", "option"};
 
 }  // namespace
 

@@ -43,9 +43,11 @@ int main(int argc, char** argv) {
   app.add_option("question", question, "the question");
   app.set_version_flag("--version", std::string("medsearch-search ") + MEDSEARCH_VERSION);
   bool limit_given = false;
+  bool question_given = false;
   try {
     app.parse(argc, argv);
     limit_given = app.count("--limit") > 0;
+    question_given = app.count("question") > 0;
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
@@ -54,7 +56,7 @@ int main(int argc, char** argv) {
     std::cerr << "medsearch-search: --queries and --run go together\n";
     return 2;
   }
-  if (queries_path.empty() && question.empty()) {
+  if (queries_path.empty() && !question_given) {
     std::cerr << "medsearch-search: give a question, or --queries FILE --run OUT\n";
     return 2;
   }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, indexes the embedded sample corpus into var/index
+# (unless that index is already current) and serves it on http://127.0.0.1:$MEDSEARCH_PORT.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+port="${MEDSEARCH_PORT:-8080}"
+host="${MEDSEARCH_HOST:-127.0.0.1}"
+
+scripts/install-deps.sh
+scripts/build.sh
+bin="$root/build/bin"
+
+# The index is current when it was built from these sample files by this indexer binary.
+mkdir -p var
+stamp="$( (cat corpus/samples/*.jsonl; cat "$bin/medsearch-index") | sha256sum | cut -d' ' -f1)"
+if [ -d var/index ] && [ "$(cat var/index.stamp 2>/dev/null)" = "$stamp" ]; then
+  echo "run: var/index is current" >&2
+else
+  echo "run: indexing corpus/samples into var/index" >&2
+  rm -rf var/index.tmp
+  "$bin/medsearch-index" --db var/index.tmp corpus/samples/*.jsonl
+  rm -rf var/index
+  mv var/index.tmp var/index
+  echo "$stamp" > var/index.stamp
+fi
+
+cat >&2 <<MSG
+
+medsearch is serving the demonstration corpus (not clinical advice) at http://$host:$port/
+Try:
+  curl -s 'http://$host:$port/search?q=What+are+the+treatment+options+for+ALS%3F&limit=5'
+  $bin/medsearch-search --db var/index "What are the treatment options for ALS?"
+Stop with Ctrl-C.
+
+MSG
+exec "$bin/medsearch-server" --db var/index --host "$host" --port "$port"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Drives the command-line tools as a user would: exit codes, rejected-record reports,
+# counts that add up, idempotent re-indexing, deletes, answer text, JSON, TREC runs.
+# Usage: cli_test.sh BIN_DIR FIXTURES_DIR [DATA_DIR]
+set -uo pipefail
+bin="$1"; fixtures="$2"
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+failures=0; passed=0
+check() {  # check NAME COMMAND...: the command must succeed
+  local name="$1"; shift
+  if "$@"; then passed=$((passed + 1)); else echo "FAIL: $name"; failures=$((failures + 1)); fi
+}
+
+# 1. Mixed input: 5 records read, 2 indexed, 3 rejected with file:line reasons; exit 1.
+"$bin/medsearch-index" --db "$work/db" "$fixtures/mixed.jsonl" 2>"$work/err"; status=$?
+check "mixed input exits 1" test "$status" -eq 1
+check "summary counts add up" grep -qx "read 5, indexed 2, rejected 3 (2 passages)" "$work/err"
+check "unknown source reported with its line" grep -q "mixed.jsonl:2: field 'source': unknown source 'newsletter'" "$work/err"
+check "bad JSON reported with its line" grep -q "mixed.jsonl:3: invalid JSON" "$work/err"
+check "empty id reported with its line" grep -q "mixed.jsonl:5: field 'id': is required" "$work/err"
+
+# 2. Re-indexing is idempotent: the same passages, no duplicates.
+"$bin/medsearch-index" --db "$work/db" "$fixtures/golden.jsonl" 2>"$work/err"
+check "golden indexes cleanly" grep -qx "read 10, indexed 10, rejected 0 (14 passages)" "$work/err"
+"$bin/medsearch-search" --db "$work/db" --json --limit 100 --per-record 0 "riluzole" >"$work/a.json"
+"$bin/medsearch-index" --db "$work/db" "$fixtures/golden.jsonl" 2>/dev/null; status=$?
+check "re-index exits 0" test "$status" -eq 0
+"$bin/medsearch-search" --db "$work/db" --json --limit 100 --per-record 0 "riluzole" >"$work/b.json"
+strip() { grep -v '"took_ms"' "$1"; }
+check "re-index changes nothing" diff <(strip "$work/a.json") <(strip "$work/b.json")
+
+# 3. Delete removes every passage of the record; deleting again is an error (exit 1).
+"$bin/medsearch-index" --db "$work/db" --delete l-riluzole 2>"$work/err"; status=$?
+check "delete exits 0" test "$status" -eq 0
+check "delete says how many passages" grep -q "deleted l-riluzole (3 passages)" "$work/err"
+"$bin/medsearch-search" --db "$work/db" --json --limit 100 --per-record 0 "riluzole" >"$work/c.json"
+check "deleted record is gone" bash -c "! grep -q '\"record_id\": \"l-riluzole\"' '$work/c.json'"
+"$bin/medsearch-index" --db "$work/db" --delete l-riluzole 2>/dev/null; status=$?
+check "deleting a missing record exits 1" test "$status" -eq 1
+
+# 4. Usage and I/O errors exit 2.
+"$bin/medsearch-index" 2>/dev/null; status=$?
+check "missing --db exits 2" test "$status" -eq 2
+"$bin/medsearch-index" --db "$work/db2" "$work/no-such-file.jsonl" 2>"$work/err"; status=$?
+check "unreadable input exits 2" test "$status" -eq 2
+check "unreadable input named" grep -q "no-such-file.jsonl: cannot open" "$work/err"
+"$bin/medsearch-search" --db "$work/no-index" "x" 2>/dev/null; status=$?
+check "missing index exits 2" test "$status" -eq 2
+
+# 5. The answer text: groups in clinical order, numbered references at the end.
+"$bin/medsearch-index" --db "$work/golden" "$fixtures/golden.jsonl" 2>/dev/null
+"$bin/medsearch-search" --db "$work/golden" "riluzole" >"$work/answer.txt"
+check "text answer has groups in order" bash -c "grep -n -e '^From the Guidelines' -e '^From the FDA Drug Label' -e '^From the Research' -e '^References' '$work/answer.txt' | cut -d: -f2 | tr '\n' '|' | grep -qx 'From the Guidelines|From the FDA Drug Label|From the Research|References|'"
+check "text answer cites [1]" grep -q '^  \[1\] Golden Test Academy. Care of people living with ALS. 2024.' "$work/answer.txt"
+"$bin/medsearch-search" --db "$work/golden" --json "" >"$work/err.json" 2>/dev/null; status=$?
+check "empty question exits 1" test "$status" -eq 1
+check "empty question gives a JSON error" grep -q '"code": "invalid_argument"' "$work/err.json"
+
+# 6. A BEIR corpus and queries make a TREC run that the evaluator reads.
+"$bin/medsearch-index" --db "$work/beir" "$fixtures/beir/corpus.jsonl" 2>"$work/err"
+check "BEIR corpus detected and indexed" grep -qx "read 5, indexed 5, rejected 0 (5 passages)" "$work/err"
+"$bin/medsearch-search" --db "$work/beir" --queries "$fixtures/beir/queries.jsonl" --run "$work/run.txt" 2>"$work/err"; status=$?
+check "batch run exits 0" test "$status" -eq 0
+check "run lines have six fields" awk 'NF != 6 || $2 != "Q0" || $6 != "medsearch" { exit 1 }' "$work/run.txt"
+check "ranks start at 1 per query" bash -c "awk '\$4 == 1' '$work/run.txt' | cut -d' ' -f1 | sort | tr '\n' ' ' | grep -qx '1 2 3 '"
+check "best record first" grep -q '^1 Q0 d1 1 ' "$work/run.txt"
+"$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/run.txt" >"$work/eval.txt"
+check "evaluator reads the run" grep -qx $'ndcg_cut_10\t1.0000' "$work/eval.txt"
+
+echo "cli: $passed passed, $failures failed"
+[ "$failures" -eq 0 ]
