@@ -12,6 +12,7 @@ packages=(
   libgtest-dev googletest
   libcli11-dev
   zlib1g-dev
+  python3 python3-jsonschema
   curl ca-certificates
 )
 

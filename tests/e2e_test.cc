@@ -1,0 +1,142 @@
+// End to end over the embedded demonstration corpus (corpus/samples): it indexes cleanly,
+// has the promised breadth, and the ALS question gets riluzole from every source.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "corpus/passage.h"
+#include "indexer/indexer.h"
+#include "searcher/answer.h"
+#include "searcher/searcher.h"
+#include "tests/test_util.h"
+
+namespace ms = medsearch::searcher;
+namespace mi = medsearch::indexer;
+namespace mc = medsearch::corpus;
+
+namespace {
+
+std::vector<std::string> sample_files() {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(medsearch::test::source_dir() / "corpus" / "samples"))
+    if (entry.path().extension() == ".jsonl") files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool mentions(const ms::Hit& hit, const std::string& word) {
+  return lower(hit.stored.title + " " + hit.stored.passage.text).find(word) != std::string::npos;
+}
+
+class SamplesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new medsearch::test::TempDir();
+    auto indexer = mi::Indexer::open(dir_->str("db"));
+    ASSERT_TRUE(indexer.ok()) << indexer.error().message;
+    std::vector<std::string> rejected;
+    auto run = mi::index_files(**indexer, sample_files(), mc::Format::automatic,
+                               [&](const std::string& line) { rejected.push_back(line); });
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    counts_ = run->counts;
+    for (const auto& line : rejected) ADD_FAILURE() << "sample rejected: " << line;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    auto opened = ms::Searcher::open(dir_->str("db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    searcher_ = std::move(opened.value());
+  }
+
+  static medsearch::test::TempDir* dir_;
+  static mi::RunCounts counts_;
+  std::unique_ptr<ms::Searcher> searcher_;
+};
+
+medsearch::test::TempDir* SamplesTest::dir_ = nullptr;
+mi::RunCounts SamplesTest::counts_;
+
+}  // namespace
+
+TEST_F(SamplesTest, IndexesCleanlyWithThePromisedBreadth) {
+  EXPECT_EQ(counts_.rejected, 0u);
+  EXPECT_GE(counts_.indexed, 60u);
+  EXPECT_GE(counts_.passages, 200u);
+
+  // At least 20 conditions, each in all three sources; every record is attributed.
+  std::map<std::string, std::set<mc::Source>> sources_of;
+  std::set<std::string> ids;
+  for (const auto& file : sample_files()) {
+    for (const auto& r : medsearch::test::load_records(file)) {
+      EXPECT_TRUE(ids.insert(r.id).second) << "duplicate id " << r.id;
+      EXPECT_TRUE(!r.citation.organisation.empty() || !r.citation.authors.empty()) << r.id << " names no source";
+      EXPECT_GT(r.citation.year, 0) << r.id << " has no year";
+      for (const auto& c : r.conditions) sources_of[lower(c)].insert(r.source);
+    }
+  }
+  std::size_t complete = 0;
+  for (const auto& [condition, sources] : sources_of) complete += sources.size() == 3;
+  EXPECT_GE(complete, 20u);
+}
+
+TEST_F(SamplesTest, AlsQuestionFindsRiluzoleInEveryGroup) {
+  ms::SearchRequest request;
+  request.query = "What are the treatment options for ALS?";
+  request.limit = 10;
+  auto response = searcher_->search(request);
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  const ms::Answer answer = ms::build_answer(*response);
+  ASSERT_EQ(answer.groups.size(), 3u);
+  for (const ms::Group& group : answer.groups) {
+    // Riluzole is among the first two passages of the guideline, label and research groups.
+    bool riluzole_near_top = false;
+    for (std::size_t k = 0; k < std::min<std::size_t>(2, group.hits.size()); ++k)
+      riluzole_near_top |= mentions(response->hits[static_cast<std::size_t>(group.hits[k])], "riluzole");
+    EXPECT_TRUE(riluzole_near_top) << group.label;
+    // Every passage in the answer is about ALS.
+    for (int index : group.hits) {
+      const ms::Hit& hit = response->hits[static_cast<std::size_t>(index)];
+      EXPECT_TRUE(mentions(hit, "als") || mentions(hit, "amyotrophic")) << hit.stored.passage.id;
+    }
+  }
+  // Every hit is attributed: a reference with a formatted citation naming its source and year.
+  for (std::size_t i = 0; i < response->hits.size(); ++i) {
+    const ms::Reference& ref = answer.references[static_cast<std::size_t>(answer.hit_refs[i] - 1)];
+    EXPECT_EQ(ref.record_id, response->hits[i].stored.passage.record_id);
+    EXPECT_NE(ref.formatted.find(std::to_string(ref.citation.year)), std::string::npos) << ref.formatted;
+  }
+}
+
+TEST_F(SamplesTest, WithdrawnProductCarriesItsStatus) {
+  ms::SearchRequest request;
+  request.query = "Relyvrio sodium phenylbutyrate taurursodiol";
+  request.sources = {mc::Source::fda_label};
+  auto response = searcher_->search(request);
+  ASSERT_TRUE(response.ok());
+  ASSERT_FALSE(response->hits.empty());
+  EXPECT_EQ(response->hits[0].stored.review_status, "withdrawn");
+}
+
+TEST_F(SamplesTest, LabelSectionsAreSeparatePassages) {
+  ms::SearchRequest request;
+  request.query = "riluzole hepatic injury aminotransferases";
+  request.sources = {mc::Source::fda_label};
+  auto response = searcher_->search(request);
+  ASSERT_TRUE(response.ok());
+  ASSERT_FALSE(response->hits.empty());
+  const auto& top = response->hits[0].stored;
+  EXPECT_EQ(top.passage.record_id, "als-riluzole-label");
+  EXPECT_NE(lower(top.passage.heading).find("hepatic"), std::string::npos) << top.passage.heading;
+}
