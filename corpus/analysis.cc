@@ -9,8 +9,11 @@
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
+#include <cctype>
 #include <memory>
 #include <mutex>
+
+#include "corpus/schema.h"
 
 namespace medsearch::corpus {
 
@@ -263,18 +266,41 @@ void configure_term_generator(Xapian::TermGenerator& generator) {
   generator.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
 }
 
+namespace {
+
+// A boolean field whose values are stored lowercased (drug:Rilutek finds XDrilutek). Quoted
+// values may contain spaces: condition:"type 2 diabetes mellitus".
+class LowercaseFilter : public Xapian::FieldProcessor {
+ public:
+  explicit LowercaseFilter(std::string prefix) : prefix_(std::move(prefix)) {}
+  Xapian::Query operator()(const std::string& value) override {
+    std::string term = prefix_;
+    for (unsigned char c : value) term += static_cast<char>(std::tolower(c));
+    return Xapian::Query(term);
+  }
+
+ private:
+  std::string prefix_;
+};
+
+}  // namespace
+
 void configure_query_parser(Xapian::QueryParser& parser) {
   parser.set_stemmer(Xapian::Stem(kStemLanguage));
   parser.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
   parser.set_stopper(&stopper());
   parser.set_default_op(Xapian::Query::OP_OR);
-  parser.add_prefix("title", "S");
-  parser.add_prefix("heading", "XH");
-  parser.add_boolean_prefix("source", "XS");
-  parser.add_boolean_prefix("section", "XK");
-  parser.add_boolean_prefix("drug", "XD");
-  parser.add_boolean_prefix("year", "Y");
-  parser.add_boolean_prefix("evidence", "XE");
+  parser.add_prefix("title", std::string(schema::kPrefixTitle));
+  parser.add_prefix("heading", std::string(schema::kPrefixHeading));
+  // Boolean filters. Distinct fields combine with AND, values of one field with OR (Xapian's
+  // default for boolean prefixes).
+  const std::pair<const char*, std::string_view> filters[] = {
+      {"source", schema::kPrefixSource},       {"section", schema::kPrefixSection},
+      {"drug", schema::kPrefixDrug},           {"condition", schema::kPrefixCondition},
+      {"evidence", schema::kPrefixEvidence},   {"status", schema::kPrefixReviewStatus},
+      {"year", schema::kPrefixYear}};
+  for (auto [field, prefix] : filters)
+    parser.add_boolean_prefix(field, (new LowercaseFilter(std::string(prefix)))->release());
 }
 
 }  // namespace medsearch::corpus

@@ -27,7 +27,8 @@ struct PassageOptions {
   // A section up to this many bytes stays one passage; longer text is cut into windows of
   // whole sentences no longer than this (a single longer sentence is cut at a word boundary).
   std::size_t max_bytes = 1200;
-  // Windows shorter than this are merged into the previous window of the same section.
+  // A last window shorter than this is merged into the window before it, so the last passage
+  // of a section may reach max_bytes + min_bytes - 1 bytes.
   std::size_t min_bytes = 200;
 };
 

@@ -20,7 +20,7 @@ std::string_view to_string(Format format) {
 
 std::optional<Format> parse_format(std::string_view name) {
   if (name == "auto") return Format::automatic;
-  if (name == "medsearch" || name == "jsonl") return Format::medsearch;
+  if (name == "medsearch") return Format::medsearch;
   if (name == "beir") return Format::beir;
   return std::nullopt;
 }
@@ -102,7 +102,7 @@ Result<Record> parse_beir_line(std::string_view line) {
   native["source"] = "research";
   if (auto t = j.find("title"); t != j.end()) native["title"] = *t;
   if (auto t = j.find("text"); t != j.end()) native["text"] = *t;
-  auto record = record_from_json(native);
+  auto record = record_from_json(native, /*require_title=*/false);
   if (!record.ok()) {
     Error e = record.error();
     if (e.param == "id") {

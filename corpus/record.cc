@@ -118,7 +118,11 @@ Result<Citation> citation_from_json(const json& j) {
   MEDSEARCH_TRY(get_string(j, "title", c.title, "citation."));
   MEDSEARCH_TRY(get_string(j, "journal", c.journal, "citation."));
   MEDSEARCH_TRY(get_string(j, "publisher", c.publisher, "citation."));
-  MEDSEARCH_TRY(get_string(j, "pmid", c.pmid, "citation."));
+  if (auto it = j.find("pmid"); it != j.end() && it->is_number_unsigned()) {
+    c.pmid = std::to_string(it->get<unsigned long long>());  // PMIDs are often written as numbers
+  } else {
+    MEDSEARCH_TRY(get_string(j, "pmid", c.pmid, "citation."));
+  }
   MEDSEARCH_TRY(get_string(j, "doi", c.doi, "citation."));
   MEDSEARCH_TRY(get_string(j, "set_id", c.set_id, "citation."));
   MEDSEARCH_TRY(get_string(j, "url", c.url, "citation."));
@@ -131,16 +135,19 @@ Result<Citation> citation_from_json(const json& j) {
     else return field_error(ErrorCode::parse, std::string("citation.") + key, "must be a string");
     (std::string_view(key) == "volume" ? c.volume : c.pages) = value;
   }
-  if (auto it = j.find("pmid"); it != j.end() && it->is_number_integer()) {
-    c.pmid = std::to_string(it->get<long long>());
-  }
   if (auto it = j.find("year"); it != j.end() && !it->is_null()) {
-    if (it->is_number_integer()) c.year = it->get<int>();
-    else if (it->is_string() && it->get<std::string>().size() == 4 &&
-             std::all_of(it->get<std::string>().begin(), it->get<std::string>().end(),
-                         [](unsigned char ch) { return std::isdigit(ch); }))
-      c.year = std::stoi(it->get<std::string>());
-    else return field_error(ErrorCode::parse, "citation.year", "must be a four-digit year");
+    // An integer, or a string of four digits ("2019"); anything else, including integers that
+    // would not fit, is refused rather than wrapped.
+    const std::string text = it->is_string() ? it->get<std::string>() : std::string();
+    const bool digits = text.size() == 4 && std::all_of(text.begin(), text.end(), [](unsigned char ch) {
+                          return std::isdigit(ch);
+                        });
+    if (it->is_number_integer() && it->get<long long>() >= 0 && it->get<long long>() <= 9999)
+      c.year = static_cast<int>(it->get<long long>());
+    else if (digits)
+      c.year = std::stoi(text);
+    else
+      return field_error(ErrorCode::parse, "citation.year", "must be a four-digit year");
   }
   return c;
 }
@@ -230,7 +237,7 @@ Status validate(const Record& r) {
   return Status::success();
 }
 
-Result<Record> record_from_json(const json& j) {
+Result<Record> record_from_json(const json& j, bool require_title) {
   if (!j.is_object()) return make_error(ErrorCode::parse, "a record must be a JSON object");
   Record r;
   auto id = j.find("id");
@@ -283,6 +290,8 @@ Result<Record> record_from_json(const json& j) {
   MEDSEARCH_TRY(get_string(j, "review_status", r.review_status, ""));
   Status valid = validate(r);
   if (!valid.ok()) return valid.error();
+  if (require_title && clean_text(r.title).empty())
+    return field_error(ErrorCode::invalid_argument, "title", "is required");
   return r;
 }
 

@@ -90,8 +90,9 @@ bool valid_record_id(std::string_view id);
 Status validate(const Record& record);
 
 // Native JSON <-> Record. from_json checks types (parse errors name the field) and then
-// validate(); it never throws.
-Result<Record> record_from_json(const nlohmann::json& j);
+// validate(); it never throws. Native records need a title; converted formats whose titles
+// may be empty (BEIR) pass require_title = false.
+Result<Record> record_from_json(const nlohmann::json& j, bool require_title = true);
 nlohmann::json record_to_json(const Record& record);
 nlohmann::json citation_to_json(const Citation& citation);
 Citation citation_from_json_lenient(const nlohmann::json& j);

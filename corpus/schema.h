@@ -39,7 +39,6 @@ inline constexpr Xapian::valueno kSlotSource = 3;     // source name
 
 // Metadata keys.
 inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";
-inline constexpr std::string_view kMetaRecordCount = "medsearch.record_count";
 
 // Builds a boolean term: prefix + value (values longer than Xapian's term limit are cut).
 std::string term(std::string_view prefix, std::string_view value);

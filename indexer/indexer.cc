@@ -104,7 +104,8 @@ Result<std::size_t> Indexer::add(const corpus::Record& input) {
       doc.add_boolean_term(schema::term(schema::kPrefixPassageId, passage.id));
       doc.add_boolean_term(record_term);
       doc.add_boolean_term(schema::term(schema::kPrefixSource, corpus::to_string(record.source)));
-      if (!passage.section.empty()) doc.add_boolean_term(schema::term(schema::kPrefixSection, passage.section));
+      if (!passage.section.empty())
+        doc.add_boolean_term(schema::term(schema::kPrefixSection, lower_ascii(passage.section)));
       if (year > 0) doc.add_boolean_term(schema::term(schema::kPrefixYear, std::to_string(year)));
       for (const auto& drug : record.drugs)
         doc.add_boolean_term(schema::term(schema::kPrefixDrug, lower_ascii(drug)));

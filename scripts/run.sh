@@ -8,7 +8,7 @@ port="${MEDSEARCH_PORT:-8080}"
 host="${MEDSEARCH_HOST:-127.0.0.1}"
 
 scripts/install-deps.sh
-scripts/build.sh
+MEDSEARCH_TARGETS="medsearch-index medsearch-search medsearch-server" scripts/build.sh
 bin="$root/build/bin"
 
 # The index is current when it was built from these sample files by this indexer binary.

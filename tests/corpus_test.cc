@@ -228,6 +228,10 @@ TEST(Records, RejectionTable) {
       {R"({"id":"a","source":"research","title":"t","text":"x","evidence_level":"anecdote"})", mc::ErrorCode::invalid_argument, "evidence_level"},
       {R"({"id":"a","source":"research","title":"t","text":"x","citation":{"year":"last year"}})", mc::ErrorCode::parse, "citation.year"},
       {R"({"id":"a","source":"research","title":"t","text":"x","sections":[{"text":"y"}]})", mc::ErrorCode::invalid_argument, "text"},
+      {R"({"id":"a","source":"research","text":"x"})", mc::ErrorCode::invalid_argument, "title"},
+      {R"({"id":"a","source":"research","title":"  ","text":"x"})", mc::ErrorCode::invalid_argument, "title"},
+      {R"({"id":"a","source":"research","title":"t","text":"x","citation":{"year":4294969296}})", mc::ErrorCode::parse, "citation.year"},
+      {R"({"id":"a","source":"research","title":"t","text":"x","citation":{"year":1066}})", mc::ErrorCode::invalid_argument, "citation.year"},
       {R"([1,2,3])", mc::ErrorCode::parse, ""},
       {R"({"id":"a","source":"research",)", mc::ErrorCode::parse, ""},
       {"{\"id\":\"a\",\"source\":\"research\",\"title\":\"t\xFF\",\"text\":\"x\"}", mc::ErrorCode::parse, ""},
@@ -239,6 +243,22 @@ TEST(Records, RejectionTable) {
     EXPECT_EQ(r.error().param, row.param) << row.line << " -> " << r.error().message;
     EXPECT_FALSE(r.error().message.empty());
   }
+}
+
+TEST(Records, LenientForms) {
+  // Forms real data uses that the reader accepts: numeric PMIDs, string years, one drug as a string.
+  auto r = mc::parse_medsearch_line(
+      R"({"id":7,"source":"research","title":"t","text":"x","citation":{"pmid":8302340,"year":"1994","organization":"Org"},"drugs":"riluzole"})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->id, "7");
+  EXPECT_EQ(r->citation.pmid, "8302340");
+  EXPECT_EQ(r->citation.year, 1994);
+  EXPECT_EQ(r->citation.organisation, "Org");
+  EXPECT_EQ(r->drugs, std::vector<std::string>{"riluzole"});
+  // BEIR records may have no title.
+  auto beir = mc::parse_beir_line(R"({"_id":"MED-1","title":"","text":"abstract text"})");
+  ASSERT_TRUE(beir.ok()) << beir.error().message;
+  EXPECT_EQ(beir->title, "");
 }
 
 TEST(Records, JsonRoundTrip) {

@@ -44,8 +44,13 @@ const std::vector<GoldenRow>& golden_rows() {
       {"a year filter drops the 1994 trial", "riluzole", 1, {}, 2000, {"l-riluzole:p0", "g-als-2024:p0"}},
       {"a minus excludes passages with the word", "riluzole -survival", 1, {}, 0, {"l-riluzole:p0", "g-als-2024:p0"}},
       {"title: searches only titles", "title:ventilation", 0, {}, 0, {"r-niv:p0"}},
-      {"drug: is a boolean filter on the record's drugs", "drug:rilutek", 0, {}, 0,
+      {"drug: is a boolean filter on the record's drugs, whatever the case", "drug:Rilutek", 0, {}, 0,
        {"l-riluzole:p0", "l-riluzole:p1", "l-riluzole:p2"}},
+      {"condition: takes a quoted multi-word value and filters a word search", "metformin condition:\"type 2 diabetes mellitus\"",
+       0, {}, 0, {"l-metformin:p0", "l-metformin:p1"}},
+      {"section: and status: filter on the section key and the review status", "riluzole section:dosage_and_administration",
+       0, {}, 0, {"l-riluzole:p1"}},
+      {"status: keeps records whose review status is set to it", "riluzole status:current", 0, {}, 0, {"g-als-2024:p0"}},
   };
   return rows;
 }
