@@ -298,6 +298,7 @@ void configure_query_parser(Xapian::QueryParser& parser) {
       {"source", schema::kPrefixSource},       {"section", schema::kPrefixSection},
       {"drug", schema::kPrefixDrug},           {"condition", schema::kPrefixCondition},
       {"evidence", schema::kPrefixEvidence},   {"status", schema::kPrefixReviewStatus},
+      {"mesh", schema::kPrefixMesh},           {"pubtype", schema::kPrefixPubType},
       {"year", schema::kPrefixYear}};
   for (auto [field, prefix] : filters)
     parser.add_boolean_prefix(field, (new LowercaseFilter(std::string(prefix)))->release());

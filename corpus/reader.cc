@@ -1,28 +1,60 @@
-// Readers for line-oriented JSON formats: native medsearch JSONL and BEIR corpus.jsonl.
+// Format names and detection, the two-step reader protocol, and the line-oriented JSON
+// formats: native medsearch JSONL and BEIR corpus.jsonl.
 #include "corpus/reader.h"
 
 #include <nlohmann/json.hpp>
 
 #include "corpus/analysis.h"
+#include "corpus/formats.h"
 
 namespace medsearch::corpus {
 
 using nlohmann::json;
 
+namespace {
+
+struct FormatName {
+  Format format;
+  std::string_view name;
+};
+constexpr FormatName kFormatNames[] = {
+    {Format::automatic, "auto"}, {Format::medsearch, "medsearch"}, {Format::beir, "beir"},
+    {Format::openfda, "openfda"}, {Format::spl, "spl"},            {Format::medline, "medline"},
+    {Format::pubmed_xml, "pubmed-xml"}};
+
+}  // namespace
+
 std::string_view to_string(Format format) {
-  switch (format) {
-    case Format::automatic: return "auto";
-    case Format::medsearch: return "medsearch";
-    case Format::beir: return "beir";
-  }
+  for (const auto& f : kFormatNames)
+    if (f.format == format) return f.name;
   return "auto";
 }
 
 std::optional<Format> parse_format(std::string_view name) {
-  if (name == "auto") return Format::automatic;
-  if (name == "medsearch") return Format::medsearch;
-  if (name == "beir") return Format::beir;
+  for (const auto& f : kFormatNames)
+    if (f.name == name) return f.format;
   return std::nullopt;
+}
+
+const std::vector<std::string>& format_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& f : kFormatNames) out.emplace_back(f.name);
+    return out;
+  }();
+  return names;
+}
+
+bool RecordReader::next(ReadItem& item) {
+  while (pending_pos_ >= pending_.size()) {
+    pending_.clear();
+    pending_pos_ = 0;
+    RawItem raw;
+    if (!next_raw(raw)) return false;
+    parse(raw, pending_);
+  }
+  item = std::move(pending_[pending_pos_++]);
+  return true;
 }
 
 namespace {
@@ -41,48 +73,109 @@ Result<json> parse_json_line(std::string_view line) {
   }
 }
 
-
+// One record per non-blank line.
 class JsonlReader : public RecordReader {
  public:
-  JsonlReader(std::string path, Format format, std::ifstream in)
-      : path_(std::move(path)), format_(format), in_(std::move(in)) {}
+  JsonlReader(std::unique_ptr<InputFile> in, Format format) : in_(std::move(in)), format_(format) {}
 
-  bool next(ReadItem& item) override {
+  bool next_raw(RawItem& item) override {
     std::string line;
-    while (std::getline(in_, line)) {
+    while (in_->getline(line)) {
       ++line_no_;
       if (line_no_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // BOM
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      item.location = path_ + ":" + std::to_string(line_no_);
-      auto record = format_ == Format::beir ? parse_beir_line(line) : parse_medsearch_line(line);
-      if (record.ok()) {
-        item.record = std::move(record.value());
-        item.error = Error{};
-      } else {
-        item.record.reset();
-        item.error = record.error();
-      }
+      item.location = in_->path() + ":" + std::to_string(line_no_);
+      item.text = std::move(line);
+      item.error.clear();
       return true;
     }
-    if (in_.bad()) {
-      item.location = path_ + ":" + std::to_string(line_no_ + 1);
-      item.record.reset();
-      item.error = make_error(ErrorCode::unavailable, "read error");
-      in_.clear(std::ios::eofbit);
+    if (!in_->error().empty() && !reported_error_) {
+      // A read error or corrupt compressed data ends the file: report it once, where it happened.
+      reported_error_ = true;
+      item.location = in_->path() + ":" + std::to_string(line_no_ + 1);
+      item.text.clear();
+      item.error = in_->error();
       return true;
     }
     return false;
   }
 
+  void parse(const RawItem& raw, std::vector<ReadItem>& out) const override {
+    ReadItem item;
+    item.location = raw.location;
+    if (!raw.error.empty()) {
+      item.error = make_error(ErrorCode::corrupt, raw.error);
+      out.push_back(std::move(item));
+      return;
+    }
+    auto record = format_ == Format::beir ? parse_beir_line(raw.text) : parse_medsearch_line(raw.text);
+    if (record.ok()) {
+      item.record = std::move(record.value());
+    } else {
+      item.error = record.error();
+      item.raw = raw.text;
+    }
+    out.push_back(std::move(item));
+  }
+
+  const InputFile& input() const override { return *in_; }
+
  private:
-  std::string path_;
+  std::unique_ptr<InputFile> in_;
   Format format_;
-  std::ifstream in_;
   std::uint64_t line_no_ = 0;
+  bool reported_error_ = false;
 };
 
+bool starts_with_ignoring_space(std::string_view text, std::string_view prefix) {
+  std::size_t i = 0;
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) i = 3;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) ++i;
+  return text.substr(i).rfind(prefix, 0) == 0;
+}
+
+// For JSON lines: the first complete line that parses decides between medsearch and BEIR.
+Format detect_jsonl(std::string_view head) {
+  std::size_t start = 0;
+  while (start < head.size()) {
+    std::size_t end = head.find('\n', start);
+    if (end == std::string_view::npos) break;  // an incomplete last line decides nothing
+    std::string_view line = head.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.remove_prefix(3);
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_object()) continue;  // a bad line: look further
+    if (j.contains("_id")) return Format::beir;
+    if (j.contains("id") && j.contains("source")) return Format::medsearch;
+  }
+  return Format::automatic;
+}
+
 }  // namespace
+
+namespace formats {
+std::unique_ptr<RecordReader> make_jsonl_reader(std::unique_ptr<InputFile> in, Format format) {
+  return std::make_unique<JsonlReader>(std::move(in), format);
+}
+}  // namespace formats
+
+Format detect_format(std::string_view head, std::string_view name) {
+  if (starts_with_ignoring_space(head, "<")) {
+    if (formats::looks_like_pubmed_xml(head)) return Format::pubmed_xml;
+    if (formats::looks_like_spl(head)) return Format::spl;
+    return Format::automatic;
+  }
+  if (formats::looks_like_medline(head)) return Format::medline;
+  if (formats::looks_like_openfda(head)) return Format::openfda;
+  const Format jsonl = detect_jsonl(head);
+  if (jsonl != Format::automatic) return jsonl;
+  // An empty file reads as nothing, whatever it is.
+  if (head.find_first_not_of(" \t\r\n") == std::string_view::npos) return Format::medsearch;
+  (void)name;
+  return Format::automatic;
+}
 
 Result<Record> parse_medsearch_line(std::string_view line) {
   auto j = parse_json_line(line);
@@ -115,30 +208,30 @@ Result<Record> parse_beir_line(std::string_view line) {
 }
 
 Result<std::unique_ptr<RecordReader>> open_reader(const std::string& path, Format format) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(ErrorCode::unavailable, path + ": cannot open for reading");
+  auto in = InputFile::open(path);
+  if (!in.ok()) return in.error();
   if (format == Format::automatic) {
-    // Look at the first non-blank line, then start again from the top.
-    std::string line;
-    int scanned = 0;
-    int nonblank = 0;
-    while (std::getline(in, line) && ++scanned < 1000) {
-      if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      json j = json::parse(line, nullptr, false);
-      ++nonblank;
-      if (j.is_object() && j.contains("_id")) format = Format::beir;
-      else if (j.is_object() && j.contains("id") && j.contains("source")) format = Format::medsearch;
-      if (format != Format::automatic) break;  // else a bad line: look further
-    }
-    if (format == Format::automatic) {
-      if (nonblank == 0) format = Format::medsearch;  // an empty file reads as nothing
-      else return make_error(ErrorCode::parse, path + ":1: cannot detect the format (not medsearch or BEIR JSONL); use --format");
-    }
-    in.clear();
-    in.seekg(0);
+    format = detect_format((*in)->peek(1 << 16), path);
+    if (format == Format::automatic)
+      return make_error(ErrorCode::parse, path + ":1: cannot detect the format; use --format (" +
+                                              std::string("medsearch, beir, openfda, spl, medline, pubmed-xml)"));
   }
-  return std::unique_ptr<RecordReader>(new JsonlReader(path, format, std::move(in)));
+  switch (format) {
+    case Format::medsearch:
+    case Format::beir:
+      return formats::make_jsonl_reader(std::move(in.value()), format);
+    case Format::openfda:
+      return formats::make_openfda_reader(std::move(in.value()));
+    case Format::spl:
+      return formats::make_spl_reader(std::move(in.value()));
+    case Format::medline:
+      return formats::make_medline_reader(std::move(in.value()));
+    case Format::pubmed_xml:
+      return formats::make_pubmed_xml_reader(std::move(in.value()));
+    case Format::automatic:
+      break;
+  }
+  return make_error(ErrorCode::internal, "unhandled format");
 }
 
 }  // namespace medsearch::corpus

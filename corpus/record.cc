@@ -234,6 +234,13 @@ Status validate(const Record& r) {
   for (const auto& v : r.conditions) {
     if (!is_valid_utf8(v)) return bad("conditions", "contains invalid UTF-8");
   }
+  for (const auto& v : r.mesh_terms) {
+    if (!is_valid_utf8(v)) return bad("mesh_terms", "contains invalid UTF-8");
+  }
+  for (const auto& v : r.publication_types) {
+    if (!is_valid_utf8(v)) return bad("publication_types", "contains invalid UTF-8");
+  }
+  if (r.version < 0) return bad("version", "must be a non-negative whole number");
   return Status::success();
 }
 
@@ -286,6 +293,20 @@ Result<Record> record_from_json(const json& j, bool require_title) {
   MEDSEARCH_TRY(get_string(j, "updated", r.updated, ""));
   MEDSEARCH_TRY(get_string_array(j, "drugs", r.drugs, ""));
   MEDSEARCH_TRY(get_string_array(j, "conditions", r.conditions, ""));
+  MEDSEARCH_TRY(get_string_array(j, "mesh_terms", r.mesh_terms, ""));
+  MEDSEARCH_TRY(get_string_array(j, "publication_types", r.publication_types, ""));
+  if (auto it = j.find("version"); it != j.end() && !it->is_null()) {
+    if (it->is_number_integer() && it->get<long long>() >= 0) {
+      r.version = it->get<long long>();
+    } else if (it->is_string() && !it->get<std::string>().empty() &&
+               it->get<std::string>().size() <= 18 &&
+               std::all_of(it->get_ref<const std::string&>().begin(), it->get_ref<const std::string&>().end(),
+                           [](unsigned char ch) { return std::isdigit(ch); })) {
+      r.version = std::stoll(it->get<std::string>());
+    } else {
+      return field_error(ErrorCode::parse, "version", "must be a non-negative whole number");
+    }
+  }
   MEDSEARCH_TRY(get_string(j, "evidence_level", r.evidence_level, ""));
   MEDSEARCH_TRY(get_string(j, "review_status", r.review_status, ""));
   Status valid = validate(r);
@@ -334,8 +355,11 @@ json record_to_json(const Record& r) {
   if (!r.updated.empty()) j["updated"] = r.updated;
   if (!r.drugs.empty()) j["drugs"] = r.drugs;
   if (!r.conditions.empty()) j["conditions"] = r.conditions;
+  if (!r.mesh_terms.empty()) j["mesh_terms"] = r.mesh_terms;
+  if (!r.publication_types.empty()) j["publication_types"] = r.publication_types;
   if (!r.evidence_level.empty()) j["evidence_level"] = r.evidence_level;
   if (!r.review_status.empty()) j["review_status"] = r.review_status;
+  if (r.version != 0) j["version"] = r.version;
   return j;
 }
 

@@ -71,8 +71,13 @@ struct Record {
   std::string updated;
   std::vector<std::string> drugs;
   std::vector<std::string> conditions;
+  std::vector<std::string> mesh_terms;         // MeSH descriptor names (PubMed)
+  std::vector<std::string> publication_types;  // as PubMed names them, e.g. "Randomized Controlled Trial"
   std::string evidence_level;  // one of kEvidenceLevels, or empty
   std::string review_status;   // one of kReviewStatuses, or empty
+  // The source's own version of this document (an SPL label's version number); 0 = unknown.
+  // When two versions of one record id arrive, the higher version wins.
+  long long version = 0;
 
   // The year used for filtering: the citation's, else the published date's; 0 if unknown.
   int year() const;

@@ -34,6 +34,9 @@ StoredPassage make_stored_passage(const Record& record, const Passage& passage) 
   s.review_status = record.review_status;
   s.drugs = record.drugs;
   s.conditions = record.conditions;
+  s.mesh_terms = record.mesh_terms;
+  s.publication_types = record.publication_types;
+  s.version = record.version;
   return s;
 }
 
@@ -58,6 +61,9 @@ std::string encode_document_data(const StoredPassage& s) {
   if (!s.review_status.empty()) j["review_status"] = s.review_status;
   if (!s.drugs.empty()) j["drugs"] = s.drugs;
   if (!s.conditions.empty()) j["conditions"] = s.conditions;
+  if (!s.mesh_terms.empty()) j["mesh_terms"] = s.mesh_terms;
+  if (!s.publication_types.empty()) j["publication_types"] = s.publication_types;
+  if (s.version) j["version"] = s.version;
   return j.dump();
 }
 
@@ -88,6 +94,9 @@ Result<StoredPassage> decode_document_data(std::string_view data) {
     s.review_status = j.value("review_status", "");
     s.drugs = j.value("drugs", std::vector<std::string>{});
     s.conditions = j.value("conditions", std::vector<std::string>{});
+    s.mesh_terms = j.value("mesh_terms", std::vector<std::string>{});
+    s.publication_types = j.value("publication_types", std::vector<std::string>{});
+    s.version = j.value("version", 0LL);
   } catch (const json::exception& e) {
     return make_error(ErrorCode::corrupt, std::string("document data: ") + e.what());
   }

@@ -30,12 +30,16 @@ inline constexpr std::string_view kPrefixDrug = "XD";          // lowercased dru
 inline constexpr std::string_view kPrefixCondition = "XC";     // lowercased condition
 inline constexpr std::string_view kPrefixEvidence = "XE";      // evidence level token
 inline constexpr std::string_view kPrefixReviewStatus = "XV";  // review status token
+inline constexpr std::string_view kPrefixMesh = "XM";          // lowercased MeSH heading
+inline constexpr std::string_view kPrefixPubType = "XP";       // lowercased publication type
 
 // Value slots.
 inline constexpr Xapian::valueno kSlotRecordId = 0;   // collapse key: one passage per record
 inline constexpr Xapian::valueno kSlotYear = 1;       // sortable_serialise(year)
 inline constexpr Xapian::valueno kSlotPassageId = 2;  // stable tie-break in ranking
 inline constexpr Xapian::valueno kSlotSource = 3;     // source name
+inline constexpr Xapian::valueno kSlotVersion = 4;    // sortable_serialise(record version), when known
+inline constexpr Xapian::valueno kSlotContentHash = 5;  // hash of the record's content (resume, skip unchanged)
 
 // Metadata keys.
 inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";
@@ -57,6 +61,9 @@ struct StoredPassage {
   std::string review_status;
   std::vector<std::string> drugs;
   std::vector<std::string> conditions;
+  std::vector<std::string> mesh_terms;
+  std::vector<std::string> publication_types;
+  long long version = 0;
 };
 
 StoredPassage make_stored_passage(const Record& record, const Passage& passage);

@@ -111,6 +111,10 @@ Result<std::size_t> Indexer::add(const corpus::Record& input) {
         doc.add_boolean_term(schema::term(schema::kPrefixDrug, lower_ascii(drug)));
       for (const auto& condition : record.conditions)
         doc.add_boolean_term(schema::term(schema::kPrefixCondition, lower_ascii(condition)));
+      for (const auto& heading : record.mesh_terms)
+        doc.add_boolean_term(schema::term(schema::kPrefixMesh, lower_ascii(heading)));
+      for (const auto& type : record.publication_types)
+        doc.add_boolean_term(schema::term(schema::kPrefixPubType, lower_ascii(type)));
       if (!record.evidence_level.empty())
         doc.add_boolean_term(schema::term(schema::kPrefixEvidence, record.evidence_level));
       if (!record.review_status.empty())
@@ -120,6 +124,8 @@ Result<std::size_t> Indexer::add(const corpus::Record& input) {
       doc.add_value(schema::kSlotPassageId, passage.id);
       doc.add_value(schema::kSlotSource, std::string(corpus::to_string(record.source)));
       if (year > 0) doc.add_value(schema::kSlotYear, Xapian::sortable_serialise(year));
+      if (record.version > 0)
+        doc.add_value(schema::kSlotVersion, Xapian::sortable_serialise(static_cast<double>(record.version)));
       doc.set_data(schema::encode_document_data(schema::make_stored_passage(record, passage)));
 
       db_.replace_document(schema::term(schema::kPrefixPassageId, passage.id), doc);

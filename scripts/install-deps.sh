@@ -11,6 +11,7 @@ packages=(
   libcpp-httplib-dev
   libgtest-dev googletest
   libcli11-dev
+  libpugixml-dev
   zlib1g-dev
   python3 python3-jsonschema
   curl ca-certificates

@@ -1,0 +1,1 @@
+// Shared by the MEDLINE and PubMed XML readers (placeholder until they land).
