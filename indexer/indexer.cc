@@ -1,8 +1,10 @@
 // Records -> passages -> Xapian documents. Every passage carries the terms and values the
-// searcher filters, collapses and ranks on (see corpus/schema.h).
+// searcher filters, collapses and ranks on (see corpus/schema.h), plus the record's content
+// hash and version so re-runs can skip what is already there.
 #include "indexer/indexer.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "corpus/analysis.h"
 #include "corpus/schema.h"
@@ -43,48 +45,77 @@ corpus::Record cleaned(const corpus::Record& record) {
 
 }  // namespace
 
-Result<std::unique_ptr<Indexer>> Indexer::open(const std::string& path, IndexerOptions options) {
-  try {
-    Xapian::WritableDatabase db(path, Xapian::DB_CREATE_OR_OPEN);
-    Status version = schema::check_version(db);
-    if (!version.ok()) return make_error(version.error().code, path + ": " + version.error().message);
-    return std::make_unique<Indexer>(std::move(db), options);
-  } catch (const Xapian::DatabaseLockError& e) {
-    return make_error(ErrorCode::unavailable, path + ": the index is locked by another writer (" + e.get_msg() + ")");
-  } catch (const Xapian::Error& e) {
-    return from_xapian(e, path);
+namespace {
+
+// The English stemmer with a per-builder cache of word -> stem: stemming is a large share of
+// analysis time and medical text repeats its vocabulary heavily.
+class CachingStemmer : public Xapian::StemImplementation {
+ public:
+  std::string operator()(const std::string& word) override {
+    auto it = cache_.find(word);
+    if (it != cache_.end()) return it->second;
+    if (cache_.size() >= kMaxEntries) cache_.clear();  // bounded memory on huge vocabularies
+    return cache_.emplace(word, stem_(word)).first->second;
+  }
+  std::string get_description() const override { return "english (cached)"; }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 1 << 20;
+  Xapian::Stem stem_{corpus::kStemLanguage};
+  std::unordered_map<std::string, std::string> cache_;
+};
+
+std::string encode_hash(std::uint64_t hash) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, hash >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(hash & 0xff);
+  return out;
+}
+
+std::uint64_t decode_hash(const std::string& bytes) {
+  std::uint64_t hash = 0;
+  for (unsigned char c : bytes) hash = (hash << 8) | c;
+  return hash;
+}
+
+void fnv1a(std::uint64_t& h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
   }
 }
 
-Indexer::Indexer(Xapian::WritableDatabase db, IndexerOptions options) : db_(std::move(db)), options_(options) {
+}  // namespace
+
+std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOptions& options) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  fnv1a(h, corpus::record_to_json(record).dump());
+  fnv1a(h, "|schema=" + std::to_string(schema::kVersion) + "|max=" + std::to_string(options.max_bytes) +
+               "|min=" + std::to_string(options.min_bytes));
+  return h;
+}
+
+DocumentBuilder::DocumentBuilder(corpus::PassageOptions options) : options_(options) {
   corpus::configure_term_generator(generator_);
-  db_.set_metadata(std::string(schema::kMetaSchemaVersion), std::to_string(schema::kVersion));
+  generator_.set_stemmer(Xapian::Stem(new CachingStemmer()));
 }
 
-Indexer::~Indexer() {
-  if (pending_ > 0) {
-    try {
-      db_.commit();
-    } catch (const Xapian::Error&) {
-      // Nothing to report to in a destructor; callers that care call commit() themselves.
-    }
-  }
-}
-
-Result<std::size_t> Indexer::add(const corpus::Record& input) {
+Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input) {
   Status valid = corpus::validate(input);
   if (!valid.ok()) return valid.error();
+  PreparedRecord prepared;
+  prepared.record_id = input.id;
+  prepared.content_hash = content_hash(input, options_);
+  prepared.version = input.version;
+
   const corpus::Record record = cleaned(input);
-  const std::vector<corpus::Passage> passages = corpus::split_into_passages(record, options_.passages);
+  const std::vector<corpus::Passage> passages = corpus::split_into_passages(record, options_);
   if (passages.empty()) return make_error(ErrorCode::invalid_argument, "field 'text': the record has no text", "text");
 
   const std::string record_term = schema::term(schema::kPrefixRecordId, record.id);
   const std::string title = corpus::normalize_for_analysis(record.title);
   const int year = record.year();
+  const std::string hash_value = encode_hash(prepared.content_hash);
   try {
-    // Remove the record's old passages first, so a record that now has fewer passages
-    // leaves none behind.
-    if (db_.term_exists(record_term)) db_.delete_document(record_term);
     for (const corpus::Passage& passage : passages) {
       Xapian::Document doc;
       generator_.set_document(doc);
@@ -101,7 +132,8 @@ Result<std::size_t> Indexer::add(const corpus::Record& input) {
       }
       generator_.index_text(corpus::normalize_for_analysis(passage.text));
 
-      doc.add_boolean_term(schema::term(schema::kPrefixPassageId, passage.id));
+      const std::string id_term = schema::term(schema::kPrefixPassageId, passage.id);
+      doc.add_boolean_term(id_term);
       doc.add_boolean_term(record_term);
       doc.add_boolean_term(schema::term(schema::kPrefixSource, corpus::to_string(record.source)));
       if (!passage.section.empty())
@@ -123,20 +155,109 @@ Result<std::size_t> Indexer::add(const corpus::Record& input) {
       doc.add_value(schema::kSlotRecordId, record.id);
       doc.add_value(schema::kSlotPassageId, passage.id);
       doc.add_value(schema::kSlotSource, std::string(corpus::to_string(record.source)));
+      doc.add_value(schema::kSlotContentHash, hash_value);
       if (year > 0) doc.add_value(schema::kSlotYear, Xapian::sortable_serialise(year));
       if (record.version > 0)
         doc.add_value(schema::kSlotVersion, Xapian::sortable_serialise(static_cast<double>(record.version)));
       doc.set_data(schema::encode_document_data(schema::make_stored_passage(record, passage)));
-
-      db_.replace_document(schema::term(schema::kPrefixPassageId, passage.id), doc);
+      prepared.passages.emplace_back(id_term, std::move(doc));
     }
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "indexing record " + record.id);
+    return from_xapian(e, "analysing record " + record.id);
   }
+  return prepared;
+}
+
+Result<std::unique_ptr<Indexer>> Indexer::open(const std::string& path, IndexerOptions options) {
+  try {
+    Xapian::WritableDatabase db(path, Xapian::DB_CREATE_OR_OPEN);
+    Status version = schema::check_version(db);
+    if (!version.ok()) return make_error(version.error().code, path + ": " + version.error().message);
+    return std::make_unique<Indexer>(std::move(db), options);
+  } catch (const Xapian::DatabaseLockError& e) {
+    return make_error(ErrorCode::unavailable, path + ": the index is locked by another writer (" + e.get_msg() + ")");
+  } catch (const Xapian::Error& e) {
+    return from_xapian(e, path);
+  }
+}
+
+Indexer::Indexer(Xapian::WritableDatabase db, IndexerOptions options)
+    : db_(std::move(db)), options_(options), builder_(options.passages) {
+  db_.set_metadata(std::string(schema::kMetaSchemaVersion), std::to_string(schema::kVersion));
+  load_known();
+}
+
+Indexer::~Indexer() {
+  if (pending_ > 0) {
+    try {
+      db_.commit();
+    } catch (const Xapian::Error&) {
+      // Nothing to report to in a destructor; callers that care call commit() themselves.
+    }
+  }
+}
+
+void Indexer::load_known() {
+  // One pass over three value streams: record id, content hash and version of every passage.
+  auto ids = db_.valuestream_begin(schema::kSlotRecordId);
+  auto hashes = db_.valuestream_begin(schema::kSlotContentHash);
+  auto versions = db_.valuestream_begin(schema::kSlotVersion);
+  const auto end = db_.valuestream_end(0);
+  for (; ids != end; ++ids) {
+    const Xapian::docid did = ids.get_docid();
+    Known& known = known_[*ids];
+    if (hashes != end) {
+      hashes.skip_to(did);
+      if (hashes != end && hashes.get_docid() == did) known.hash = decode_hash(*hashes);
+    }
+    if (versions != end) {
+      versions.skip_to(did);
+      if (versions != end && versions.get_docid() == did)
+        known.version = static_cast<long long>(Xapian::sortable_unserialise(*versions));
+    }
+  }
+}
+
+bool Indexer::holds(const std::string& record_id, std::uint64_t hash) const {
+  auto it = known_.find(record_id);
+  return it != known_.end() && it->second.hash == hash;
+}
+
+std::unordered_map<std::string, std::uint64_t> Indexer::known_hashes() const {
+  std::unordered_map<std::string, std::uint64_t> out;
+  out.reserve(known_.size());
+  for (const auto& [id, known] : known_) out.emplace(id, known.hash);
+  return out;
+}
+
+Result<std::size_t> Indexer::add(const corpus::Record& record) {
+  auto prepared = builder_.build(record);
+  if (!prepared.ok()) return prepared.error();
+  auto written = write(*prepared);
+  if (!written.ok()) return written.error();
+  return prepared->passages.size();
+}
+
+Result<WriteOutcome> Indexer::write(const PreparedRecord& record) {
+  auto it = known_.find(record.record_id);
+  const bool exists = it != known_.end();
+  if (exists) {
+    if (it->second.hash == record.content_hash && record.content_hash != 0) return WriteOutcome::unchanged;
+    if (record.version > 0 && it->second.version > record.version) return WriteOutcome::superseded;
+  }
+  try {
+    // Remove the record's old passages first, so a record that now has fewer passages leaves
+    // none behind. A record the index has never seen needs no lookup at all.
+    if (exists) db_.delete_document(schema::term(schema::kPrefixRecordId, record.record_id));
+    for (const auto& passage : record.passages) db_.add_document(passage.second);
+  } catch (const Xapian::Error& e) {
+    return from_xapian(e, "indexing record " + record.record_id);
+  }
+  known_[record.record_id] = Known{record.content_hash, record.version};
   ++pending_;
   Status committed = maybe_commit();
   if (!committed.ok()) return committed.error();
-  return passages.size();
+  return exists ? WriteOutcome::replaced : WriteOutcome::added;
 }
 
 Result<std::size_t> Indexer::remove(const std::string& record_id) {
@@ -145,6 +266,7 @@ Result<std::size_t> Indexer::remove(const std::string& record_id) {
     const Xapian::doccount count = db_.get_termfreq(record_term);
     if (count == 0) return make_error(ErrorCode::not_found, "no record with id '" + record_id + "'", "id");
     db_.delete_document(record_term);
+    known_.erase(record_id);
     ++pending_;
     Status committed = maybe_commit();
     if (!committed.ok()) return committed.error();
@@ -167,49 +289,6 @@ Status Indexer::commit() {
 Status Indexer::maybe_commit() {
   if (options_.commit_every > 0 && pending_ >= options_.commit_every) return commit();
   return Status::success();
-}
-
-Result<RunResult> index_files(Indexer& indexer, const std::vector<std::string>& inputs, corpus::Format format,
-                              const std::function<void(const std::string&)>& report) {
-  RunResult result;
-  for (const std::string& input : inputs) {
-    auto reader = corpus::open_reader(input, format);
-    if (!reader.ok()) {
-      report(reader.error().message);
-      result.input_errors.push_back(reader.error());
-      continue;
-    }
-    corpus::ReadItem item;
-    while ((*reader)->next(item)) {
-      ++result.counts.read;
-      if (!item.record) {
-        ++result.counts.rejected;
-        report(item.location + ": " + item.error.message);
-        continue;
-      }
-      auto added = indexer.add(*item.record);
-      if (added.ok()) {
-        ++result.counts.indexed;
-        result.counts.passages += added.value();
-        continue;
-      }
-      const Error& e = added.error();
-      if (e.code == ErrorCode::invalid_argument || e.code == ErrorCode::parse) {
-        ++result.counts.rejected;
-        report(item.location + ": " + e.message);
-        continue;
-      }
-      // The index itself failed (disk full, lock lost): stop; what was committed stays.
-      ++result.counts.rejected;
-      report(item.location + ": " + e.message);
-      Status committed = indexer.commit();
-      (void)committed;
-      return make_error(e.code, item.location + ": " + e.message);
-    }
-  }
-  Status committed = indexer.commit();
-  if (!committed.ok()) return committed.error();
-  return result;
 }
 
 }  // namespace medsearch::indexer

@@ -1,11 +1,17 @@
-// The indexer: Records -> passages -> Xapian documents, with explicit commits. One writer
-// per index (Xapian's rule); not thread-safe.
+// The indexer: Records -> passages -> Xapian documents, with explicit commits.
+//
+// Two halves, so bulk runs can use every core: DocumentBuilder turns a record into prepared
+// Xapian documents (pure work; one builder per thread), and Indexer writes prepared records
+// into one database (Xapian allows one writer per database; an Indexer is not thread-safe).
+// Bulk runs over several shards live in indexer/pipeline.h.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <xapian.h>
@@ -24,59 +30,95 @@ using corpus::Status;
 
 struct IndexerOptions {
   corpus::PassageOptions passages;
-  // Commit after this many records (the index is consistent at every commit).
+  // Commit after this many written records (the index is consistent at every commit).
   std::uint32_t commit_every = 10000;
+};
+
+// A record made ready for writing: its passages as Xapian documents keyed by their unique id
+// term, and what is needed to decide whether writing is necessary.
+struct PreparedRecord {
+  std::string record_id;
+  std::uint64_t content_hash = 0;
+  long long version = 0;
+  std::vector<std::pair<std::string, Xapian::Document>> passages;  // {Q term, document}
+};
+
+// A stable 64-bit hash of what a record's passages depend on: the record's content and the
+// passage options (so a change in either re-indexes the record). FNV-1a; the same on every
+// platform and run.
+std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOptions& options);
+
+// Builds prepared records. Holds a TermGenerator and a stemmer with a word cache: one builder
+// per thread.
+class DocumentBuilder {
+ public:
+  explicit DocumentBuilder(corpus::PassageOptions options = {});
+  // Validates, cleans, splits and analyses. Errors are invalid_argument naming the field.
+  Result<PreparedRecord> build(const corpus::Record& record);
+
+  const corpus::PassageOptions& options() const { return options_; }
+
+ private:
+  corpus::PassageOptions options_;
+  Xapian::TermGenerator generator_;
+};
+
+// What writing a prepared record did.
+enum class WriteOutcome {
+  added,       // the record was new
+  replaced,    // an earlier version of its content was replaced
+  unchanged,   // the index already holds exactly this content: nothing written
+  superseded,  // the index holds a newer version of this record: nothing written
 };
 
 class Indexer {
  public:
-  // Opens or creates the on-disk index at `path`. Fails with `unavailable` when it cannot be
-  // opened (locked by another writer, no permission) and `corrupt` when its schema is not ours.
+  // Opens or creates the on-disk index (one database, or one shard) at `path`. Fails with
+  // `unavailable` when it cannot be opened (locked by another writer, no permission) and
+  // `corrupt` when its schema is not ours.
   static Result<std::unique_ptr<Indexer>> open(const std::string& path, IndexerOptions options = {});
   // Wraps an existing writable database (an in-memory one in tests).
   explicit Indexer(Xapian::WritableDatabase db, IndexerOptions options = {});
   ~Indexer();  // commits what is pending, best effort
 
-  // Adds or replaces a record: its old passages are removed and the new ones added, so
-  // re-indexing the same record is idempotent. Validates first. Returns the passage count.
+  // Adds or replaces a record: builds it and writes it. Re-indexing the same record is
+  // idempotent. Returns the passage count.
   Result<std::size_t> add(const corpus::Record& record);
+
+  // Writes a prepared record: skipped when the index already has the same content or a newer
+  // version; otherwise the record's old passages are removed and the new ones added.
+  Result<WriteOutcome> write(const PreparedRecord& record);
+
+  // True when the index holds `record_id` with this content hash (so it need not be built).
+  bool holds(const std::string& record_id, std::uint64_t hash) const;
+  // A copy of record id -> content hash for every record in the index.
+  std::unordered_map<std::string, std::uint64_t> known_hashes() const;
 
   // Removes a record and all its passages; not_found if no passage has that record id.
   Result<std::size_t> remove(const std::string& record_id);
 
-  // Makes everything added so far durable and visible to readers.
+  // Makes everything written so far durable and visible to readers.
   Status commit();
 
+  // Records written or removed since the last commit.
+  std::uint32_t pending() const { return pending_; }
+
   Xapian::WritableDatabase& database() { return db_; }
+  const IndexerOptions& options() const { return options_; }
 
  private:
+  struct Known {
+    std::uint64_t hash = 0;
+    long long version = 0;
+  };
+  void load_known();
   Status maybe_commit();
 
   Xapian::WritableDatabase db_;
   IndexerOptions options_;
-  Xapian::TermGenerator generator_;
+  DocumentBuilder builder_;
+  std::unordered_map<std::string, Known> known_;  // record id -> what the index holds
   std::uint32_t pending_ = 0;
 };
-
-// Counts for a bulk run; read == indexed + rejected.
-struct RunCounts {
-  std::uint64_t read = 0;
-  std::uint64_t indexed = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t passages = 0;
-};
-
-// Reads every input with the given format and adds its records to `indexer`, reporting each
-// rejected record through `report("file:line: reason")` and carrying on; commits at the end.
-// Returns an error only for problems that stop the run (an input that cannot be opened is
-// reported and skipped, and makes the result an `unavailable` error after the other inputs
-// have been indexed).
-struct RunResult {
-  RunCounts counts;
-  std::vector<Error> input_errors;  // files that could not be read at all
-};
-Result<RunResult> index_files(Indexer& indexer, const std::vector<std::string>& inputs,
-                              corpus::Format format,
-                              const std::function<void(const std::string&)>& report);
 
 }  // namespace medsearch::indexer

@@ -10,6 +10,7 @@
 
 #include "corpus/passage.h"
 #include "indexer/indexer.h"
+#include "indexer/pipeline.h"
 #include "searcher/answer.h"
 #include "searcher/searcher.h"
 #include "tests/test_util.h"
@@ -44,8 +45,9 @@ class SamplesTest : public ::testing::Test {
     auto indexer = mi::Indexer::open(dir_->str("db"));
     ASSERT_TRUE(indexer.ok()) << indexer.error().message;
     std::vector<std::string> rejected;
-    auto run = mi::index_files(**indexer, sample_files(), mc::Format::automatic,
-                               [&](const std::string& line) { rejected.push_back(line); });
+    mi::BulkOptions options;
+    options.on_reject = [&](const std::string& line) { rejected.push_back(line); };
+    auto run = mi::index_files(std::vector<mi::Indexer*>{indexer->get()}, sample_files(), mc::Format::automatic, options);
     ASSERT_TRUE(run.ok()) << run.error().message;
     counts_ = run->counts;
     for (const auto& line : rejected) ADD_FAILURE() << "sample rejected: " << line;
@@ -61,12 +63,12 @@ class SamplesTest : public ::testing::Test {
   }
 
   static medsearch::test::TempDir* dir_;
-  static mi::RunCounts counts_;
+  static mi::Progress counts_;
   std::unique_ptr<ms::Searcher> searcher_;
 };
 
 medsearch::test::TempDir* SamplesTest::dir_ = nullptr;
-mi::RunCounts SamplesTest::counts_;
+mi::Progress SamplesTest::counts_;
 
 }  // namespace
 

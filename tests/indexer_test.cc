@@ -1,5 +1,6 @@
 // indexer/: counts that add up, rejects with locations, idempotent re-indexing, deletes.
 #include "indexer/indexer.h"
+#include "indexer/pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -120,14 +121,19 @@ TEST(IndexFiles, CountsAddUpAndRejectsNameFileAndLine) {
   auto indexer = mi::Indexer::open(dir.str("db"));
   ASSERT_TRUE(indexer.ok());
   std::vector<std::string> reports;
-  auto run = mi::index_files(**indexer, {input, dir.str("missing.jsonl")}, mc::Format::automatic,
-                             [&](const std::string& line) { reports.push_back(line); });
+  mi::BulkOptions options;
+  options.on_reject = [&](const std::string& line) { reports.push_back(line); };
+  auto run = mi::index_files(std::vector<mi::Indexer*>{indexer->get()}, {input, dir.str("missing.jsonl")},
+                             mc::Format::automatic, options);
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->counts.read, 5u);
   EXPECT_EQ(run->counts.indexed, 2u);
   EXPECT_EQ(run->counts.rejected, 3u);
   EXPECT_EQ(run->counts.read, run->counts.indexed + run->counts.rejected);
-  ASSERT_EQ(run->input_errors.size(), 1u);
+  ASSERT_EQ(run->inputs.size(), 2u);
+  EXPECT_EQ(run->inputs[0].read, 5u);
+  EXPECT_TRUE(run->inputs[0].error.empty());
+  EXPECT_FALSE(run->inputs[1].error.empty());
   ASSERT_EQ(reports.size(), 4u);
   EXPECT_EQ(reports[0].rfind(input + ":2: ", 0), 0u) << reports[0];
   EXPECT_NE(reports[0].find("unknown source 'blog'"), std::string::npos) << reports[0];
