@@ -608,6 +608,10 @@ Result<BulkSummary> index_files(const Layout& layout, const std::vector<std::str
   }
   auto shards = open_shards(layout, options.indexer);
   if (!shards.ok()) return shards.error();
+  // Every shard exists now: name them in the stub before writing anything, so even a run
+  // killed at its first commit leaves an index that opens.
+  Status stub = write_stub(layout);
+  if (!stub.ok()) return stub.error();
   std::vector<Indexer*> raw;
   for (auto& s : *shards) raw.push_back(s.get());
   auto summary = index_files(raw, inputs, format, options);
@@ -616,8 +620,6 @@ Result<BulkSummary> index_files(const Layout& layout, const std::vector<std::str
     Status committed = s->commit();
     if (!committed.ok()) return committed.error();
   }
-  Status stub = write_stub(layout);
-  if (!stub.ok()) return stub.error();
   return summary;
 }
 
