@@ -263,7 +263,7 @@ const Xapian::Stopper& stopper() {
 
 void configure_term_generator(Xapian::TermGenerator& generator) {
   generator.set_stemmer(Xapian::Stem(kStemLanguage));
-  generator.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+  generator.set_stemming_strategy(Xapian::TermGenerator::STEM_ALL_Z);
 }
 
 namespace {
@@ -287,7 +287,7 @@ class LowercaseFilter : public Xapian::FieldProcessor {
 
 void configure_query_parser(Xapian::QueryParser& parser) {
   parser.set_stemmer(Xapian::Stem(kStemLanguage));
-  parser.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+  parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
   parser.set_stopper(&stopper());
   parser.set_default_op(Xapian::Query::OP_OR);
   parser.add_prefix("title", std::string(schema::kPrefixTitle));

@@ -385,10 +385,12 @@ std::string Citation::format(std::string_view record_title) const {
   if (!venue.empty()) {
     if (!out.empty()) out += ' ';
     out += venue;
-    if (year) out += ". " + std::to_string(year);
+    // "AbbVie Inc." already ends its sentence: no second full stop.
+    const bool closed = out.back() == '.';
+    if (year) out += (closed ? " " : ". ") + std::to_string(year);
     if (!volume.empty()) out += ";" + volume;
     if (!pages.empty()) out += ":" + pages;
-    out += '.';
+    if (out.back() != '.') out += '.';
   } else if (year) {
     append_sentence(out, std::to_string(year));
   }

@@ -285,6 +285,12 @@ TEST(Citations, Format) {
   org.organisation = "National Academies of Sciences, Engineering, and Medicine";
   org.year = 2024;
   EXPECT_EQ(org.format("Living with ALS"), "National Academies of Sciences, Engineering, and Medicine. Living with ALS. 2024.");
+  mc::Citation label;
+  label.organisation = "U.S. Food and Drug Administration";
+  label.publisher = "AbbVie Inc.";
+  label.year = 2013;
+  EXPECT_EQ(label.format("HUMIRA (adalimumab) injection"),
+            "U.S. Food and Drug Administration. HUMIRA (adalimumab) injection. AbbVie Inc. 2013.");
   mc::Citation many;
   many.authors = {"A A", "B B", "C C", "D D", "E E", "F F", "G G"};
   many.year = 2000;
