@@ -190,6 +190,19 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     return a.passage_id < b.passage_id;
   });
 
+  // Terms are indexed stemmed with positions (STEM_ALL_Z), and Xapian's snippets highlight
+  // phrases only of unstemmed terms: for a query with phrases, highlight its words one by one
+  // through a second MSet over the OR of its terms (snippets need the query, not a match).
+  Xapian::MSet highlight = mset;
+  const std::string description = plan->query.get_description();
+  if (request.snippet_bytes > 0 &&
+      (description.find("PHRASE") != std::string::npos || description.find("NEAR") != std::string::npos)) {
+    Xapian::Enquire words(db_);
+    words.set_query(Xapian::Query(Xapian::Query::OP_OR, plan->query.get_unique_terms_begin(),
+                                  plan->query.get_unique_terms_end()));
+    highlight = words.get_mset(0, 0);
+  }
+
   int rank = request.offset;
   for (std::size_t i = first - lo; i < ranked.size() && i < first - lo + count; ++i) {
     const Xapian::MSetIterator& it = ranked[i].it;
@@ -199,7 +212,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     hit.rank = ++rank;
     hit.score = static_cast<double>(ranked[i].key) / 1e9;  // as ranked: to 1e-9
     if (request.snippet_bytes > 0) {
-      hit.snippet = mset.snippet(stored->passage.text, request.snippet_bytes, stemmer_,
+      hit.snippet = highlight.snippet(stored->passage.text, request.snippet_bytes, stemmer_,
                                  Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_EXHAUSTIVE,
                                  "<mark>", "</mark>", "\u2026");
     }

@@ -57,7 +57,7 @@ TEST_F(SearcherTest, QuestionBoilerplateIsDropped) {
   EXPECT_EQ(r.parsed_query.find("Zwhat"), std::string::npos) << r.parsed_query;
   EXPECT_EQ(r.parsed_query.find("Zthe"), std::string::npos) << r.parsed_query;
   EXPECT_NE(r.parsed_query.find("Ztreatment"), std::string::npos) << r.parsed_query;
-  EXPECT_NE(r.parsed_query.find("als"), std::string::npos) << r.parsed_query;
+  EXPECT_NE(r.parsed_query.find("Zal"), std::string::npos) << r.parsed_query;
   // A question and its keywords rank the same.
   EXPECT_EQ(ids(search("What is the recommended dose of riluzole?")), ids(search("recommended dose riluzole")));
 }
@@ -122,7 +122,7 @@ TEST_F(SearcherTest, ValidationNamesTheParameter) {
 TEST_F(SearcherTest, SnippetsMarkMatchesAndEscapeHtml) {
   auto r = search("\"twice daily\"");
   ASSERT_EQ(r.hits.size(), 1u);
-  EXPECT_NE(r.hits[0].snippet.find("<mark>twice daily</mark>"), std::string::npos) << r.hits[0].snippet;
+  EXPECT_NE(r.hits[0].snippet.find("<mark>twice</mark> <mark>daily</mark>"), std::string::npos) << r.hits[0].snippet;
 
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
   mi::Indexer indexer(db);
