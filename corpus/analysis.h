@@ -42,7 +42,8 @@ inline constexpr const char* kStemLanguage = "english";
 // searches still work).
 const Xapian::Stopper& stopper();
 
-// Configures a TermGenerator the way the index expects (stemmer, STEM_SOME).
+// Configures a TermGenerator the way the index expects: English stemmer, STEM_ALL_Z (every
+// word indexed once, as a Z-prefixed stem with positions, so phrases work on stems).
 void configure_term_generator(Xapian::TermGenerator& generator);
 
 // Configures a QueryParser to match configure_term_generator (stemmer, strategy, stopper,

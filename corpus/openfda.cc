@@ -616,6 +616,8 @@ bool looks_like_openfda(std::string_view head) {
   if (keys.empty()) return false;
   if (has_key(keys, "meta") && has_key(keys, "results")) return true;
   if (keys.front() == "meta") return true;  // {"meta": ... with results beyond the head
+  // {"results": [...]} without meta (a trimmed API response): results that are labels.
+  if (keys.front() == "results" && head.find("\"set_id\"") != std::string_view::npos) return true;
   // One label per line. Native records have "source", BEIR lines "_id"; a label has neither,
   // and has its set id beside openFDA's own fields.
   if (has_key(keys, "source") || has_key(keys, "_id") || !has_key(keys, "set_id")) return false;

@@ -16,7 +16,7 @@
 namespace medsearch::corpus::schema {
 
 // Bump when the layout of documents changes; an index with another version is refused.
-inline constexpr int kVersion = 1;
+inline constexpr int kVersion = 2;  // 2: STEM_ALL_Z terms, content hash and version slots
 
 // Term prefixes.
 inline constexpr std::string_view kPrefixPassageId = "Q";      // unique id term of a passage

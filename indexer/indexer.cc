@@ -121,12 +121,14 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input) {
       generator_.set_document(doc);
       // Title words are indexed with the S prefix (for title: searches) and in the body,
       // so that every passage of a record matches the record's subject.
-      generator_.index_text(title, 1, std::string(schema::kPrefixTitle));
+      // Prefixed copies go without positions: title:/heading: match words, and positions are a
+      // large share of Xapian's write cost.
+      generator_.index_text_without_positions(title, 1, std::string(schema::kPrefixTitle));
       generator_.index_text(title);
       generator_.increase_termpos();
       if (!passage.heading.empty()) {
         const std::string heading = corpus::normalize_for_analysis(passage.heading);
-        generator_.index_text(heading, 1, std::string(schema::kPrefixHeading));
+        generator_.index_text_without_positions(heading, 1, std::string(schema::kPrefixHeading));
         generator_.index_text(heading);
         generator_.increase_termpos();
       }

@@ -132,6 +132,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if ((!deletes.empty() || do_compact) && inputs.empty() && !mi::index_exists(db)) {
+    std::cerr << "medsearch-index: " << db << ": no index there to " << (do_compact ? "compact" : "delete from") << "\n";
+    return 2;
+  }
   // A new index gets one shard per core unless told otherwise; an existing one keeps its count.
   std::optional<std::uint32_t> requested;
   if (shards > 0) requested = shards;

@@ -188,8 +188,6 @@ Result<Layout> open_layout(const std::string& dir, std::optional<std::uint32_t> 
     layout.shard_paths.push_back(dir);
     return layout;
   }
-  fs::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::unavailable, dir + ": cannot create (" + ec.message() + ")");
   for (std::uint32_t i = 0; i < shards; ++i) layout.shard_paths.push_back((fs::path(dir) / shard_name(i)).string());
   return layout;
 }
@@ -221,6 +219,11 @@ Result<std::vector<std::unique_ptr<Indexer>>> open_shards(const Layout& layout, 
     ::setenv("XAPIAN_FLUSH_THRESHOLD", std::to_string(std::max<std::uint32_t>(options.commit_every, 1000)).c_str(), 0);
   std::vector<std::unique_ptr<Indexer>> shards;
   const auto count = static_cast<std::uint32_t>(layout.shard_paths.size());
+  if (count > 1) {
+    std::error_code ec;
+    fs::create_directories(layout.dir, ec);
+    if (ec) return make_error(ErrorCode::unavailable, layout.dir + ": cannot create (" + ec.message() + ")");
+  }
   for (std::uint32_t i = 0; i < count; ++i) {
     auto indexer = Indexer::open(layout.shard_paths[i], options);
     if (!indexer.ok()) return indexer.error();
@@ -353,7 +356,14 @@ class Pipeline {
       return batches.push(std::move(batch));
     };
     for (std::size_t i = 0; i < inputs.size() && !stop_; ++i) {
-      auto opened = corpus::open_reader(inputs[i], format);
+      corpus::Format chosen = format;
+      if (chosen == corpus::Format::automatic) {
+        // Detect here as open_reader would, to report which format each input was read as.
+        if (auto probe = corpus::InputFile::open(inputs[i]); probe.ok())
+          chosen = corpus::detect_format((*probe)->peek(1 << 16), inputs[i]);
+      }
+      if (chosen != corpus::Format::automatic) (*inputs_)[i].format = std::string(corpus::to_string(chosen));
+      auto opened = corpus::open_reader(inputs[i], chosen == corpus::Format::automatic ? format : chosen);
       if (!opened.ok()) {
         // A batch without a reader: the router reports it in order with the records around it.
         Batch batch;
@@ -676,7 +686,7 @@ Status compact(const Layout& layout) {
 std::string summary_json(const BulkSummary& s) {
   nlohmann::json inputs = nlohmann::json::array();
   for (const auto& input : s.inputs) {
-    nlohmann::json j = {{"path", input.path}, {"read", input.read}, {"rejected", input.rejected}};
+    nlohmann::json j = {{"path", input.path}, {"format", input.format}, {"read", input.read}, {"rejected", input.rejected}};
     if (!input.error.empty()) j["error"] = input.error;
     inputs.push_back(std::move(j));
   }

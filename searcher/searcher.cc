@@ -71,7 +71,7 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
     Xapian::QueryParser plain;
     plain.set_database(db);
     plain.set_stemmer(Xapian::Stem(corpus::kStemLanguage));
-    plain.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+    plain.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
     try {
       plan.query = plain.parse_query(text, 0);
     } catch (const Xapian::QueryParserError&) {
