@@ -12,6 +12,15 @@ namespace {
 constexpr std::size_t kMaxTermBytes = 240;
 }  // namespace
 
+std::uint64_t stable_hash(std::string_view bytes, std::uint64_t seed) {
+  std::uint64_t h = seed;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
 std::string term(std::string_view prefix, std::string_view value) {
   std::string t(prefix);
   // Omega's convention: a prefix of more than one character followed by a value starting

@@ -44,6 +44,10 @@ inline constexpr Xapian::valueno kSlotContentHash = 5;  // hash of the record's 
 // Metadata keys.
 inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";
 
+// A stable 64-bit hash (FNV-1a): the same on every platform, compiler and run, because it is
+// part of the on-disk format (shard routing, content hashes). Not for security.
+std::uint64_t stable_hash(std::string_view bytes, std::uint64_t seed = 0xcbf29ce484222325ULL);
+
 // Builds a boolean term: prefix + value (values longer than Xapian's term limit are cut).
 std::string term(std::string_view prefix, std::string_view value);
 

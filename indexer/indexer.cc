@@ -8,6 +8,7 @@
 
 #include "corpus/analysis.h"
 #include "corpus/schema.h"
+#include "corpus/xapian_error.h"
 
 namespace medsearch::indexer {
 
@@ -16,17 +17,6 @@ using corpus::make_error;
 
 namespace {
 
-Error from_xapian(const Xapian::Error& e, const std::string& what) {
-  const std::string type = e.get_type();
-  ErrorCode code = ErrorCode::internal;
-  if (type == "DatabaseLockError" || type == "DatabaseOpeningError" || type == "DatabaseNotFoundError")
-    code = ErrorCode::unavailable;
-  else if (type == "DatabaseCorruptError" || type == "DatabaseVersionError")
-    code = ErrorCode::corrupt;
-  else if (type == "DatabaseError")
-    code = ErrorCode::unavailable;  // typically I/O: disk full, permissions
-  return make_error(code, what + ": " + e.get_description());
-}
 
 std::string lower_ascii(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -77,21 +67,13 @@ std::uint64_t decode_hash(const std::string& bytes) {
   return hash;
 }
 
-void fnv1a(std::uint64_t& h, std::string_view bytes) {
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-}
-
 }  // namespace
 
 std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOptions& options) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  fnv1a(h, corpus::record_to_json(record).dump());
-  fnv1a(h, "|schema=" + std::to_string(schema::kVersion) + "|max=" + std::to_string(options.max_bytes) +
-               "|min=" + std::to_string(options.min_bytes));
-  return h;
+  const std::uint64_t h = schema::stable_hash(corpus::record_to_json(record).dump());
+  return schema::stable_hash("|schema=" + std::to_string(schema::kVersion) + "|max=" + std::to_string(options.max_bytes) +
+                                 "|min=" + std::to_string(options.min_bytes),
+                             h);
 }
 
 DocumentBuilder::DocumentBuilder(corpus::PassageOptions options) : options_(options) {
@@ -165,7 +147,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input) {
       prepared.passages.emplace_back(id_term, std::move(doc));
     }
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "analysing record " + record.id);
+    return corpus::error_from_xapian(e, "analysing record " + record.id);
   }
   return prepared;
 }
@@ -179,7 +161,7 @@ Result<std::unique_ptr<Indexer>> Indexer::open(const std::string& path, IndexerO
   } catch (const Xapian::DatabaseLockError& e) {
     return make_error(ErrorCode::unavailable, path + ": the index is locked by another writer (" + e.get_msg() + ")");
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, path);
+    return corpus::error_from_xapian(e, path);
   }
 }
 
@@ -253,7 +235,7 @@ Result<WriteOutcome> Indexer::write(const PreparedRecord& record) {
     if (exists) db_.delete_document(schema::term(schema::kPrefixRecordId, record.record_id));
     for (const auto& passage : record.passages) db_.add_document(passage.second);
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "indexing record " + record.record_id);
+    return corpus::error_from_xapian(e, "indexing record " + record.record_id);
   }
   known_[record.record_id] = Known{record.content_hash, record.version};
   ++pending_;
@@ -274,7 +256,7 @@ Result<std::size_t> Indexer::remove(const std::string& record_id) {
     if (!committed.ok()) return committed.error();
     return static_cast<std::size_t>(count);
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "deleting record " + record_id);
+    return corpus::error_from_xapian(e, "deleting record " + record_id);
   }
 }
 
@@ -284,7 +266,7 @@ Status Indexer::commit() {
     pending_ = 0;
     return Status::success();
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "commit");
+    return corpus::error_from_xapian(e, "commit");
   }
 }
 

@@ -124,12 +124,7 @@ std::string truncated(std::string raw) {
 }  // namespace
 
 std::uint32_t shard_of(std::string_view record_id, std::uint32_t shard_count) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : record_id) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return shard_count <= 1 ? 0 : static_cast<std::uint32_t>(h % shard_count);
+  return shard_count <= 1 ? 0 : static_cast<std::uint32_t>(schema::stable_hash(record_id) % shard_count);
 }
 
 namespace {

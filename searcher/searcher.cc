@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "corpus/analysis.h"
+#include "corpus/xapian_error.h"
 
 namespace medsearch::searcher {
 
@@ -14,16 +15,6 @@ using corpus::make_error;
 
 namespace {
 
-Error from_xapian(const Xapian::Error& e, const std::string& what) {
-  const std::string type = e.get_type();
-  ErrorCode code = ErrorCode::internal;
-  if (type == "DatabaseOpeningError" || type == "DatabaseNotFoundError" || type == "NetworkError" ||
-      type == "NetworkTimeoutError" || type == "DatabaseClosedError")
-    code = ErrorCode::unavailable;
-  else if (type == "DatabaseCorruptError" || type == "DatabaseVersionError")
-    code = ErrorCode::corrupt;
-  return make_error(code, what + ": " + e.get_description());
-}
 
 constexpr unsigned kStrictFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
                                   Xapian::QueryParser::FLAG_LOVEHATE;
@@ -91,7 +82,7 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::string& path) {
     if (!version.ok()) return make_error(version.error().code, path + ": " + version.error().message);
     return std::make_unique<Searcher>(std::move(db), path);
   } catch (const Xapian::Error& e) {
-    Error err = from_xapian(e, "cannot open index " + path);
+    Error err = corpus::error_from_xapian(e, "cannot open index " + path);
     if (err.code == ErrorCode::internal) err.code = ErrorCode::unavailable;
     return err;
   }
@@ -105,7 +96,7 @@ Status Searcher::reopen() {
     db_.reopen();
     return Status::success();
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "reopen");
+    return corpus::error_from_xapian(e, "reopen");
   }
 }
 
@@ -120,7 +111,7 @@ Result<SearchResponse> Searcher::search(const SearchRequest& request) {
       if (attempt >= 2) return make_error(ErrorCode::unavailable, "the index changed too often during the search");
       db_.reopen();
     } catch (const Xapian::Error& e) {
-      return from_xapian(e, "search");
+      return corpus::error_from_xapian(e, "search");
     }
   }
 }
@@ -236,7 +227,7 @@ Result<schema::StoredPassage> Searcher::passage(const std::string& passage_id) {
     if (!stored.ok()) return stored.error();
     return stored;
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "passage " + passage_id);
+    return corpus::error_from_xapian(e, "passage " + passage_id);
   }
 }
 
@@ -259,7 +250,7 @@ Result<IndexStats> Searcher::stats() {
     s.average_length = db_.get_average_length();
     return s;
   } catch (const Xapian::Error& e) {
-    return from_xapian(e, "stats");
+    return corpus::error_from_xapian(e, "stats");
   }
 }
 
