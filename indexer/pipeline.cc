@@ -268,19 +268,39 @@ class Pipeline {
     Queue<ParsedBatch> parsed(threads_ * 4);
     std::vector<std::unique_ptr<Queue<ShardWork>>> shard_queues;
     for (std::size_t i = 0; i < shards_.size(); ++i) shard_queues.push_back(std::make_unique<Queue<ShardWork>>(4096));
+    // On failure every queue closes, so no thread stays blocked on a full or empty queue.
+    close_all_ = [&] {
+      batches.close();
+      parsed.close();
+      for (auto& q : shard_queues) q->close();
+    };
 
-    std::thread framer([&] { frame(inputs, format, batches); });
+    // An unexpected exception on a thread (out of memory, a library bug) stops the run with an
+    // internal error instead of terminating the process.
+    auto guarded = [this](auto&& body) {
+      try {
+        body();
+      } catch (const std::exception& e) {
+        fail(make_error(ErrorCode::internal, std::string("indexing failed: ") + e.what()));
+      } catch (...) {
+        fail(make_error(ErrorCode::internal, "indexing failed: unknown exception"));
+      }
+    };
+    std::thread framer([&] {
+      guarded([&] { frame(inputs, format, batches); });
+      batches.close();
+    });
     std::vector<std::thread> workers;
     std::atomic<unsigned> workers_left{threads_};
     for (unsigned i = 0; i < threads_; ++i) {
       workers.emplace_back([&] {
-        work(batches, parsed);
+        guarded([&] { work(batches, parsed); });
         if (--workers_left == 0) parsed.close();
       });
     }
     std::vector<std::thread> writers;
     for (std::size_t i = 0; i < shards_.size(); ++i)
-      writers.emplace_back([&, i] { write(i, *shard_queues[i]); });
+      writers.emplace_back([&, i] { guarded([&] { write(i, *shard_queues[i]); }); });
     std::thread progress;
     std::atomic<bool> finished{false};
     std::mutex progress_mutex;
@@ -293,7 +313,7 @@ class Pipeline {
       });
     }
 
-    route(parsed, shard_queues);  // on this thread, until the workers are done
+    guarded([&] { route(parsed, shard_queues); });  // on this thread, until the workers are done
     for (auto& q : shard_queues) q->close();
     framer.join();
     for (auto& w : workers) w.join();
@@ -311,6 +331,7 @@ class Pipeline {
         if (!committed.ok() && !failure_) failure_ = committed.error();
       }
     }
+    close_all_ = nullptr;  // the queues die with this frame
     if (failure_) return *failure_;
     summary.counts = snapshot(true);
     if (options_.on_progress) options_.on_progress(summary.counts);
@@ -337,9 +358,12 @@ class Pipeline {
   }
 
   void fail(Error error) {
-    std::lock_guard lock(failure_mutex_);
-    if (!failure_) failure_ = std::move(error);
-    stop_ = true;
+    {
+      std::lock_guard lock(failure_mutex_);
+      if (!failure_) failure_ = std::move(error);
+      stop_ = true;
+    }
+    if (close_all_) close_all_();
   }
 
   // Frames every input in order into batches. Runs on one thread.
@@ -588,6 +612,7 @@ class Pipeline {
   std::atomic<bool> stop_{false};
   std::mutex failure_mutex_;
   std::optional<Error> failure_;
+  std::function<void()> close_all_;
 };
 
 }  // namespace
