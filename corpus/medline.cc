@@ -235,7 +235,7 @@ class MedlineReader final : public RecordReader {
         // Keep reading to the end of the block, holding on to only what the rejects file keeps.
         if (!oversized) item.text = truncate_raw(item.text);
         oversized = true;
-        if (item.text.size() < kMaxRejectRawBytes) item.text += line + "\n";
+        if (item.text.size() < kMaxRawBytes) item.text += line + "\n";
         continue;
       }
       item.text += line;

@@ -24,19 +24,9 @@ using nlohmann::json;
 // An element (or a JSON line) larger than this is rejected without being parsed: real labels
 // are well under 10 MB, and parsing costs several times the text in memory.
 constexpr std::size_t kMaxElementBytes = std::size_t{256} << 20;
-// Rejected items keep at most this much of their text (for --rejects).
-constexpr std::size_t kMaxRawBytes = std::size_t{1} << 20;
 constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
 // How much of the file decides between bulk and JSON Lines (as detect_format sees it).
 constexpr std::size_t kHeadBytes = std::size_t{1} << 16;
-
-// Cuts `text` to at most kMaxRawBytes, at a UTF-8 character boundary.
-std::string truncated_raw(std::string_view text) {
-  if (text.size() <= kMaxRawBytes) return std::string(text);
-  std::size_t cut = kMaxRawBytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut));
-}
 
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -318,20 +308,20 @@ class OpenFdaReader : public RecordReader {
     try {
       if (!raw.error.empty()) {
         item.error = make_error(ErrorCode::corrupt, raw.error);
-        item.raw = truncated_raw(raw.text);
+        item.raw = truncate_raw(raw.text);
       } else {
         auto record = parse_label_text(raw.text);
         if (record.ok()) {
           item.record = std::move(record.value());
         } else {
           item.error = record.error();
-          item.raw = truncated_raw(raw.text);
+          item.raw = truncate_raw(raw.text);
         }
       }
     } catch (const std::exception& e) {  // std::bad_alloc on a huge element, or a bug
       item.record.reset();
       item.error = make_error(ErrorCode::internal, std::string("cannot read the label: ") + e.what());
-      item.raw = truncated_raw(raw.text);
+      item.raw = truncate_raw(raw.text);
     }
     out.push_back(std::move(item));
   }
@@ -356,7 +346,7 @@ class OpenFdaReader : public RecordReader {
       if (line.size() > kMaxElementBytes) {
         item.error = "the line is " + std::to_string(line.size() >> 20) + " MiB, more than the " +
                      std::to_string(kMaxElementBytes >> 20) + " MiB a label may take";
-        item.text = truncated_raw(line);
+        item.text = truncate_raw(line);
       } else {
         item.text = std::move(line);
       }
@@ -413,7 +403,7 @@ class OpenFdaReader : public RecordReader {
     if (oversize_) {
       item.error = "the element is " + std::to_string(element_bytes_ >> 20) + " MiB, more than the " +
                    std::to_string(kMaxElementBytes >> 20) + " MiB a label may take";
-      item.text = truncated_raw(item.text);
+      item.text = truncate_raw(item.text);
     }
     ++element_index_;
     return true;
@@ -444,7 +434,7 @@ class OpenFdaReader : public RecordReader {
       in_element_ = false;
       item.location = element_location();
       item.error = "the file ends inside results[" + std::to_string(element_index_) + "] (truncated?)";
-      item.text = truncated_raw(item.text);
+      item.text = truncate_raw(item.text);
       ++element_index_;
       return true;
     }

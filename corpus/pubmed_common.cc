@@ -288,14 +288,6 @@ std::uint64_t location_line(std::string_view location) {
   return line;
 }
 
-std::string truncate_raw(std::string_view text) {
-  if (text.size() <= kMaxRejectRawBytes) return std::string(text);
-  std::size_t cut = kMaxRejectRawBytes;
-  // Back up over UTF-8 continuation bytes so the cut does not split a character.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut));
-}
-
 Result<Record> make_pubmed_record(PubmedArticle a) {
   const std::string pmid(trim(a.pmid));
   if (pmid.empty()) return make_error(ErrorCode::invalid_argument, "field 'PMID': is required", "PMID");

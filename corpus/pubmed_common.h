@@ -18,8 +18,6 @@ namespace medsearch::corpus::formats {
 // (the longest author lists reach a few MB); anything bigger is damaged input, and keeping a
 // bound stops a missing end tag from pulling a whole baseline file into one item.
 inline constexpr std::size_t kMaxPubmedItemBytes = 32u << 20;
-// How much of a rejected item's text is kept for the rejects file.
-inline constexpr std::size_t kMaxRejectRawBytes = 1u << 20;
 
 // One article as either format gives it, before it becomes a Record. Text fields are raw (not
 // yet cleaned); make_pubmed_record() validates and normalises them.
@@ -75,8 +73,5 @@ std::string mesh_descriptor(std::string_view value);
 
 // The line number at the end of a "file:LINE" location (0 when there is none).
 std::uint64_t location_line(std::string_view location);
-
-// The first `kMaxRejectRawBytes` of an item's text, cut at a UTF-8 character boundary.
-std::string truncate_raw(std::string_view text);
 
 }  // namespace medsearch::corpus::formats

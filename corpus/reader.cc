@@ -45,6 +45,14 @@ const std::vector<std::string>& format_names() {
   return names;
 }
 
+std::string truncate_raw(std::string_view text) {
+  if (text.size() <= kMaxRawBytes) return std::string(text);
+  std::size_t cut = kMaxRawBytes;
+  // Back up over UTF-8 continuation bytes so the cut does not split a character.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut));
+}
+
 bool RecordReader::next(ReadItem& item) {
   while (pending_pos_ >= pending_.size()) {
     pending_.clear();

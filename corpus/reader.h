@@ -51,6 +51,11 @@ struct ReadItem {
   bool rejected() const { return !record && deleted_ids.empty(); }
 };
 
+// Rejected items keep at most this much of their raw text (for --rejects).
+inline constexpr std::size_t kMaxRawBytes = std::size_t{1} << 20;
+// `text` cut to at most kMaxRawBytes, at a UTF-8 character boundary.
+std::string truncate_raw(std::string_view text);
+
 // Reads records from one input. next_raw() is not thread-safe (one thread frames); parse() is
 // const and may be called from many threads at once on different items.
 class RecordReader {

@@ -20,16 +20,7 @@ namespace {
 // A label is a few hundred KB; anything past this is not one, and parsing it would take
 // several times its size in memory.
 constexpr std::size_t kMaxFileBytes = std::size_t{256} << 20;
-// Rejected items keep at most this much of their text (for --rejects).
-constexpr std::size_t kMaxRawBytes = std::size_t{1} << 20;
 constexpr std::string_view kHl7Namespace = "urn:hl7-org:v3";
-
-std::string truncated_raw(std::string_view text) {
-  if (text.size() <= kMaxRawBytes) return std::string(text);
-  std::size_t cut = kMaxRawBytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut));
-}
 
 // ---- element access by local name ----------------------------------------------------------
 // SPL files use the default namespace, but a prefixed one (<v3:section>) is just as valid XML;
@@ -409,7 +400,7 @@ class SplReader : public RecordReader {
       item.record.reset();
       item.error = make_error(ErrorCode::internal, std::string("cannot read the label: ") + e.what());
     }
-    if (!item.record) item.raw = truncated_raw(raw.text);
+    if (!item.record) item.raw = truncate_raw(raw.text);
     out.push_back(std::move(item));
   }
 

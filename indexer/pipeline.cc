@@ -34,7 +34,6 @@ constexpr const char* kStubName = "XAPIANDB";
 constexpr const char* kMetaShards = "medsearch.shards";
 constexpr const char* kMetaShard = "medsearch.shard";
 constexpr std::size_t kBatchItems = 128;
-constexpr std::size_t kMaxRawBytes = 1 << 20;  // raw text kept for --rejects, per item
 
 // A bounded blocking queue; close() wakes everyone and makes pop() drain then return false.
 template <typename T>
@@ -115,11 +114,6 @@ struct Counters {
   std::atomic<std::uint64_t> read{0}, added{0}, replaced{0}, unchanged{0}, superseded{0}, rejected{0},
       deleted{0}, passages{0}, bytes_read{0};
 };
-
-std::string truncated(std::string raw) {
-  if (raw.size() > kMaxRawBytes) raw.resize(kMaxRawBytes);
-  return raw;
-}
 
 }  // namespace
 
@@ -459,7 +453,7 @@ class Pipeline {
     if (!item.record) {
       o.kind = Kind::rejected;
       o.message = item.error.message;
-      o.raw = truncated(std::move(item.raw));
+      o.raw = corpus::truncate_raw(item.raw);
       return o;
     }
     corpus::Record& record = *item.record;
@@ -472,7 +466,7 @@ class Pipeline {
       if (!valid.ok()) {
         o.kind = Kind::rejected;
         o.message = valid.error().message;
-        o.raw = truncated(corpus::record_to_json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        o.raw = corpus::truncate_raw(corpus::record_to_json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         return o;
       }
       o.kind = Kind::record;
@@ -489,7 +483,7 @@ class Pipeline {
     if (!prepared.ok()) {
       o.kind = Kind::rejected;
       o.message = prepared.error().message;
-      o.raw = truncated(corpus::record_to_json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      o.raw = corpus::truncate_raw(corpus::record_to_json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       return o;
     }
     o.kind = Kind::record;

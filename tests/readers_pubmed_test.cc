@@ -490,7 +490,7 @@ TEST(PubmedXml, HugeAbstractIsRejectedClearly) {
   ASSERT_EQ(all.rejects.size(), 1u);
   EXPECT_EQ(all.rejects[0].location, path + ":5");
   EXPECT_EQ(all.rejects[0].error.message, "<PubmedArticle> is larger than 32 MiB; skipped");
-  EXPECT_LE(all.rejects[0].raw.size(), formats::kMaxRejectRawBytes);
+  EXPECT_LE(all.rejects[0].raw.size(), corpus::kMaxRawBytes);
   EXPECT_EQ(all.rejects[0].raw.rfind("<PubmedArticle>", 0), 0u);
 }
 
