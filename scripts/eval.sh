@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Evaluates medsearch on a BEIR-format collection: indexes DATASET_DIR/corpus.jsonl, runs the
+# judged queries of SPLIT (DATASET_DIR/qrels/SPLIT.tsv) and prints nDCG@10 (linear gain, as
+# trec_eval's ndcg_cut), Recall@100 and MRR@10.
+#
+#   scripts/eval.sh ../shared/data/scifact train
+#   scripts/eval.sh ../shared/data/nfcorpus dev --per-query
+#   scripts/eval.sh DIR SPLIT --index /tmp/idx   # keep (and reuse) the index there
+#
+# Extra arguments after the options go to medsearch-index (e.g. --passage-bytes 2000).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 2 ] || usage
+dataset="$1"; split="$2"; shift 2
+per_query=0; index=""; index_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --per-query) per_query=1; shift ;;
+    --index) index="$2"; shift 2 ;;
+    -h|--help) usage ;;
+    *) index_args+=("$1"); shift ;;
+  esac
+done
+for f in corpus.jsonl queries.jsonl "qrels/$split.tsv"; do
+  [ -f "$dataset/$f" ] || { echo "eval: $dataset/$f not found" >&2; exit 2; }
+done
+bin="$root/build/bin"
+if [ ! -x "$bin/medsearch-eval" ] || [ ! -x "$bin/medsearch-index" ] || [ ! -x "$bin/medsearch-search" ]; then
+  "$root/scripts/install-deps.sh"
+  MEDSEARCH_TARGETS="medsearch-index medsearch-search medsearch-eval" "$root/scripts/build.sh"
+fi
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+if [ -z "$index" ]; then index="$work/index"; fi
+if [ ! -e "$index" ]; then
+  "$bin/medsearch-index" --db "$index" --progress none -q "${index_args[@]}" "$dataset/corpus.jsonl" >&2
+fi
+start=$(date +%s.%N)
+"$bin/medsearch-search" --db "$index" --queries "$dataset/queries.jsonl" --run "$work/run.txt" --limit 100 >&2
+end=$(date +%s.%N)
+queries=$(cut -d' ' -f1 "$work/run.txt" | sort -u | wc -l)
+echo "dataset	$(basename "$dataset") ($split)"
+args=(--qrels "$dataset/qrels/$split.tsv" --run "$work/run.txt")
+[ "$per_query" -eq 1 ] && args+=(--per-query)
+"$bin/medsearch-eval" "${args[@]}"
+awk -v s="$start" -v e="$end" -v q="$queries" 'BEGIN { if (q > 0) printf "mean_ms_per_query\t%.2f\n", (e - s) * 1000 / q }'
