@@ -9,6 +9,7 @@
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <mutex>
@@ -259,6 +260,43 @@ const Xapian::Stopper& stopper() {
     return s;
   }();
   return *instance;
+}
+
+namespace {
+
+// The words of a name as the query parser splits them, lowercased, in order.
+std::vector<std::string> name_words(std::string_view name) {
+  Xapian::Document doc;
+  Xapian::TermGenerator generator;
+  generator.set_stemming_strategy(Xapian::TermGenerator::STEM_NONE);
+  generator.set_document(doc);
+  generator.index_text(normalize_for_analysis(name));
+  std::vector<std::pair<Xapian::termpos, std::string>> positioned;
+  for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t)
+    for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) positioned.emplace_back(*p, *t);
+  std::sort(positioned.begin(), positioned.end());
+  std::vector<std::string> words;
+  for (auto& [pos, word] : positioned) words.push_back(std::move(word));
+  return words;
+}
+
+}  // namespace
+
+std::string synonym_key(std::string_view name, const Xapian::Stem& stemmer) {
+  const std::vector<std::string> words = name_words(name);
+  if (words.empty()) return {};
+  if (words.size() == 1) return std::string("Z").append(stemmer(words[0]));
+  std::string key;
+  for (const auto& w : words) {
+    if (!key.empty()) key += ' ';
+    key += w;
+  }
+  return key;
+}
+
+std::string synonym_term(std::string_view name, const Xapian::Stem& stemmer) {
+  const std::vector<std::string> words = name_words(name);
+  return words.size() == 1 ? std::string("Z").append(stemmer(words[0])) : std::string();
 }
 
 void configure_term_generator(Xapian::TermGenerator& generator) {

@@ -46,6 +46,13 @@ const Xapian::Stopper& stopper();
 // word indexed once, as a Z-prefixed stem with positions, so phrases work on stems).
 void configure_term_generator(Xapian::TermGenerator& generator);
 
+// Synonyms (Xapian's synonym table, expanded by the query parser). A name's key is what the
+// parser looks up: "Z" + stem for one word ("Rilutek" -> "Zrilutek"), the lowercased words
+// joined by spaces for several ("lou gehrig's disease"). A name's term is what it is indexed as:
+// "Z" + stem for one word, empty for several (a synonym must be a single term).
+std::string synonym_key(std::string_view name, const Xapian::Stem& stemmer);
+std::string synonym_term(std::string_view name, const Xapian::Stem& stemmer);
+
 // Configures a QueryParser to match configure_term_generator (stemmer, strategy, stopper,
 // field prefixes such as title:).
 void configure_query_parser(Xapian::QueryParser& parser);

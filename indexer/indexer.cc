@@ -78,8 +78,39 @@ std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOp
 
 DocumentBuilder::DocumentBuilder(corpus::PassageOptions options) : options_(options) {
   corpus::configure_term_generator(generator_);
-  generator_.set_stemmer(Xapian::Stem(new CachingStemmer()));
+  stemmer_ = Xapian::Stem(new CachingStemmer());
+  generator_.set_stemmer(stemmer_);
 }
+
+namespace {
+
+// A label names its product by brand (capitalised, "Rilutek") and by generic name (lower case,
+// "riluzole"): each brand is a synonym of each generic and back. Generics are not made synonyms
+// of each other (a combination product's ingredients are different drugs), nor are the drugs
+// a guideline or a paper mentions.
+std::vector<std::pair<std::string, std::string>> label_synonyms(const corpus::Record& record, const Xapian::Stem& stemmer) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (record.source != corpus::Source::fda_label) return out;
+  std::vector<std::string> brands, generics;
+  for (const auto& drug : record.drugs) {
+    const bool brand = std::any_of(drug.begin(), drug.end(), [](unsigned char c) { return std::isupper(c); });
+    (brand ? brands : generics).push_back(drug);
+  }
+  auto link = [&](const std::string& from, const std::string& to) {
+    std::string key = corpus::synonym_key(from, stemmer);
+    std::string term = corpus::synonym_term(to, stemmer);
+    if (!key.empty() && !term.empty() && key != term) out.emplace_back(std::move(key), std::move(term));
+  };
+  for (const auto& brand : brands) {
+    for (const auto& generic : generics) {
+      link(brand, generic);
+      link(generic, brand);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input) {
   Status valid = corpus::validate(input);
@@ -88,6 +119,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input) {
   prepared.record_id = input.id;
   prepared.content_hash = content_hash(input, options_);
   prepared.version = input.version;
+  prepared.synonyms = label_synonyms(input, stemmer_);
 
   const corpus::Record record = cleaned(input);
   const std::vector<corpus::Passage> passages = corpus::split_into_passages(record, options_);
@@ -234,6 +266,13 @@ Result<WriteOutcome> Indexer::write(const PreparedRecord& record) {
     // none behind. A record the index has never seen needs no lookup at all.
     if (exists) db_.delete_document(schema::term(schema::kPrefixRecordId, record.record_id));
     for (const auto& passage : record.passages) db_.add_document(passage.second);
+    for (const auto& [key, term] : record.synonyms) {
+      try {
+        db_.add_synonym(key, term);
+      } catch (const Xapian::UnimplementedError&) {
+        break;  // the in-memory backend keeps no synonyms; nothing else to do
+      }
+    }
   } catch (const Xapian::Error& e) {
     return corpus::error_from_xapian(e, "indexing record " + record.record_id);
   }

@@ -41,6 +41,8 @@ struct PreparedRecord {
   std::uint64_t content_hash = 0;
   long long version = 0;
   std::vector<std::pair<std::string, Xapian::Document>> passages;  // {Q term, document}
+  // Synonym-table entries the record teaches: an FDA label's brand and generic names.
+  std::vector<std::pair<std::string, std::string>> synonyms;  // {key, term}
 };
 
 // A stable 64-bit hash of what a record's passages depend on: the record's content and the
@@ -61,6 +63,7 @@ class DocumentBuilder {
  private:
   corpus::PassageOptions options_;
   Xapian::TermGenerator generator_;
+  Xapian::Stem stemmer_;
 };
 
 // What writing a prepared record did.

@@ -16,8 +16,10 @@ using corpus::make_error;
 namespace {
 
 
+// Synonyms from the index (brand <-> generic drug names learned from labels) expand every query.
+constexpr unsigned kSynonymFlags = Xapian::QueryParser::FLAG_AUTO_SYNONYMS | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
 constexpr unsigned kStrictFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
-                                  Xapian::QueryParser::FLAG_LOVEHATE;
+                                  Xapian::QueryParser::FLAG_LOVEHATE | kSynonymFlags;
 
 }  // namespace
 
@@ -52,7 +54,7 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
     // Broken syntax (an unmatched quote, a dangling AND): search the words instead.
     plan.warnings.push_back("query syntax not understood (" + e.get_msg() + "); searched for the words instead");
     try {
-      plan.query = parser.parse_query(text, 0);
+      plan.query = parser.parse_query(text, kSynonymFlags);
     } catch (const Xapian::QueryParserError& again) {
       return make_error(ErrorCode::invalid_argument, "q: cannot parse the query: " + again.get_msg(), "q");
     }

@@ -76,6 +76,25 @@ TEST(Normalize, SameTermsBothSpellings) {
   EXPECT_EQ(words("riluzole 50 mg"), (Words{"riluzole", "50", "mg"}));
 }
 
+TEST(Synonyms, KeysAndTermsMatchTheQueryParser) {
+  const Xapian::Stem stem("english");
+  EXPECT_EQ(mc::synonym_key("Rilutek", stem), "Zrilutek");
+  EXPECT_EQ(mc::synonym_term("riluzole", stem), "Zriluzol");
+  EXPECT_EQ(mc::synonym_key("Lou Gehrig\u2019s disease", stem), "lou gehrig's disease");
+  EXPECT_EQ(mc::synonym_term("sodium phenylbutyrate and taurursodiol", stem), "");  // not one term
+  EXPECT_EQ(mc::synonym_key("   ", stem), "");
+  // The parser looks up exactly these keys.
+  TempDir dir;
+  Xapian::WritableDatabase db(dir.str("db"), Xapian::DB_CREATE);
+  db.add_synonym(mc::synonym_key("Rilutek", stem), mc::synonym_term("riluzole", stem));
+  db.commit();
+  Xapian::QueryParser parser;
+  mc::configure_query_parser(parser);
+  parser.set_database(db);
+  EXPECT_EQ(parser.parse_query("rilutek", Xapian::QueryParser::FLAG_AUTO_SYNONYMS).get_description(),
+            "Query((Zrilutek@1 SYNONYM Zriluzol@1))");
+}
+
 TEST(CleanText, WhitespaceAndControls) {
   EXPECT_EQ(mc::clean_text("  a \t b  "), "a b");
   EXPECT_EQ(mc::clean_text("line one\nline two"), "line one\nline two");

@@ -121,6 +121,28 @@ TEST_F(SamplesTest, AlsQuestionFindsRiluzoleInEveryGroup) {
   }
 }
 
+TEST_F(SamplesTest, BrandNamesFindGenericTextThroughLabelSynonyms) {
+  // The riluzole label lists Rilutek; the trials only ever say "riluzole". Indexing the label
+  // taught the synonym table Rilutek <-> riluzole, so the brand finds the trials.
+  ms::SearchRequest request;
+  request.query = "Rilutek survival";
+  request.sources = {mc::Source::research};
+  auto response = searcher_->search(request);
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  EXPECT_NE(response->parsed_query.find("SYNONYM"), std::string::npos) << response->parsed_query;
+  ASSERT_FALSE(response->hits.empty());
+  for (std::size_t i = 0; i < std::min<std::size_t>(3, response->hits.size()); ++i) {
+    EXPECT_TRUE(mentions(response->hits[i], "riluzole")) << response->hits[i].stored.passage.id;
+    EXPECT_FALSE(mentions(response->hits[i], "rilutek")) << "found by the brand name itself, not the synonym";
+  }
+  // Generics of one label are not made synonyms of the drugs a guideline merely lists.
+  request.query = "edaravone";
+  request.sources = {};
+  auto edaravone = searcher_->search(request);
+  ASSERT_TRUE(edaravone.ok());
+  EXPECT_EQ(edaravone->parsed_query.find("riluzol"), std::string::npos) << edaravone->parsed_query;
+}
+
 TEST_F(SamplesTest, WithdrawnProductCarriesItsStatus) {
   ms::SearchRequest request;
   request.query = "Relyvrio sodium phenylbutyrate taurursodiol";
