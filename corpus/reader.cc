@@ -215,7 +215,7 @@ Result<Record> parse_beir_line(std::string_view line) {
   return record;
 }
 
-Result<std::unique_ptr<RecordReader>> open_reader(const std::string& path, Format format) {
+Result<std::unique_ptr<RecordReader>> open_reader(const std::string& path, Format format, Format* chosen) {
   auto in = InputFile::open(path);
   if (!in.ok()) return in.error();
   if (format == Format::automatic) {
@@ -224,6 +224,7 @@ Result<std::unique_ptr<RecordReader>> open_reader(const std::string& path, Forma
       return make_error(ErrorCode::parse, path + ":1: cannot detect the format; use --format (" +
                                               std::string("medsearch, beir, openfda, spl, medline, pubmed-xml)"));
   }
+  if (chosen != nullptr) *chosen = format;
   switch (format) {
     case Format::medsearch:
     case Format::beir:

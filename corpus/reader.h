@@ -79,8 +79,9 @@ class RecordReader {
 
 // Opens `path` as `format`. With Format::automatic the format is chosen from the content (and
 // the name only where the content is ambiguous). Fails with `unavailable` when the file cannot
-// be opened, `parse` when the format cannot be detected.
-Result<std::unique_ptr<RecordReader>> open_reader(const std::string& path, Format format);
+// be opened, `parse` when the format cannot be detected. When `chosen` is given it receives the
+// format the file is read as.
+Result<std::unique_ptr<RecordReader>> open_reader(const std::string& path, Format format, Format* chosen = nullptr);
 
 // Detects the format of `head`, the first bytes of a file (decompressed); `name` is its path.
 // Format::automatic when nothing matches.

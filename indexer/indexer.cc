@@ -112,12 +112,12 @@ std::vector<std::pair<std::string, std::string>> label_synonyms(const corpus::Re
 
 }  // namespace
 
-Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input) {
+Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::optional<std::uint64_t> hash) {
   Status valid = corpus::validate(input);
   if (!valid.ok()) return valid.error();
   PreparedRecord prepared;
   prepared.record_id = input.id;
-  prepared.content_hash = content_hash(input, options_);
+  prepared.content_hash = hash ? *hash : content_hash(input, options_);
   prepared.version = input.version;
   prepared.synonyms = label_synonyms(input, stemmer_);
 

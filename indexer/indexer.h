@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -56,7 +57,8 @@ class DocumentBuilder {
  public:
   explicit DocumentBuilder(corpus::PassageOptions options = {});
   // Validates, cleans, splits and analyses. Errors are invalid_argument naming the field.
-  Result<PreparedRecord> build(const corpus::Record& record);
+  // `hash` is the record's content_hash when the caller has already computed it.
+  Result<PreparedRecord> build(const corpus::Record& record, std::optional<std::uint64_t> hash = std::nullopt);
 
   const corpus::PassageOptions& options() const { return options_; }
 

@@ -370,13 +370,8 @@ class Pipeline {
     };
     for (std::size_t i = 0; i < inputs.size() && !stop_; ++i) {
       corpus::Format chosen = format;
-      if (chosen == corpus::Format::automatic) {
-        // Detect here as open_reader would, to report which format each input was read as.
-        if (auto probe = corpus::InputFile::open(inputs[i]); probe.ok())
-          chosen = corpus::detect_format((*probe)->peek(1 << 16), inputs[i]);
-      }
-      if (chosen != corpus::Format::automatic) (*inputs_)[i].format = std::string(corpus::to_string(chosen));
-      auto opened = corpus::open_reader(inputs[i], chosen == corpus::Format::automatic ? format : chosen);
+      auto opened = corpus::open_reader(inputs[i], format, &chosen);
+      if (opened.ok()) (*inputs_)[i].format = std::string(corpus::to_string(chosen));
       if (!opened.ok()) {
         // A batch without a reader: the router reports it in order with the records around it.
         Batch batch;
@@ -479,7 +474,7 @@ class Pipeline {
       o.record = std::move(record);
       return o;
     }
-    auto prepared = builder.build(record);
+    auto prepared = builder.build(record, o.hash);
     if (!prepared.ok()) {
       o.kind = Kind::rejected;
       o.message = prepared.error().message;
@@ -571,7 +566,7 @@ class Pipeline {
         }
         // An earlier duplicate in this run changed the record: build it after all.
         if (!builder) builder = std::make_unique<DocumentBuilder>(options_.indexer.passages);
-        auto prepared = builder->build(work.record);
+        auto prepared = builder->build(work.record, work.hash);
         if (!prepared.ok()) {  // cannot happen for a record that built before; be safe
           fail(prepared.error());
           continue;
