@@ -16,7 +16,7 @@
 namespace medsearch::corpus::schema {
 
 // Bump when the layout of documents changes; an index with another version is refused.
-inline constexpr int kVersion = 2;  // 2: STEM_ALL_Z terms, content hash and version slots
+inline constexpr int kVersion = 3;  // 2: STEM_ALL_Z terms, content hash and version slots; 3: facet slots 6-8
 
 // Term prefixes.
 inline constexpr std::string_view kPrefixPassageId = "Q";      // unique id term of a passage
@@ -40,6 +40,9 @@ inline constexpr Xapian::valueno kSlotPassageId = 2;  // stable tie-break in ran
 inline constexpr Xapian::valueno kSlotSource = 3;     // source name
 inline constexpr Xapian::valueno kSlotVersion = 4;    // sortable_serialise(record version), when known
 inline constexpr Xapian::valueno kSlotContentHash = 5;  // hash of the record's content (resume, skip unchanged)
+inline constexpr Xapian::valueno kSlotSection = 6;      // section key, ASCII-lowercased, when the passage has one
+inline constexpr Xapian::valueno kSlotEvidence = 7;     // evidence level token, when known
+inline constexpr Xapian::valueno kSlotDrugs = 8;        // the record's drug names, ASCII-lowercased, joined by '\n'
 
 // Metadata keys.
 inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";

@@ -129,6 +129,11 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
   const std::string title = corpus::normalize_for_analysis(record.title);
   const int year = record.year();
   const std::string hash_value = encode_hash(prepared.content_hash);
+  std::string drug_list;
+  for (const auto& drug : record.drugs) {
+    if (!drug_list.empty()) drug_list += '\n';
+    drug_list += lower_ascii(drug);
+  }
   try {
     for (const corpus::Passage& passage : passages) {
       Xapian::Document doc;
@@ -173,6 +178,9 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       doc.add_value(schema::kSlotSource, std::string(corpus::to_string(record.source)));
       doc.add_value(schema::kSlotContentHash, hash_value);
       if (year > 0) doc.add_value(schema::kSlotYear, Xapian::sortable_serialise(year));
+      if (!passage.section.empty()) doc.add_value(schema::kSlotSection, lower_ascii(passage.section));
+      if (!record.evidence_level.empty()) doc.add_value(schema::kSlotEvidence, record.evidence_level);
+      if (!drug_list.empty()) doc.add_value(schema::kSlotDrugs, drug_list);
       if (record.version > 0)
         doc.add_value(schema::kSlotVersion, Xapian::sortable_serialise(static_cast<double>(record.version)));
       doc.set_data(schema::encode_document_data(schema::make_stored_passage(record, passage)));
