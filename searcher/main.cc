@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   std::string tag = "medsearch";
   app.add_option("--db", db, "index folder")->required();
   app.add_flag("--json", as_json, "print the answer as JSON (the /search response shape)");
+  bool no_rerank = false;
+  app.add_flag("--no-rerank", no_rerank, "first stage (BM25) only: no feedback, no second stage");
   app.add_option("--limit", limit, "passages to show (1-100); with --run, records per query (1-1000)");
   app.add_option("--offset", offset, "skip this many results");
   app.add_option("--per-record", per_record, "passages per record at most (0 = no limit)");
@@ -84,7 +86,7 @@ int main(int argc, char** argv) {
       std::cerr << "medsearch-search: " << run_path << ": cannot open for writing\n";
       return 2;
     }
-    auto counts = ms::write_trec_run(**searcher, *queries, depth, tag, out, report);
+    auto counts = ms::write_trec_run(**searcher, *queries, depth, tag, out, report, !no_rerank);
     out.close();
     if (!out) {
       std::cerr << "medsearch-search: " << run_path << ": write failed\n";
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
   request.limit = limit;
   request.offset = offset;
   request.per_record = per_record;
+  request.rerank = !no_rerank;
   request.year_from = year_from;
   request.year_to = year_to;
   for (const auto& s : sources) request.sources.push_back(*mc::parse_source(s));

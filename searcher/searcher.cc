@@ -128,6 +128,14 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   response.warnings = std::move(plan->warnings);
   Xapian::Query query = plan->query;
 
+  // First-stage feedback (when the model asks for it) widens the query; filters apply
+  // to the widened query, so expansion terms never let filtered-out passages in.
+  std::vector<std::pair<std::string, double>> feedback;
+  if (request.rerank && model_.feedback.docs > 0) {
+    feedback = rerank::feedback_terms(db_, query, model_.feedback);
+    query = rerank::expand(query, feedback, model_.feedback);
+  }
+
   // Filters: sources (any of), year range.
   if (!request.sources.empty()) {
     std::vector<Xapian::Query> terms;
@@ -165,9 +173,14 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // Scores that differ only in floating-point noise (the same passage text scored in one
   // database or across shards can differ in the last bit) must still tie, and ties break on
   // passage id. So fetch a margin around the page and order it by (score to 1e-9, passage id).
+  // The second stage reorders the first stage's top `depth`, so it needs them all.
   constexpr Xapian::doccount kMargin = 8;
-  const Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
-  Xapian::MSet mset = enquire.get_mset(lo, first - lo + count + kMargin, std::max(check_at_least, first + count + kMargin));
+  const auto depth = static_cast<Xapian::doccount>(model_.depth);
+  const bool rerank = request.rerank && first < depth;
+  Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
+  if (rerank) lo = 0;
+  const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
+  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(check_at_least, lo + want));
   response.total_estimate = mset.get_matches_estimated();
 
   struct Ranked {
@@ -178,18 +191,41 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   std::vector<Ranked> ranked;
   for (auto it = mset.begin(); it != mset.end(); ++it)
     ranked.push_back({std::llround(it.get_weight() * 1e9), it.get_document().get_value(schema::kSlotPassageId), it});
-  std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+  auto by_key = [](const Ranked& a, const Ranked& b) {
     if (a.key != b.key) return a.key > b.key;
     return a.passage_id < b.passage_id;
-  });
+  };
+  std::stable_sort(ranked.begin(), ranked.end(), by_key);
+  if (rerank && !ranked.empty()) {
+    // The top `depth` are scored by the model and put in its order; what follows keeps the
+    // first-stage order. Scores stay monotone: reranked ones are 1 + (model score - the lowest
+    // model score), the rest their first-stage weight over the best one (at most 1).
+    const double best = ranked.front().it.get_weight();
+    const std::size_t n = std::min<std::size_t>(depth, ranked.size());
+    rerank::FeatureExtractor extractor(db_, plan->query);
+    const std::vector<rerank::Features> features = extractor.compute(mset, n, request.per_record > 0, feedback);
+    // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
+    std::vector<double> model_score(n);
+    std::size_t i = 0;
+    for (auto it = mset.begin(); i < n; ++it, ++i) model_score[i] = model_.score(features[i]);
+    const double lowest = *std::min_element(model_score.begin(), model_score.end());
+    for (auto& r : ranked) {
+      const auto index = static_cast<std::size_t>(r.it.get_rank() - mset.get_firstitem());
+      const double score = index < n ? 1.0 + model_score[index] - lowest : (best > 0 ? r.it.get_weight() / best : 0);
+      r.key = std::llround(score * 1e9);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), by_key);
+  }
 
   // Terms are indexed stemmed with positions (STEM_ALL_Z), and Xapian's snippets highlight
   // phrases only of unstemmed terms: for a query with phrases, highlight its words one by one
   // through a second MSet over the OR of its terms (snippets need the query, not a match).
   Xapian::MSet highlight = mset;
   const std::string description = plan->query.get_description();
-  if (request.snippet_bytes > 0 &&
-      (description.find("PHRASE") != std::string::npos || description.find("NEAR") != std::string::npos)) {
+  // Likewise when feedback widened the query: snippets mark the question's words, not the
+  // expansion's.
+  if (request.snippet_bytes > 0 && (!feedback.empty() || description.find("PHRASE") != std::string::npos ||
+                                    description.find("NEAR") != std::string::npos)) {
     Xapian::Enquire words(db_);
     words.set_query(Xapian::Query(Xapian::Query::OP_OR, plan->query.get_unique_terms_begin(),
                                   plan->query.get_unique_terms_end()));
@@ -215,6 +251,30 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   response.took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return response;
+}
+
+Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string& question, int depth) {
+  try {
+    auto plan = build_query(question, db_);
+    if (!plan.ok()) return plan.error();
+    const auto feedback = rerank::feedback_terms(db_, plan->query, model_.feedback);
+    Xapian::Enquire enquire(db_);
+    enquire.set_query(rerank::expand(plan->query, feedback, model_.feedback));
+    enquire.set_weighting_scheme(Xapian::BM25Weight());
+    enquire.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+    enquire.set_collapse_key(schema::kSlotRecordId, 1);
+    const auto n = static_cast<Xapian::doccount>(std::max(depth, 1));
+    Xapian::MSet mset = enquire.get_mset(0, n, std::max(db_.get_doccount(), n));
+    rerank::FeatureExtractor extractor(db_, plan->query);
+    const auto features = extractor.compute(mset, mset.size(), true, feedback);
+    std::vector<Candidate> out;
+    std::size_t i = 0;
+    for (auto it = mset.begin(); it != mset.end(); ++it, ++i)
+      out.push_back({it.get_document().get_value(schema::kSlotRecordId), it.get_weight(), features[i]});
+    return out;
+  } catch (const Xapian::Error& e) {
+    return corpus::error_from_xapian(e, "candidates");
+  }
 }
 
 Result<schema::StoredPassage> Searcher::passage(const std::string& passage_id) {

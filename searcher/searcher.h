@@ -12,6 +12,7 @@
 #include "corpus/record.h"
 #include "corpus/result.h"
 #include "corpus/schema.h"
+#include "searcher/rerank.h"
 
 namespace medsearch::searcher {
 
@@ -34,6 +35,7 @@ struct SearchRequest {
   int year_to = 0;                 // 0 = open
   int per_record = 1;              // passages per record at most; 0 = no limit
   std::size_t snippet_bytes = 300; // snippet length; 0 = no snippet
+  bool rerank = true;              // second stage over the first stage's top records (rerank.h)
 };
 
 // A passage with its rank, score, snippet and citation.
@@ -91,6 +93,19 @@ class Searcher {
   // Picks up the latest commit; cheap when nothing changed.
   Status reopen();
 
+  // The rerank model searches use (default: rerank::Model::builtin()).
+  void set_model(const rerank::Model& model) { model_ = model; }
+  const rerank::Model& model() const { return model_; }
+
+  // For training: the first stage's top `depth` records for a question (best passage each,
+  // in first-stage order) with their rerank features.
+  struct Candidate {
+    std::string record_id;
+    double first_score = 0;
+    rerank::Features features{};
+  };
+  Result<std::vector<Candidate>> candidates(const std::string& question, int depth);
+
   const std::string& path() const { return path_; }
 
  private:
@@ -99,6 +114,7 @@ class Searcher {
   Xapian::Database db_;
   std::string path_;
   Xapian::Stem stemmer_;
+  rerank::Model model_ = rerank::Model::builtin();
 };
 
 // The Xapian library version, for /health.

@@ -12,7 +12,7 @@ namespace medsearch::searcher {
 using nlohmann::json;
 
 Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
-                                                  const std::function<void(const std::string&)>& report) {
+                                                  const std::function<void(const std::string&)>& report, bool rerank) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return corpus::make_error(ErrorCode::unavailable, path + ": cannot open for reading");
   std::vector<BatchQuery> queries;
@@ -43,7 +43,7 @@ Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
 
 RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& queries, int depth,
                          const std::string& tag, std::ostream& out,
-                         const std::function<void(const std::string&)>& report) {
+                         const std::function<void(const std::string&)>& report, bool rerank) {
   RunCounts counts;
   char score[32];
   for (const BatchQuery& q : queries) {
@@ -58,6 +58,7 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
     }
     request.snippet_bytes = 0;
     request.per_record = 1;
+    request.rerank = rerank;
     int written = 0;
     bool failed = false;
     while (written < depth) {

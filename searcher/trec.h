@@ -19,7 +19,7 @@ struct BatchQuery {
 // Reads BEIR queries.jsonl (`_id`, `text`). Bad lines are reported as "file:line: reason"
 // and skipped.
 Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
-                                                  const std::function<void(const std::string&)>& report);
+                                                  const std::function<void(const std::string&)>& report, bool rerank = true);
 
 struct RunCounts {
   std::size_t queries = 0;
@@ -28,9 +28,10 @@ struct RunCounts {
 };
 
 // Writes `qid Q0 record_id rank score tag` lines, up to `depth` records per query (ranks
-// from 1). A query that fails is reported and contributes no lines.
+// from 1). A query that fails is reported and contributes no lines. `rerank` false runs the
+// first stage alone.
 RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& queries, int depth,
                          const std::string& tag, std::ostream& out,
-                         const std::function<void(const std::string&)>& report);
+                         const std::function<void(const std::string&)>& report, bool rerank = true);
 
 }  // namespace medsearch::searcher

@@ -29,9 +29,12 @@ class SearcherTest : public ::testing::Test {
     searcher_ = std::make_unique<ms::Searcher>(db);
   }
 
-  ms::SearchResponse search(const std::string& q, int limit = 10, int offset = 0, int per_record = 1) {
+  // rerank = false: the first stage alone, which matches exactly what the question's words
+  // match (the second stage may widen a plain question through feedback; RerankTest covers it).
+  ms::SearchResponse search(const std::string& q, int limit = 10, int offset = 0, int per_record = 1, bool rerank = false) {
     ms::SearchRequest r;
     r.query = q;
+    r.rerank = rerank;
     r.limit = limit;
     r.offset = offset;
     r.per_record = per_record;
@@ -262,4 +265,62 @@ TEST(Evaluation, MatchesTrecEvalDefinitions) {
   // Ties on score are ordered by doc id descending, as trec_eval does.
   ms::Run tied = {{"q2", {{"a", 1.0}, {"d9", 1.0}}}};
   EXPECT_NEAR(ms::evaluate(qrels, tied).per_query["q2"].mrr10, 1.0, 1e-12);
+}
+
+// The second stage (searcher/rerank.h) with the shipped model.
+TEST_F(SearcherTest, RerankKeepsWrittenSyntaxExactAndRanksMatchesFirst) {
+  // A phrase says exactly what to match: the second stage reorders, never widens.
+  auto first = search("\"twice daily\"", 10, 0, 1, false);
+  auto second = search("\"twice daily\"", 10, 0, 1, true);
+  ASSERT_EQ(second.hits.size(), first.hits.size());
+  EXPECT_EQ(ids(second), ids(first));
+  // A plain word may bring in passages its best matches resemble, but the one passage that
+  // holds the word comes first, and scores never increase down the list.
+  auto plain = search("ventilating", 10, 0, 1, false);
+  ASSERT_EQ(plain.hits.size(), 1u);
+  auto widened = search("ventilating", 10, 0, 1, true);
+  ASSERT_FALSE(widened.hits.empty());
+  EXPECT_EQ(widened.hits.front().stored.passage.id, plain.hits.front().stored.passage.id);
+  for (std::size_t i = 1; i < widened.hits.size(); ++i) EXPECT_LE(widened.hits[i].score, widened.hits[i - 1].score);
+  // Snippets mark the question's words, not the expansion's.
+  for (const auto& hit : widened.hits) {
+    std::size_t pos = 0;
+    while ((pos = hit.snippet.find("<mark>", pos)) != std::string::npos) {
+      pos += 6;
+      const std::string marked = hit.snippet.substr(pos, hit.snippet.find("</mark>", pos) - pos);
+      EXPECT_NE(marked.find("ventilat"), std::string::npos) << hit.snippet;
+    }
+  }
+}
+
+TEST_F(SearcherTest, RerankIsDeterministicAndPagesAgree) {
+  auto a = search("riluzole survival trial", 10, 0, 1, true);
+  auto b = search("riluzole survival trial", 10, 0, 1, true);
+  ASSERT_EQ(ids(a), ids(b));
+  for (std::size_t i = 0; i < a.hits.size(); ++i) EXPECT_DOUBLE_EQ(a.hits[i].score, b.hits[i].score);
+  // Page 2 of 3 continues page 1 exactly.
+  auto all = search("riluzole survival trial", 6, 0, 1, true);
+  auto page1 = search("riluzole survival trial", 3, 0, 1, true);
+  auto page2 = search("riluzole survival trial", 3, 3, 1, true);
+  auto joined = ids(page1);
+  for (const auto& id : ids(page2)) joined.push_back(id);
+  EXPECT_EQ(joined, ids(all));
+}
+
+TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
+  const auto& model = ms::rerank::Model::builtin();
+  EXPECT_EQ(model.depth, 100);
+  EXPECT_GT(model.feedback.docs, 0u);
+  EXPECT_NE(model.description.find("coordinate ascent"), std::string::npos) << "searcher/rerank_model.json did not load";
+  auto again = ms::rerank::Model::from_json(model.to_json());
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  for (std::size_t i = 0; i < ms::rerank::kFeatureCount; ++i) EXPECT_NEAR(again->weights[i], model.weights[i], 1e-6);
+  EXPECT_EQ(again->feedback.docs, model.feedback.docs);
+
+  auto unknown = ms::rerank::Model::from_json(nlohmann::json{{"weights", {{"bm26", 1.0}}}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("bm26"), std::string::npos);
+  EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"weights", {{"bm25", "high"}}}}).ok());
+  EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"depth", 0}, {"weights", nlohmann::json::object()}}).ok());
+  EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json::array()).ok());
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Trains the rerank weights shipped in searcher/rerank_model.json, reproducibly: indexes SciFact
+# and NFCorpus from the shared data, then runs medsearch-train on SciFact's train split and
+# NFCorpus's dev split (sets weigh equally), with 5-fold cross-validation printed first.
+#
+#   scripts/train-rerank.sh                      # writes searcher/rerank_model.json
+#   scripts/train-rerank.sh --out /tmp/model.json --data DIR
+# Extra arguments go to medsearch-train (e.g. --feedback-docs 0 to train without feedback).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+data="$root/../shared/data"
+out="$root/searcher/rerank_model.json"
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data) data="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) extra+=("$1"); shift ;;
+  esac
+done
+for f in scifact/corpus.jsonl scifact/qrels/train.tsv nfcorpus/corpus.jsonl nfcorpus/qrels/dev.tsv; do
+  [ -r "$data/$f" ] || { echo "train-rerank: cannot read $data/$f (give --data DIR)" >&2; exit 2; }
+done
+MEDSEARCH_TARGETS="medsearch-index medsearch-train" "$root/scripts/build.sh" >&2
+bin="$root/${MEDSEARCH_BUILD_DIR:-build}/bin"
+work="$(mktemp -d "${TMPDIR:-/tmp}/medsearch-train.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+for ds in scifact nfcorpus; do
+  "$bin/medsearch-index" --db "$work/$ds" --progress none -q "$data/$ds/corpus.jsonl" >&2
+done
+"$bin/medsearch-train" --feedback-docs 10 --feedback-terms 20 --feedback-alpha 0.3 --widen-min-terms 1 --restarts 2 --seed 1 --folds 5 \
+  --set "scifact:$work/scifact:$data/scifact/queries.jsonl:$data/scifact/qrels/train.tsv" \
+  --set "nfcorpus:$work/nfcorpus:$data/nfcorpus/queries.jsonl:$data/nfcorpus/qrels/dev.tsv" \
+  --out "$out" "${extra[@]}"

@@ -1,0 +1,336 @@
+// Second-stage features and the linear model over them. See rerank.h for the feature list.
+#include "searcher/rerank.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <tuple>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/schema.h"
+
+namespace medsearch::searcher::rerank {
+
+// The shipped model, searcher/rerank_model.json, compiled in (see searcher/CMakeLists.txt).
+extern const char* const kBuiltinModelJson;
+
+namespace {
+
+using corpus::ErrorCode;
+using corpus::make_error;
+
+constexpr std::size_t kMaxQueryTerms = 32;  // long pasted texts: the first 32 distinct terms
+constexpr unsigned kProximityWindow = 8;
+constexpr unsigned kBigramGap = 2;  // a dropped stop word may sit between two query words
+constexpr Xapian::doccount kFeedbackDocs = 10;
+constexpr Xapian::termcount kFeedbackTerms = 20;
+
+// A stemmed, unprefixed term: "Z" + stem, where a stem starts with a lowercase letter or digit
+// (prefixed terms such as ZS..., ZXH... have capitals after the Z).
+bool is_body_term(const std::string& term) {
+  return term.size() > 1 && term[0] == 'Z' && !std::isupper(static_cast<unsigned char>(term[1]));
+}
+
+class BodyTerms : public Xapian::ExpandDecider {
+ public:
+  bool operator()(const std::string& term) const override { return is_body_term(term); }
+};
+
+// Smallest |a - b| over a in x, b in y (both sorted).
+unsigned min_distance(const std::vector<Xapian::termpos>& x, const std::vector<Xapian::termpos>& y) {
+  unsigned best = ~0u;
+  std::size_t i = 0, j = 0;
+  while (i < x.size() && j < y.size()) {
+    const unsigned d = x[i] > y[j] ? x[i] - y[j] : y[j] - x[i];
+    best = std::min(best, d);
+    if (x[i] < y[j]) ++i; else ++j;
+  }
+  return best;
+}
+
+// True if some b in y follows some a in x by 1..gap positions.
+bool follows_within(const std::vector<Xapian::termpos>& x, const std::vector<Xapian::termpos>& y, unsigned gap) {
+  std::size_t j = 0;
+  for (Xapian::termpos a : x) {
+    while (j < y.size() && y[j] <= a) ++j;
+    if (j < y.size() && y[j] - a <= gap) return true;
+  }
+  return false;
+}
+
+// True if the query is only words (OR of terms and synonyms), as a plain question parses; false
+// when the user wrote syntax (a phrase, AND, NOT, +/-, a field) that says exactly what to match.
+bool only_words(const Xapian::Query& query) {
+  switch (query.get_type()) {
+    case Xapian::Query::LEAF_TERM:
+    case Xapian::Query::LEAF_MATCH_ALL:
+      return true;
+    case Xapian::Query::OP_OR:
+    case Xapian::Query::OP_SYNONYM:
+    case Xapian::Query::OP_SCALE_WEIGHT:
+      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i)
+        if (!only_words(query.get_subquery(i))) return false;
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+const std::array<const char*, kFeatureCount> kFeatureNames = {
+    "bm25", "coverage_idf", "coverage", "title_idf", "proximity", "bigram", "passages", "length", "prf", "first_rank",
+    "bm25_query"};
+
+std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
+                                                           const Feedback& feedback) {
+  std::vector<std::pair<std::string, double>> out;
+  if (feedback.docs == 0 || feedback.terms == 0) return out;
+  Xapian::Enquire enquire(db);
+  enquire.set_query(query);
+  enquire.set_weighting_scheme(Xapian::BM25Weight());
+  enquire.set_sort_by_relevance_then_value(corpus::schema::kSlotPassageId, false);
+  // Over several shards Xapian 1.4's pruning is not exact (see Searcher::search_once), and the
+  // same passage can score differently in the last bit in one database and across shards: the
+  // top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken by
+  // passage id and by term, so the expansion never depends on how the index is split.
+  constexpr Xapian::doccount kMargin = 8;
+  const Xapian::doccount want = feedback.docs + kMargin;
+  const Xapian::doccount check = db.size() > 1 ? std::max(db.get_doccount(), want) : want;
+  Xapian::MSet top = enquire.get_mset(0, want, check);
+  if (top.empty()) return out;
+  std::vector<std::tuple<long long, std::string, Xapian::docid>> ranked;
+  for (auto it = top.begin(); it != top.end(); ++it)
+    ranked.emplace_back(-std::llround(it.get_weight() * 1e9), it.get_document().get_value(corpus::schema::kSlotPassageId), *it);
+  std::sort(ranked.begin(), ranked.end());
+  Xapian::RSet rset;
+  for (std::size_t i = 0; i < ranked.size() && i < feedback.docs; ++i) rset.add_document(std::get<2>(ranked[i]));
+  BodyTerms decider;
+  Xapian::ESet eset = enquire.get_eset(feedback.terms + 10, rset, Xapian::Enquire::USE_EXACT_TERMFREQ, &decider);
+  std::vector<std::tuple<long long, std::string, double>> terms;
+  for (auto e = eset.begin(); e != eset.end(); ++e) terms.emplace_back(-std::llround(e.get_weight() * 1e9), *e, e.get_weight());
+  std::sort(terms.begin(), terms.end());
+  for (std::size_t i = 0; i < terms.size() && i < feedback.terms; ++i)
+    out.emplace_back(std::get<1>(terms[i]), static_cast<double>(-std::get<0>(terms[i])) / 1e9);
+  return out;
+}
+
+Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
+                     const Feedback& feedback) {
+  const double alpha = feedback.alpha;
+  if (terms.empty() || alpha <= 0) return query;
+  std::unordered_set<std::string> words;
+  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t)
+    if (is_body_term(*t)) words.insert(*t);
+  const bool widen = words.size() >= feedback.widen_min_terms && only_words(query);
+  const double best = terms.front().second > 0 ? terms.front().second : 1;
+  std::vector<Xapian::Query> parts;
+  for (const auto& [term, weight] : terms)
+    parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term), weight / best);
+  // OR, as RM3 does, for questions of several words: passages that share no word with the question but many with its best
+  // matches come in below those that match it (measured: AND_MAYBE, which lets nothing new in,
+  // loses most of the gain on NFCorpus, 0.3053 against 0.3162 cross-validated; docs/RELEVANCE.md).
+  return Xapian::Query(widen ? Xapian::Query::OP_OR : Xapian::Query::OP_AND_MAYBE, query,
+                       Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                                     Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end()), alpha));
+}
+
+Model Model::identity() {
+  Model m;
+  m.weights[0] = 1.0;
+  m.description = "first stage only";
+  return m;
+}
+
+const Model& Model::builtin() {
+  static const Model model = [] {
+    auto parsed = nlohmann::json::parse(kBuiltinModelJson, nullptr, false);
+    auto m = parsed.is_discarded() ? corpus::Result<Model>(make_error(ErrorCode::parse, "not JSON")) : from_json(parsed);
+    // The file is checked by tests; a broken one must not take searching down with it.
+    return m.ok() ? *m : identity();
+  }();
+  return model;
+}
+
+corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return make_error(ErrorCode::parse, "a rerank model is a JSON object");
+  Model m;
+  if (j.contains("description") && j["description"].is_string()) m.description = j["description"].get<std::string>();
+  if (j.contains("depth")) {
+    if (!j["depth"].is_number_integer() || j["depth"].get<int>() < 1 || j["depth"].get<int>() > 1000)
+      return make_error(ErrorCode::parse, "depth must be a whole number from 1 to 1000", "depth");
+    m.depth = j["depth"].get<int>();
+  }
+  if (j.contains("feedback") && !j["feedback"].is_null()) {
+    const auto& fb = j["feedback"];
+    if (!fb.is_object() || !fb.value("docs", nlohmann::json(0)).is_number_unsigned() ||
+        !fb.value("terms", nlohmann::json(20)).is_number_unsigned() || !fb.value("alpha", nlohmann::json(0.3)).is_number())
+      return make_error(ErrorCode::parse, "feedback must be {docs, terms, alpha} with whole docs and terms", "feedback");
+    m.feedback.docs = std::min(fb.value("docs", 0u), 100u);
+    m.feedback.terms = std::min(fb.value("terms", 20u), 100u);
+    m.feedback.alpha = fb.value("alpha", 0.3);
+    m.feedback.widen_min_terms = std::min(fb.value("widen_min_terms", 3u), 1000u);
+  }
+  if (!j.contains("weights") || !j["weights"].is_object())
+    return make_error(ErrorCode::parse, "weights must be an object of feature name -> number", "weights");
+  for (const auto& [name, value] : j["weights"].items()) {
+    auto it = std::find_if(kFeatureNames.begin(), kFeatureNames.end(), [&](const char* f) { return name == f; });
+    if (it == kFeatureNames.end()) return make_error(ErrorCode::parse, "unknown feature '" + name + "'", "weights");
+    if (!value.is_number() || !std::isfinite(value.get<double>()))
+      return make_error(ErrorCode::parse, "weight of '" + name + "' is not a finite number", "weights");
+    m.weights[static_cast<std::size_t>(it - kFeatureNames.begin())] = value.get<double>();
+  }
+  return m;
+}
+
+nlohmann::json Model::to_json() const {
+  nlohmann::json named = nlohmann::json::object();
+  for (std::size_t i = 0; i < kFeatureCount; ++i) named[kFeatureNames[i]] = weights_rounded(i);
+  nlohmann::json fb = nullptr;
+  if (feedback.docs > 0)
+    fb = {{"docs", feedback.docs}, {"terms", feedback.terms}, {"alpha", feedback.alpha},
+          {"widen_min_terms", feedback.widen_min_terms}};
+  return {{"description", description}, {"depth", depth}, {"feedback", fb}, {"weights", named}};
+}
+
+double Model::weights_rounded(std::size_t i) const { return std::round(weights[i] * 1e6) / 1e6; }
+
+double Model::score(const Features& f) const {
+  double s = 0;
+  for (std::size_t i = 0; i < kFeatureCount; ++i) s += weights[i] * f[i];
+  return s;
+}
+
+FeatureExtractor::FeatureExtractor(const Xapian::Database& db, const Xapian::Query& query) : db_(db), query_(query) {
+  const double n_docs = static_cast<double>(db.get_doccount());
+  std::unordered_set<std::string> seen;
+  for (auto t = query.get_terms_begin(); t != query.get_terms_end() && terms_.size() < kMaxQueryTerms; ++t) {
+    const std::string& term = *t;
+    if (!is_body_term(term) || !seen.insert(term).second) continue;
+    const double df = static_cast<double>(db.get_termfreq(term));
+    if (df == 0) continue;  // matches nothing anywhere: tells no candidate apart
+    QueryTerm q;
+    q.term = term;
+    q.title_term = "ZS" + term.substr(1);
+    q.idf = std::log(1.0 + (n_docs - df + 0.5) / (df + 0.5));
+    terms_.push_back(std::move(q));
+  }
+  for (std::size_t i = 0; i < terms_.size(); ++i) {
+    idf_total_ += terms_[i].idf;
+    for (std::size_t j = i + 1; j < terms_.size(); ++j) pair_total_ += std::min(terms_[i].idf, terms_[j].idf);
+    if (i + 1 < terms_.size()) bigram_total_ += terms_[i].idf + terms_[i + 1].idf;
+  }
+}
+
+std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
+                                                std::vector<std::pair<std::string, double>> feedback) const {
+  n = std::min<std::size_t>(n, mset.size());
+  std::vector<Features> out(n);
+  if (n == 0) return out;
+
+  // Pseudo-relevance feedback: the ESet of the top passages.
+  double feedback_total = 0;
+  if (feedback.empty()) {
+    Xapian::RSet rset;
+    Xapian::doccount k = 0;
+    for (auto it = mset.begin(); it != mset.end() && k < kFeedbackDocs; ++it, ++k) rset.add_document(*it);
+    Xapian::Enquire enquire(db_);
+    enquire.set_query(query_);
+    BodyTerms decider;
+    Xapian::ESet eset = enquire.get_eset(kFeedbackTerms, rset, Xapian::Enquire::USE_EXACT_TERMFREQ, &decider);
+    for (auto e = eset.begin(); e != eset.end(); ++e) feedback.emplace_back(*e, e.get_weight());
+  }
+  for (const auto& fb : feedback) feedback_total += fb.second;
+
+  // Every term to look up in a passage's term list, sorted, with what it stands for:
+  // kind 0 = query term i, 1 = title term of query term i, 2 = feedback term i.
+  struct Lookup {
+    std::string term;
+    int kind;
+    std::size_t index;
+  };
+  std::vector<Lookup> lookups;
+  for (std::size_t i = 0; i < terms_.size(); ++i) {
+    lookups.push_back({terms_[i].term, 0, i});
+    lookups.push_back({terms_[i].title_term, 1, i});
+  }
+  for (std::size_t i = 0; i < feedback.size(); ++i) lookups.push_back({feedback[i].first, 2, i});
+  std::sort(lookups.begin(), lookups.end(), [](const Lookup& a, const Lookup& b) { return a.term < b.term; });
+
+  const double best = mset.begin().get_weight();
+  const double average_length = std::max(1.0, db_.get_avlength());
+  std::vector<char> in_body(terms_.size()), in_title(terms_.size());
+  std::vector<Xapian::termcount> wdf(terms_.size());
+  std::vector<double> bm25_query(n);
+  std::vector<std::vector<Xapian::termpos>> positions(terms_.size());
+
+  std::size_t rank = 0;
+  for (auto it = mset.begin(); it != mset.end() && rank < n; ++it, ++rank) {
+    const Xapian::docid did = *it;
+    Features& f = out[rank];
+    std::fill(in_body.begin(), in_body.end(), 0);
+    std::fill(in_title.begin(), in_title.end(), 0);
+    double feedback_present = 0;
+
+    auto tl = db_.termlist_begin(did);
+    const auto tl_end = db_.termlist_end(did);
+    for (const Lookup& l : lookups) {
+      if (tl == tl_end) break;
+      tl.skip_to(l.term);
+      if (tl == tl_end || *tl != l.term) continue;
+      if (l.kind == 0) {
+        in_body[l.index] = 1;
+        wdf[l.index] = tl.get_wdf();
+      }
+      else if (l.kind == 1) in_title[l.index] = 1;
+      else feedback_present += feedback[l.index].second;
+    }
+
+    const double doclen = static_cast<double>(db_.get_doclength(did));
+    double coverage_idf = 0, title_idf = 0, bm25 = 0;
+    std::size_t covered = 0;
+    for (std::size_t i = 0; i < terms_.size(); ++i) {
+      positions[i].clear();
+      if (in_body[i]) {
+        coverage_idf += terms_[i].idf;
+        ++covered;
+        const double tf = static_cast<double>(wdf[i]);
+        bm25 += terms_[i].idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * doclen / average_length));
+        for (auto p = db_.positionlist_begin(did, terms_[i].term); p != db_.positionlist_end(did, terms_[i].term); ++p)
+          positions[i].push_back(*p);
+      }
+      if (in_title[i]) title_idf += terms_[i].idf;
+    }
+    double proximity = 0, bigram = 0;
+    for (std::size_t i = 0; i < terms_.size(); ++i) {
+      if (positions[i].empty()) continue;
+      for (std::size_t j = i + 1; j < terms_.size(); ++j) {
+        if (positions[j].empty()) continue;
+        if (min_distance(positions[i], positions[j]) <= kProximityWindow)
+          proximity += std::min(terms_[i].idf, terms_[j].idf);
+      }
+      if (i + 1 < terms_.size() && !positions[i + 1].empty() && follows_within(positions[i], positions[i + 1], kBigramGap))
+        bigram += terms_[i].idf + terms_[i + 1].idf;
+    }
+
+    f[0] = best > 0 ? it.get_weight() / best : 0;
+    f[1] = idf_total_ > 0 ? coverage_idf / idf_total_ : 0;
+    f[2] = terms_.empty() ? 0 : static_cast<double>(covered) / static_cast<double>(terms_.size());
+    f[3] = idf_total_ > 0 ? title_idf / idf_total_ : 0;
+    f[4] = pair_total_ > 0 ? proximity / pair_total_ : 0;
+    f[5] = bigram_total_ > 0 ? bigram / bigram_total_ : 0;
+    f[6] = collapse ? std::min(1.0, std::log1p(static_cast<double>(it.get_collapse_count())) / std::log(11.0)) : 0;
+    const double ratio = std::max(1.0, doclen) / average_length;
+    f[7] = std::clamp(std::log(ratio), -3.0, 3.0) / 3.0;
+    f[8] = feedback_total > 0 ? feedback_present / feedback_total : 0;
+    f[9] = 1.0 / (1.0 + static_cast<double>(rank));
+    bm25_query[rank] = bm25;
+  }
+  const double best_query = *std::max_element(bm25_query.begin(), bm25_query.end());
+  for (std::size_t i = 0; i < n; ++i) out[i][10] = best_query > 0 ? bm25_query[i] / best_query : 0;
+  return out;
+}
+
+}  // namespace medsearch::searcher::rerank

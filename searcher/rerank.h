@@ -1,0 +1,108 @@
+// The second ranking stage: a linear model over lexical features of the first stage's top
+// records (BM25 over passages, one best passage per record). The features are cheap to
+// compute from what Xapian already holds (term lists, positions, term statistics, an ESet),
+// and the weights are learned from judgments by medsearch-train (coordinate ascent on nDCG@10,
+// cross-validated); the shipped weights are searcher/rerank_model.json, compiled in.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+#include <xapian.h>
+
+#include "corpus/result.h"
+
+namespace medsearch::searcher::rerank {
+
+inline constexpr std::size_t kFeatureCount = 11;
+using Features = std::array<double, kFeatureCount>;
+
+// Names in feature order, as they appear in the model file.
+extern const std::array<const char*, kFeatureCount> kFeatureNames;
+
+// Pseudo-relevance feedback for the first stage: the query is widened with the `terms` best
+// expansion terms (Xapian's ESet) of its top `docs` passages, their OR scaled by `alpha`.
+// docs = 0 turns it off.
+// A question with fewer than `widen_min_terms` distinct words, or written with syntax (a phrase,
+// AND, NOT, +/-, a field), says exactly what to match: the expansion then only reorders what it
+// matches (AND_MAYBE) instead of letting new passages in (OR).
+struct Feedback {
+  unsigned docs = 0;
+  unsigned terms = 20;
+  double alpha = 0.3;
+  unsigned widen_min_terms = 3;
+};
+
+// Expansion terms (unprefixed stems) of the top `feedback.docs` passages of `query`, with
+// their ESet weights, best first. Empty when feedback is off or nothing matches.
+std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
+                                                           const Feedback& feedback);
+// query OR (or AND_MAYBE, see Feedback) alpha * (OR of the terms, each scaled by its weight
+// over the best weight).
+Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
+                     const Feedback& feedback);
+
+struct Model {
+  std::array<double, kFeatureCount> weights{};  // score = sum of weight * feature
+  int depth = 100;                              // how many first-stage records are reranked
+  Feedback feedback;                            // first-stage expansion (off by default)
+  std::string description;                      // how the weights were made
+
+  // The weights shipped with medsearch (searcher/rerank_model.json).
+  static const Model& builtin();
+  // The first stage alone: weight 1 on the normalised BM25 score, 0 elsewhere.
+  static Model identity();
+  static corpus::Result<Model> from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+
+  double score(const Features& f) const;
+
+ private:
+  double weights_rounded(std::size_t i) const;
+};
+
+// Computes the features of candidate documents for one query over one database.
+//
+// The query's own terms are the `Z` (stemmed, positional) terms of the parsed query in query
+// order; each is weighted by its inverse document frequency. Features, all in [0, 1] or close:
+//   bm25          first-stage weight / the best first-stage weight of the query
+//   coverage_idf  idf-weighted share of the query's terms the passage contains
+//   coverage      share of the query's terms the passage contains
+//   title_idf     idf-weighted share of the query's terms in the record title
+//   proximity     idf-weighted share of pairs of query terms within 8 words of each other
+//   bigram        idf-weighted share of consecutive query-term pairs found adjacent, in order
+//   passages      log(1 + other matching passages of the record) / log(11), capped at 1
+//   length        log(passage length / average length), clamped to [-3, 3], divided by 3
+//   prf           share of the ESet weight (top 20 expansion terms of the top 10 passages) present
+//   first_rank    1 / (1 + first-stage rank)
+//   bm25_query    BM25 (k1 1.2, b 0.75) of the question's own terms / the best among the candidates
+//                 (with feedback on, `bm25` scores the widened query and this the original one)
+class FeatureExtractor {
+ public:
+  FeatureExtractor(const Xapian::Database& db, const Xapian::Query& query);
+
+  // Features of mset items [0, n) (n capped at mset.size()), in mset order. `collapse`
+  // says whether the mset was collapsed per record (then get_collapse_count is meaningful).
+  // `feedback` are the expansion terms the first stage used, if any; without them the prf
+  // feature takes its own ESet of the top 10 passages.
+  std::vector<Features> compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
+                                std::vector<std::pair<std::string, double>> feedback = {}) const;
+
+ private:
+  struct QueryTerm {
+    std::string term;        // Z + stem
+    std::string title_term;  // ZS + stem
+    double idf = 0;
+  };
+  const Xapian::Database& db_;
+  Xapian::Query query_;
+  std::vector<QueryTerm> terms_;  // unique, in query order
+  double idf_total_ = 0;
+  double pair_total_ = 0;    // sum over pairs of min idf
+  double bigram_total_ = 0;  // sum over consecutive pairs of (idf a + idf b)
+};
+
+}  // namespace medsearch::searcher::rerank

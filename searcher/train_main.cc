@@ -1,0 +1,293 @@
+// medsearch-train: learns the rerank weights (searcher/rerank.h) from judged queries.
+//
+// For each judged query of each training set it takes the first stage's top records with
+// their features, then fits a linear model by coordinate ascent on mean nDCG@10 (RankLib's
+// "Coordinate Ascent", with the BM25 weight held at 1), sets weighted equally. It reports
+// k-fold cross-validated nDCG@10 per set next to the first stage alone, then fits on all
+// queries and writes the model file.
+//
+//   medsearch-train --out searcher/rerank_model.json
+//     --set scifact:/tmp/idx-scifact:../shared/data/scifact/queries.jsonl:../shared/data/scifact/qrels/train.tsv
+//     --set nfcorpus:/tmp/idx-nfcorpus:../shared/data/nfcorpus/queries.jsonl:../shared/data/nfcorpus/qrels/dev.tsv
+// (scripts/train-rerank.sh builds the indexes and runs exactly this).
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "searcher/evaluation.h"
+#include "searcher/rerank.h"
+#include "searcher/searcher.h"
+#include "searcher/trec.h"
+
+namespace ms = medsearch::searcher;
+namespace rr = medsearch::searcher::rerank;
+
+namespace {
+
+struct Query {
+  std::string id;
+  std::vector<rr::Features> features;  // candidates in first-stage order
+  std::vector<double> gains;           // judged relevance of each candidate (0 if unjudged)
+  double ideal = 0;                    // ideal DCG@10 from every judgment of the query
+};
+
+struct Set {
+  std::string name;
+  std::vector<Query> queries;
+};
+
+double discount(std::size_t rank0) { return 1.0 / std::log2(static_cast<double>(rank0) + 2.0); }
+
+// nDCG@10 of one query under weights w (ties keep first-stage order).
+double ndcg10(const Query& q, const rr::Features& w, std::vector<std::pair<double, std::size_t>>& scratch) {
+  if (q.ideal <= 0) return 0;
+  scratch.clear();
+  for (std::size_t i = 0; i < q.features.size(); ++i) {
+    double s = 0;
+    for (std::size_t k = 0; k < rr::kFeatureCount; ++k) s += w[k] * q.features[i][k];
+    scratch.emplace_back(s, i);
+  }
+  const std::size_t top = std::min<std::size_t>(10, scratch.size());
+  std::partial_sort(scratch.begin(), scratch.begin() + static_cast<long>(top), scratch.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  double dcg = 0;
+  for (std::size_t r = 0; r < top; ++r) dcg += q.gains[scratch[r].second] * discount(r);
+  return dcg / q.ideal;
+}
+
+// Mean over sets of each set's mean nDCG@10 over the queries selected by `use`.
+double objective(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, const rr::Features& w) {
+  std::vector<std::pair<double, std::size_t>> scratch;
+  double total = 0;
+  std::size_t counted = 0;
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    double sum = 0;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < sets[s].queries.size(); ++i) {
+      if (!use[s][i]) continue;
+      sum += ndcg10(sets[s].queries[i], w, scratch);
+      ++n;
+    }
+    if (n > 0) {
+      total += sum / static_cast<double>(n);
+      ++counted;
+    }
+  }
+  return counted ? total / static_cast<double>(counted) : 0;
+}
+
+rr::Features identity() {
+  rr::Features w{};
+  w[0] = 1;
+  return w;
+}
+
+// Coordinate ascent from the first stage and from `restarts` seeded perturbations of it.
+rr::Features fit(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, int restarts, unsigned seed) {
+  static const double kSteps[] = {-2, -1, -0.5, -0.25, -0.1, -0.05, -0.02, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> jitter(-0.3, 0.3);
+  rr::Features best_w = identity();
+  double best = objective(sets, use, best_w);
+  for (int r = 0; r <= restarts; ++r) {
+    rr::Features w = identity();
+    if (r > 0)
+      for (std::size_t k = 1; k < rr::kFeatureCount; ++k) w[k] = jitter(rng);
+    double current = objective(sets, use, w);
+    for (int pass = 0; pass < 25; ++pass) {
+      const double before = current;
+      for (std::size_t k = 1; k < rr::kFeatureCount; ++k) {  // weight 0 (bm25) stays 1
+        double best_step = 0;
+        for (double step : kSteps) {
+          rr::Features trial = w;
+          trial[k] += step;
+          const double value = objective(sets, use, trial);
+          if (value > current + 1e-9) {
+            current = value;
+            best_step = step;
+          }
+        }
+        w[k] += best_step;
+      }
+      if (current - before < 1e-5) break;
+    }
+    if (current > best + 1e-9) {
+      best = current;
+      best_w = w;
+    }
+  }
+  return best_w;
+}
+
+double set_mean(const Set& set, const std::vector<char>& use, const rr::Features& w) {
+  std::vector<std::pair<double, std::size_t>> scratch;
+  double sum = 0;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < set.queries.size(); ++i) {
+    if (!use[i]) continue;
+    sum += ndcg10(set.queries[i], w, scratch);
+    ++n;
+  }
+  return n ? sum / static_cast<double>(n) : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"medsearch-train: learn the rerank weights from judged queries"};
+  std::vector<std::string> set_specs;
+  std::string out_path;
+  int folds = 5;
+  int depth = 100;
+  int restarts = 2;
+  unsigned seed = 1;
+  rr::Feedback feedback;
+  app.add_option("--set", set_specs, "NAME:INDEX:QUERIES.jsonl:QRELS.tsv (repeatable; sets weigh equally)")->required();
+  app.add_option("--out", out_path, "write the fitted model (JSON) here");
+  app.add_option("--folds", folds, "cross-validation folds (0 or 1: none)")->check(CLI::Range(0, 20));
+  app.add_option("--depth", depth, "first-stage records reranked per query")->check(CLI::Range(10, 1000));
+  app.add_option("--restarts", restarts, "extra coordinate-ascent starts from seeded perturbations")->check(CLI::Range(0, 50));
+  app.add_option("--seed", seed, "seed of those perturbations");
+  app.add_option("--feedback-docs", feedback.docs, "first-stage pseudo-relevance feedback: top passages (0 = off)")
+      ->check(CLI::Range(0u, 100u));
+  app.add_option("--feedback-terms", feedback.terms, "expansion terms")->check(CLI::Range(1u, 100u));
+  app.add_option("--feedback-alpha", feedback.alpha, "weight of the expansion")->check(CLI::Range(0.0, 2.0));
+  app.add_option("--widen-min-terms", feedback.widen_min_terms,
+                 "questions with at least this many words may match new passages through the expansion");
+  app.set_version_flag("--version", std::string("medsearch-train ") + MEDSEARCH_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<Set> sets;
+  std::ostringstream trained_on;
+  for (const std::string& spec : set_specs) {
+    std::vector<std::string> parts;
+    std::stringstream ss(spec);
+    for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
+    if (parts.size() != 4) {
+      std::cerr << "medsearch-train: --set " << spec << ": expected NAME:INDEX:QUERIES:QRELS\n";
+      return 2;
+    }
+    auto searcher = ms::Searcher::open(parts[1]);
+    if (!searcher.ok()) {
+      std::cerr << "medsearch-train: " << searcher.error().message << "\n";
+      return 2;
+    }
+    {
+      rr::Model first = rr::Model::identity();
+      first.feedback = feedback;
+      (*searcher)->set_model(first);
+    }
+    auto qrels = ms::read_qrels(parts[3]);
+    if (!qrels.ok()) {
+      std::cerr << "medsearch-train: " << qrels.error().message << "\n";
+      return 2;
+    }
+    auto queries = ms::read_beir_queries(parts[2], [](const std::string& m) { std::cerr << m << "\n"; });
+    if (!queries.ok()) {
+      std::cerr << "medsearch-train: " << queries.error().message << "\n";
+      return 2;
+    }
+    Set set;
+    set.name = parts[0];
+    for (const ms::BatchQuery& bq : *queries) {
+      auto judged = qrels->find(bq.id);
+      if (judged == qrels->end()) continue;
+      std::vector<double> ideal_gains;
+      for (const auto& [doc, rel] : judged->second)
+        if (rel > 0) ideal_gains.push_back(rel);
+      if (ideal_gains.empty()) continue;
+      std::sort(ideal_gains.rbegin(), ideal_gains.rend());
+      Query q;
+      q.id = bq.id;
+      for (std::size_t r = 0; r < ideal_gains.size() && r < 10; ++r) q.ideal += ideal_gains[r] * discount(r);
+      std::string text = bq.text.substr(0, ms::kMaxQueryBytes);
+      while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xC0) == 0x80) text.pop_back();
+      auto candidates = (*searcher)->candidates(text, depth);
+      if (candidates.ok()) {
+        for (const auto& c : *candidates) {
+          q.features.push_back(c.features);
+          auto g = judged->second.find(c.record_id);
+          q.gains.push_back(g != judged->second.end() && g->second > 0 ? g->second : 0);
+        }
+      } else {
+        std::cerr << "medsearch-train: " << set.name << " query " << bq.id << ": " << candidates.error().message << "\n";
+      }
+      set.queries.push_back(std::move(q));  // a query without candidates still counts (as 0)
+    }
+    std::cerr << "medsearch-train: " << set.name << ": " << set.queries.size() << " judged queries\n";
+    trained_on << (sets.empty() ? "" : ", ") << set.name << " (" << set.queries.size() << " queries)";
+    sets.push_back(std::move(set));
+  }
+
+  nlohmann::json report = nlohmann::json::object();
+  if (folds > 1) {
+    std::printf("%-12s %8s %10s %10s\n", "set", "queries", "first", "reranked");
+    std::vector<double> base_sum(sets.size()), rerank_sum(sets.size());
+    std::vector<std::size_t> count(sets.size());
+    for (int f = 0; f < folds; ++f) {
+      std::vector<std::vector<char>> train(sets.size()), test(sets.size());
+      for (std::size_t s = 0; s < sets.size(); ++s) {
+        for (std::size_t i = 0; i < sets[s].queries.size(); ++i) {
+          const bool held = static_cast<int>(i % static_cast<std::size_t>(folds)) == f;
+          train[s].push_back(!held);
+          test[s].push_back(held);
+        }
+      }
+      const rr::Features w = fit(sets, train, restarts, seed + static_cast<unsigned>(f));
+      for (std::size_t s = 0; s < sets.size(); ++s) {
+        const std::size_t n = static_cast<std::size_t>(std::count(test[s].begin(), test[s].end(), 1));
+        base_sum[s] += set_mean(sets[s], test[s], identity()) * static_cast<double>(n);
+        rerank_sum[s] += set_mean(sets[s], test[s], w) * static_cast<double>(n);
+        count[s] += n;
+      }
+    }
+    for (std::size_t s = 0; s < sets.size(); ++s) {
+      const double n = static_cast<double>(std::max<std::size_t>(count[s], 1));
+      std::printf("%-12s %8zu %10.4f %10.4f\n", sets[s].name.c_str(), count[s], base_sum[s] / n, rerank_sum[s] / n);
+      report[sets[s].name] = {{"queries", count[s]},
+                              {"first_stage_ndcg10", std::round(base_sum[s] / n * 1e4) / 1e4},
+                              {"reranked_ndcg10", std::round(rerank_sum[s] / n * 1e4) / 1e4}};
+    }
+  }
+
+  std::vector<std::vector<char>> all(sets.size());
+  for (std::size_t s = 0; s < sets.size(); ++s) all[s].assign(sets[s].queries.size(), 1);
+  rr::Model model;
+  model.weights = fit(sets, all, restarts, seed);
+  model.depth = depth;
+  model.feedback = feedback;
+  std::ostringstream description;
+  description << "coordinate ascent on nDCG@10 over the first stage's top " << depth << " records of " << trained_on.str()
+              << "; medsearch-train --feedback-docs " << feedback.docs << " --feedback-terms " << feedback.terms
+              << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
+              << " --folds " << folds << " --restarts " << restarts << " --seed " << seed;
+  model.description = description.str();
+  std::printf("fitted on all queries:");
+  for (std::size_t k = 0; k < rr::kFeatureCount; ++k) std::printf(" %s=%.3f", rr::kFeatureNames[k], model.weights[k]);
+  std::printf("\n");
+  for (std::size_t s = 0; s < sets.size(); ++s)
+    std::printf("%-12s training nDCG@10 first %.4f, reranked %.4f\n", sets[s].name.c_str(),
+                set_mean(sets[s], all[s], identity()), set_mean(sets[s], all[s], model.weights));
+
+  if (!out_path.empty()) {
+    nlohmann::json j = model.to_json();
+    if (!report.empty()) j["cross_validation"] = report;
+    std::ofstream out(out_path);
+    out << j.dump(2) << "\n";
+    if (!out) {
+      std::cerr << "medsearch-train: " << out_path << ": write failed\n";
+      return 2;
+    }
+    std::cerr << "medsearch-train: wrote " << out_path << "\n";
+  }
+  return 0;
+}
