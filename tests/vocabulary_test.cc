@@ -187,6 +187,8 @@ TEST(Vocabulary, ShippedVocabularyTagsClinicalText) {
   EXPECT_FALSE(has("pulmonary hypertension", "hypertension"));
   EXPECT_FALSE(has("estimated GFR", "hypertension"));
   EXPECT_FALSE(has("first aid", "aids"));
+  // No name whose stem is a common word's: "in conjunction with", "even", "immune".
+  EXPECT_EQ(tags(v, "used in conjunction with even an immune response"), Tags{});
   EXPECT_FALSE(has("los pacientes con als", "als"));
   EXPECT_FALSE(has("patients with MS", "multiple_sclerosis"));
 }
