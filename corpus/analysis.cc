@@ -145,8 +145,68 @@ std::string clean_text(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Superscript digits and signs, which NFKC turns into plain ones.
+bool is_superscript(UChar32 cp) {
+  return cp == 0x00B9 || cp == 0x00B2 || cp == 0x00B3 || (cp >= 0x2070 && cp <= 0x207B && cp != 0x2072 && cp != 0x2073);
+}
+
+// Before NFKC: a power written in superscript after a digit keeps a '^' ("10⁹/L" -> "10^9/L",
+// not "109/L"); an acute accent or backtick used as an apostrophe ("Crohn´s") becomes one
+// (NFKC would make it a space and split the word). Returns the text unchanged when neither occurs.
+std::string mark_powers_and_apostrophes(std::string_view text) {
+  std::string out;
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const int32_t n = static_cast<int32_t>(text.size());
+  UChar32 previous = 0;
+  bool changed = false;
+  bool in_power = false;  // inside a run of superscripts that follows a digit
+  for (int32_t i = 0; i < n;) {
+    const int32_t start = i;
+    UChar32 cp;
+    U8_NEXT(s, i, n, cp);
+    auto change = [&] {
+      if (!changed) out.assign(text.substr(0, static_cast<std::size_t>(start)));
+      changed = true;
+    };
+    if (is_superscript(cp)) {
+      if (!in_power && previous >= '0' && previous <= '9') {
+        change();
+        out += '^';
+        in_power = true;
+      }
+    } else {
+      in_power = false;
+    }
+    if ((cp == 0x00B4 || cp == '`') && u_isalpha(previous) && i < n) {
+      int32_t j = i;
+      UChar32 next;
+      U8_NEXT(s, j, n, next);
+      if (u_isalpha(next)) {
+        change();
+        out += '\'';
+        previous = cp;
+        continue;
+      }
+    }
+    if (changed) out.append(text.substr(static_cast<std::size_t>(start), static_cast<std::size_t>(i - start)));
+    previous = cp;
+  }
+  return changed ? out : std::string(text);
+}
+
+}  // namespace
+
 std::string normalize_for_analysis(std::string_view text) {
-  const std::string nfkc = normalize(text, true);
+  // The pre-pass looks only at text that has a byte that can start one of its characters.
+  std::string marked;
+  std::string_view input = text;
+  if (text.find_first_of("\xC2\xE2`") != std::string_view::npos) {
+    marked = mark_powers_and_apostrophes(text);
+    input = marked;
+  }
+  const std::string nfkc = normalize(input, true);
   std::string out;
   out.reserve(nfkc.size() + 8);
   bool pending_space = false;
@@ -167,12 +227,18 @@ std::string normalize_for_analysis(std::string_view text) {
     }
     if (cp == 0x03BC || cp == 0x00B5) {
       // Before a unit ("µg", "μmol/L") the letter means micro; elsewhere ("μ-opioid") mu.
-      UChar32 next = 0;
-      if (i < n) {
-        int32_t j = i;
-        U8_NEXT(s, j, n, next);
-      }
-      out += ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z')) ? "micro" : "mu";
+      // Micrograms are written "mcg" in clinical text, so "µg" becomes "mcg" and both match.
+      UChar32 next = 0, after = 0;
+      int32_t j = i;
+      if (j < n) U8_NEXT(s, j, n, next);
+      if (j < n) U8_NEXT(s, j, n, after);
+      const bool letter = (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z');
+      const bool after_letter = (after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z');
+      if (next == 'g' && !after_letter) out += "mc";
+      else out += letter ? "micro" : "mu";
+    } else if (cp == 0x00B7 || cp == 0x2219 || cp == 0x22C5) {
+      // A middle dot between units ("mg·kg-1") would glue them into one Xapian word.
+      pending_space = !out.empty();
     } else if (const char* name = greek_name(cp)) {
       out += name;
     } else if (is_dash(cp)) {

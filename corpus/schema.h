@@ -16,7 +16,8 @@
 namespace medsearch::corpus::schema {
 
 // Bump when the layout of documents changes; an index with another version is refused.
-inline constexpr int kVersion = 3;  // 2: STEM_ALL_Z terms, content hash and version slots; 3: facet slots 6-8
+inline constexpr int kVersion = 4;  // 2: STEM_ALL_Z terms, content hash and version slots; 3: facet slots 6-8;
+                                   // 4: XY concept terms from the medical vocabulary, "µg" indexed as "mcg"
 
 // Term prefixes.
 inline constexpr std::string_view kPrefixPassageId = "Q";      // unique id term of a passage
@@ -32,6 +33,7 @@ inline constexpr std::string_view kPrefixEvidence = "XE";      // evidence level
 inline constexpr std::string_view kPrefixReviewStatus = "XV";  // review status token
 inline constexpr std::string_view kPrefixMesh = "XM";          // lowercased MeSH heading
 inline constexpr std::string_view kPrefixPubType = "XP";       // lowercased publication type
+inline constexpr std::string_view kPrefixConcept = "XY";       // vocabulary concept id (corpus/vocabulary.h), wdf = mentions
 
 // Value slots.
 inline constexpr Xapian::valueno kSlotRecordId = 0;   // collapse key: one passage per record
@@ -46,6 +48,8 @@ inline constexpr Xapian::valueno kSlotDrugs = 8;        // the record's drug nam
 
 // Metadata keys.
 inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";
+// Hash of the vocabulary whose synonyms the database's synonym table holds.
+inline constexpr std::string_view kMetaVocabulary = "medsearch.vocabulary";
 
 // A stable 64-bit hash (FNV-1a): the same on every platform, compiler and run, because it is
 // part of the on-disk format (shard routing, content hashes). Not for security.

@@ -72,11 +72,13 @@ std::uint64_t decode_hash(const std::string& bytes) {
 std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOptions& options) {
   const std::uint64_t h = schema::stable_hash(corpus::record_to_json(record).dump());
   return schema::stable_hash("|schema=" + std::to_string(schema::kVersion) + "|max=" + std::to_string(options.max_bytes) +
-                                 "|min=" + std::to_string(options.min_bytes),
+                                 "|min=" + std::to_string(options.min_bytes) +
+                                 "|vocabulary=" + std::to_string(corpus::builtin_vocabulary().hash()),
                              h);
 }
 
-DocumentBuilder::DocumentBuilder(corpus::PassageOptions options) : options_(options) {
+DocumentBuilder::DocumentBuilder(corpus::PassageOptions options, const corpus::Vocabulary& vocabulary)
+    : options_(options), vocabulary_(&vocabulary) {
   corpus::configure_term_generator(generator_);
   stemmer_ = Xapian::Stem(new CachingStemmer());
   generator_.set_stemmer(stemmer_);
@@ -87,8 +89,11 @@ namespace {
 // A label names its product by brand (capitalised, "Rilutek") and by generic name (lower case,
 // "riluzole"): each brand is a synonym of each generic and back. Generics are not made synonyms
 // of each other (a combination product's ingredients are different drugs), nor are the drugs
-// a guideline or a paper mentions.
-std::vector<std::pair<std::string, std::string>> label_synonyms(const corpus::Record& record, const Xapian::Stem& stemmer) {
+// a guideline or a paper mentions. When the label is for one drug (one generic name) that the
+// vocabulary knows, its other names also become synonyms of that drug's concept term, so a
+// brand the vocabulary lacks ("Exservan") finds passages tagged XYriluzole.
+std::vector<std::pair<std::string, std::string>> label_synonyms(const corpus::Record& record, const Xapian::Stem& stemmer,
+                                                                const corpus::Vocabulary& vocabulary) {
   std::vector<std::pair<std::string, std::string>> out;
   if (record.source != corpus::Source::fda_label) return out;
   std::vector<std::string> brands, generics;
@@ -107,7 +112,30 @@ std::vector<std::pair<std::string, std::string>> label_synonyms(const corpus::Re
       link(generic, brand);
     }
   }
+  if (generics.size() == 1) {
+    std::optional<std::string> drug;
+    for (const auto& name : record.drugs) {
+      std::optional<std::string> id = vocabulary.find(name, stemmer);
+      if (!id) continue;
+      const corpus::Concept* c = vocabulary.concept_by_id(*id);
+      if (c == nullptr || c->kind != "drug" || (drug && *drug != *id)) return out;  // names two concepts
+      drug = std::move(id);
+    }
+    if (drug) {
+      const std::string term = corpus::Vocabulary::term(*drug);
+      for (const auto& name : record.drugs) {
+        if (vocabulary.find(name, stemmer)) continue;  // already in the vocabulary's own entries
+        std::string key = corpus::synonym_key(name, stemmer);
+        if (!key.empty()) out.emplace_back(std::move(key), term);
+      }
+    }
+  }
   return out;
+}
+
+// Adds the concept terms of `concepts` to `doc` (wdf = mentions, no positions).
+void add_concepts(Xapian::Document& doc, const std::vector<std::pair<std::string, unsigned>>& concepts) {
+  for (const auto& [id, count] : concepts) doc.add_term(corpus::Vocabulary::term(id), count);
 }
 
 }  // namespace
@@ -119,7 +147,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
   prepared.record_id = input.id;
   prepared.content_hash = hash ? *hash : content_hash(input, options_);
   prepared.version = input.version;
-  prepared.synonyms = label_synonyms(input, stemmer_);
+  prepared.synonyms = label_synonyms(input, stemmer_, *vocabulary_);
 
   const corpus::Record record = cleaned(input);
   const std::vector<corpus::Passage> passages = corpus::split_into_passages(record, options_);
@@ -127,6 +155,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
 
   const std::string record_term = schema::term(schema::kPrefixRecordId, record.id);
   const std::string title = corpus::normalize_for_analysis(record.title);
+  const auto title_concepts = vocabulary_->annotate(title, stemmer_);
   const int year = record.year();
   const std::string hash_value = encode_hash(prepared.content_hash);
   std::string drug_list;
@@ -145,13 +174,18 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       generator_.index_text_without_positions(title, 1, std::string(schema::kPrefixTitle));
       generator_.index_text(title);
       generator_.increase_termpos();
+      add_concepts(doc, title_concepts);
       if (!passage.heading.empty()) {
         const std::string heading = corpus::normalize_for_analysis(passage.heading);
         generator_.index_text_without_positions(heading, 1, std::string(schema::kPrefixHeading));
         generator_.index_text(heading);
         generator_.increase_termpos();
+        add_concepts(doc, vocabulary_->annotate(heading, stemmer_));
       }
-      generator_.index_text(corpus::normalize_for_analysis(passage.text));
+      const std::string text = corpus::normalize_for_analysis(passage.text);
+      generator_.index_text(text);
+      // Concepts the passage names, by any of their names: "ALS" finds "Lou Gehrig's disease".
+      add_concepts(doc, vocabulary_->annotate(text, stemmer_));
 
       const std::string id_term = schema::term(schema::kPrefixPassageId, passage.id);
       doc.add_boolean_term(id_term);
@@ -208,7 +242,31 @@ Result<std::unique_ptr<Indexer>> Indexer::open(const std::string& path, IndexerO
 Indexer::Indexer(Xapian::WritableDatabase db, IndexerOptions options)
     : db_(std::move(db)), options_(options), builder_(options.passages) {
   db_.set_metadata(std::string(schema::kMetaSchemaVersion), std::to_string(schema::kVersion));
+  write_vocabulary();
   load_known();
+}
+
+void Indexer::write_vocabulary() {
+  // Once per database and vocabulary: the metadata key holds the hash of the vocabulary whose
+  // entries the synonym table has. A changed vocabulary first drops every concept-term entry
+  // (those of labels come back as the labels are re-indexed: the vocabulary is part of every
+  // record's content hash).
+  const corpus::Vocabulary& vocabulary = corpus::builtin_vocabulary();
+  const std::string key(schema::kMetaVocabulary);
+  const std::string hash = std::to_string(vocabulary.hash());
+  if (db_.get_metadata(key) == hash) return;
+  try {
+    std::vector<std::pair<std::string, std::string>> stale;
+    for (auto k = db_.synonym_keys_begin(); k != db_.synonym_keys_end(); ++k)
+      for (auto v = db_.synonyms_begin(*k); v != db_.synonyms_end(*k); ++v)
+        if (std::string_view(*v).substr(0, schema::kPrefixConcept.size()) == schema::kPrefixConcept)
+          stale.emplace_back(*k, *v);
+    for (const auto& [k, v] : stale) db_.remove_synonym(k, v);
+    for (const auto& [k, v] : vocabulary.synonym_entries()) db_.add_synonym(k, v);
+  } catch (const Xapian::UnimplementedError&) {
+    return;  // the in-memory backend keeps no synonyms
+  }
+  db_.set_metadata(key, hash);
 }
 
 Indexer::~Indexer() {

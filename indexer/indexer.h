@@ -21,6 +21,7 @@
 #include "corpus/reader.h"
 #include "corpus/record.h"
 #include "corpus/result.h"
+#include "corpus/vocabulary.h"
 
 namespace medsearch::indexer {
 
@@ -42,20 +43,23 @@ struct PreparedRecord {
   std::uint64_t content_hash = 0;
   long long version = 0;
   std::vector<std::pair<std::string, Xapian::Document>> passages;  // {Q term, document}
-  // Synonym-table entries the record teaches: an FDA label's brand and generic names.
+  // Synonym-table entries the record teaches: an FDA label's brand and generic names, and
+  // its names the vocabulary does not know -> the drug's concept term.
   std::vector<std::pair<std::string, std::string>> synonyms;  // {key, term}
 };
 
-// A stable 64-bit hash of what a record's passages depend on: the record's content and the
-// passage options (so a change in either re-indexes the record). FNV-1a; the same on every
-// platform and run.
+// A stable 64-bit hash of what a record's passages depend on: the record's content, the
+// passage options, the schema version and the built-in vocabulary (so a change in any of them
+// re-indexes the record). FNV-1a; the same on every platform and run.
 std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOptions& options);
 
 // Builds prepared records. Holds a TermGenerator and a stemmer with a word cache: one builder
-// per thread.
+// per thread. Passages are tagged with the concepts of `vocabulary` (which must outlive the
+// builder; the built-in one by default).
 class DocumentBuilder {
  public:
-  explicit DocumentBuilder(corpus::PassageOptions options = {});
+  explicit DocumentBuilder(corpus::PassageOptions options = {},
+                           const corpus::Vocabulary& vocabulary = corpus::builtin_vocabulary());
   // Validates, cleans, splits and analyses. Errors are invalid_argument naming the field.
   // `hash` is the record's content_hash when the caller has already computed it.
   Result<PreparedRecord> build(const corpus::Record& record, std::optional<std::uint64_t> hash = std::nullopt);
@@ -64,6 +68,7 @@ class DocumentBuilder {
 
  private:
   corpus::PassageOptions options_;
+  const corpus::Vocabulary* vocabulary_;
   Xapian::TermGenerator generator_;
   Xapian::Stem stemmer_;
 };
@@ -82,7 +87,9 @@ class Indexer {
   // `unavailable` when it cannot be opened (locked by another writer, no permission) and
   // `corrupt` when its schema is not ours.
   static Result<std::unique_ptr<Indexer>> open(const std::string& path, IndexerOptions options = {});
-  // Wraps an existing writable database (an in-memory one in tests).
+  // Wraps an existing writable database (an in-memory one in tests). Writes the built-in
+  // vocabulary's synonyms into the database's synonym table unless the metadata key
+  // medsearch.vocabulary says they are there (the in-memory backend has no synonym table).
   explicit Indexer(Xapian::WritableDatabase db, IndexerOptions options = {});
   ~Indexer();  // commits what is pending, best effort
 
@@ -117,6 +124,7 @@ class Indexer {
     long long version = 0;
   };
   void load_known();
+  void write_vocabulary();
   Status maybe_commit();
 
   Xapian::WritableDatabase db_;

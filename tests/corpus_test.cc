@@ -58,7 +58,17 @@ TEST(Normalize, AnalysisTable) {
       {"50mg  twice\tdaily\n", "50mg twice daily"},
       {"\uFB01brosis", "fibrosis"},          // fi ligature
       {"Alzheimer\u2019s", "Alzheimer's"},
-      {"5 \u00B5g", "5 microg"},             // micro sign before a unit
+      {"5 \u00B5g", "5 mcg"},                // micrograms are "mcg" in clinical text
+      {"5 \u03BCg/kg", "5 mcg/kg"},
+      {"2 \u00B5L", "2 microL"},             // other units keep "micro"
+      {"10\u2079/L", "10^9/L"},              // a power after a digit keeps its '^', not "109/L"
+      {"10\u00B9\u00B2 cells", "10^12 cells"},
+      {"10\u207B\u00B3 M", "10^-3 M"},
+      {"Ca\u00B2\u207A", "Ca2+"},             // after a letter, NFKC's plain digits
+      {"mg\u00B7kg\u207B\u00B9", "mg kg-1"},   // middle dot between units
+      {"Crohn\u00B4s disease", "Crohn's disease"},  // acute accent typed as an apostrophe
+      {"\uFF21\uFF2C\uFF33", "ALS"},          // full-width letters
+      {"mg/kg", "mg/kg"},
       {"10 \u03BCmol/L", "10 micromol/L"},   // Greek mu before a unit
       {"\u03BC-opioid", "mu-opioid"},         // mu as a letter
       {"Riluzole AND edaravone", "Riluzole AND edaravone"},  // case is kept for the parser
@@ -74,6 +84,10 @@ TEST(Normalize, SameTermsBothSpellings) {
   EXPECT_EQ(words("5-FU"), (Words{"5", "fu"}));
   EXPECT_EQ(words("HbA1c"), (Words{"hba1c"}));
   EXPECT_EQ(words("riluzole 50 mg"), (Words{"riluzole", "50", "mg"}));
+  EXPECT_EQ(words("50 \u00B5g"), words("50 mcg"));
+  EXPECT_EQ(words("1 mg/kg"), (Words{"1", "mg", "kg"}));
+  EXPECT_EQ(words("Crohn\u00B4s"), words("Crohn's"));
+  EXPECT_EQ(words("\u03B1-synuclein"), words("alpha synuclein"));
 }
 
 TEST(Synonyms, KeysAndTermsMatchTheQueryParser) {

@@ -1,0 +1,149 @@
+// The vocabulary through the whole chain: index a few records on disk (the in-memory backend
+// has no synonym table), then search by other names of the concepts they mention.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "corpus/schema.h"
+#include "corpus/vocabulary.h"
+#include "indexer/indexer.h"
+#include "searcher/searcher.h"
+#include "tests/test_util.h"
+
+namespace ms = medsearch::searcher;
+namespace mi = medsearch::indexer;
+namespace mc = medsearch::corpus;
+
+namespace {
+
+mc::Record research(const std::string& id, const std::string& title, const std::string& text) {
+  mc::Record r;
+  r.id = id;
+  r.source = mc::Source::research;
+  r.title = title;
+  r.sections.push_back({"", "", text});
+  return r;
+}
+
+class VocabularySearchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = dir_.str("db");
+    {
+      auto indexer = mi::Indexer::open(path);
+      ASSERT_TRUE(indexer.ok()) << indexer.error().message;
+      const mc::Record records[] = {
+          research("full-name", "Survival in a cohort", "Riluzole prolonged survival in amyotrophic lateral sclerosis."),
+          research("spanish", "Resumen", "Los pacientes con als y sus familias."),
+          research("mi-words", "Outcomes", "Aspirin after myocardial infarction reduced events."),
+          research("mi-caps", "Registry", "Patients admitted with an MI were followed for a year."),
+          research("mi-lay", "Survey", "Knowledge of heart attack warning signs was poor."),
+          research("ms-caps", "Imaging", "Relapses in MS were counted on imaging."),
+          research("beta", "Drugs", "A beta blocker lowered the heart rate."),
+          research("covid", "Pandemic", "Outcomes of covid 19 in care homes."),
+      };
+      for (const auto& r : records) ASSERT_TRUE((*indexer)->add(r).ok()) << r.id;
+      mc::Record label;
+      label.id = "exservan-label";
+      label.source = mc::Source::fda_label;
+      label.title = "EXSERVAN (riluzole) oral film";
+      label.sections.push_back({"Indications and Usage", "indications_and_usage", "EXSERVAN is indicated for ALS."});
+      label.drugs = {"riluzole", "Exservan"};
+      ASSERT_TRUE((*indexer)->add(label).ok());
+      ASSERT_TRUE((*indexer)->commit().ok());
+    }
+    auto searcher = ms::Searcher::open(path);
+    ASSERT_TRUE(searcher.ok()) << searcher.error().message;
+    searcher_ = std::move(searcher.value());
+  }
+
+  std::set<std::string> found(const std::string& q) {
+    ms::SearchRequest r;
+    r.query = q;
+    r.limit = 50;
+    auto response = searcher_->search(r);
+    EXPECT_TRUE(response.ok()) << q;
+    std::set<std::string> ids;
+    if (!response.ok()) return ids;
+    parsed_ = response->parsed_query;
+    for (const auto& h : response->hits) ids.insert(h.stored.passage.record_id);
+    return ids;
+  }
+
+  medsearch::test::TempDir dir_;
+  std::unique_ptr<ms::Searcher> searcher_;
+  std::string parsed_;
+};
+
+}  // namespace
+
+using Ids = std::set<std::string>;
+
+// The example: a lay name finds a passage that only has the full name.
+TEST_F(VocabularySearchTest, LouGehrigsDiseaseFindsAmyotrophicLateralSclerosis) {
+  EXPECT_TRUE(found("Lou Gehrig's disease").count("full-name")) << parsed_;
+  EXPECT_NE(parsed_.find("XYals"), std::string::npos) << parsed_;
+  EXPECT_TRUE(found("ALS").count("full-name")) << parsed_;
+}
+
+// "als" in running Spanish text is not the disease: the passage is not tagged.
+TEST_F(VocabularySearchTest, LowercaseAlsInRunningTextIsNotTagged) {
+  EXPECT_EQ(found("amyotrophic lateral sclerosis").count("spanish"), 0u) << parsed_;
+  Xapian::Database db(dir_.str("db"));
+  EXPECT_EQ(db.get_termfreq("XYals"), 2u);  // full-name and the label ("ALS" in capitals)
+}
+
+// Ambiguous abbreviations are not expanded through the synonym table.
+TEST_F(VocabularySearchTest, AmbiguousMsIsNotExpanded) {
+  EXPECT_EQ(found("MS"), (Ids{"ms-caps"}));
+  EXPECT_EQ(parsed_.find("SYNONYM"), std::string::npos) << parsed_;
+  EXPECT_EQ(found("multiple sclerosis").count("ms-caps"), 0u) << parsed_;
+}
+
+TEST_F(VocabularySearchTest, MyocardialInfarctionMiAndHeartAttackFindEachOther) {
+  const Ids all{"mi-words", "mi-caps", "mi-lay"};
+  for (const char* q : {"myocardial infarction", "MI", "heart attack"}) {
+    const Ids ids = found(q);
+    for (const auto& id : all) EXPECT_TRUE(ids.count(id)) << q << " misses " << id << ": " << parsed_;
+  }
+}
+
+TEST_F(VocabularySearchTest, SpellingsOfOneName) {
+  EXPECT_TRUE(found("\u03B2-blocker").count("beta")) << parsed_;
+  // Multi-word names expand when typed as words; Xapian's parser makes hyphenated words a
+  // phrase and looks up no synonyms for phrases ("beta-adrenergic blocking agent" does not).
+  EXPECT_TRUE(found("beta adrenergic blocking agent").count("beta")) << parsed_;
+  EXPECT_TRUE(found("COVID-19").count("covid")) << parsed_;
+  EXPECT_TRUE(found("coronavirus disease 2019").count("covid")) << parsed_;
+}
+
+// A brand the vocabulary lacks, learned from a label, reaches the drug's concept.
+TEST_F(VocabularySearchTest, LabelBrandJoinsTheDrugConcept) {
+  Xapian::Database db(dir_.str("db"));
+  bool linked = false;
+  for (auto t = db.synonyms_begin("Zexservan"); t != db.synonyms_end("Zexservan"); ++t) linked |= *t == "XYriluzole";
+  EXPECT_TRUE(linked);
+  EXPECT_EQ(db.get_metadata(std::string(mc::schema::kMetaVocabulary)), std::to_string(mc::builtin_vocabulary().hash()));
+  EXPECT_TRUE(found("Exservan").count("full-name")) << parsed_;
+}
+
+// Reopening for writing does not rewrite the table; a changed vocabulary replaces its entries.
+TEST_F(VocabularySearchTest, SynonymsWrittenOncePerVocabulary) {
+  const std::string path = dir_.str("db");
+  searcher_.reset();
+  {
+    Xapian::WritableDatabase db(path, Xapian::DB_OPEN);
+    db.set_metadata(std::string(mc::schema::kMetaVocabulary), "stale");
+    db.add_synonym("Zobsolete", "XYgone");
+    db.commit();
+  }
+  {
+    auto indexer = mi::Indexer::open(path);
+    ASSERT_TRUE(indexer.ok());
+    ASSERT_TRUE((*indexer)->commit().ok());
+  }
+  Xapian::Database db(path);
+  EXPECT_EQ(db.synonyms_begin("Zobsolete"), db.synonyms_end("Zobsolete"));
+  EXPECT_NE(db.synonyms_begin("lou gehrig's disease"), db.synonyms_end("lou gehrig's disease"));
+  EXPECT_EQ(db.get_metadata(std::string(mc::schema::kMetaVocabulary)), std::to_string(mc::builtin_vocabulary().hash()));
+}

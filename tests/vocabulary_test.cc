@@ -1,0 +1,224 @@
+// corpus/vocabulary: the shipped vocabulary loads cleanly, malformed lines are reported with
+// their place, and tagging matches whole words, longest first, abbreviations only in capitals.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "corpus/analysis.h"
+#include "corpus/vocabulary.h"
+
+namespace mc = medsearch::corpus;
+
+namespace {
+
+using Tags = std::vector<std::pair<std::string, unsigned>>;
+
+Tags tags(const mc::Vocabulary& v, const std::string& text) {
+  const Xapian::Stem stem(mc::kStemLanguage);
+  return v.annotate(mc::normalize_for_analysis(text), stem);
+}
+
+mc::Vocabulary parse_ok(const std::string& text) {
+  auto v = mc::Vocabulary::parse(text, "test.tsv");
+  EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().message);
+  return v.ok() ? std::move(v.value()) : mc::Vocabulary{};
+}
+
+// The words Xapian's TermGenerator indexes for `text`, in order.
+std::vector<std::string> xapian_words(const std::string& text) {
+  Xapian::Document doc;
+  Xapian::TermGenerator gen;
+  gen.set_document(doc);
+  gen.index_text(text);
+  std::vector<std::pair<Xapian::termpos, std::string>> positioned;
+  for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t)
+    for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) positioned.emplace_back(*p, *t);
+  std::sort(positioned.begin(), positioned.end());
+  std::vector<std::string> out;
+  for (auto& [pos, term] : positioned) out.push_back(term);
+  return out;
+}
+
+}  // namespace
+
+TEST(Vocabulary, ShippedFileLoadsWithoutErrors) {
+  auto parsed = mc::Vocabulary::parse(mc::builtin_vocabulary_text(), "corpus/vocabulary/medical.tsv");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  const mc::Vocabulary& v = mc::builtin_vocabulary();
+  EXPECT_GE(v.concepts().size(), 400u);
+  EXPECT_EQ(v.hash(), parsed->hash());
+  ASSERT_NE(v.concept_by_id("als"), nullptr);
+  EXPECT_EQ(v.concept_by_id("als")->forms[0], "amyotrophic lateral sclerosis");
+  // Every synonym key is the key the query parser looks up for that form.
+  const Xapian::Stem stem(mc::kStemLanguage);
+  for (const auto& c : v.concepts()) {
+    for (const auto& form : c.forms) {
+      const std::string key = mc::synonym_key(form, stem);
+      const auto& entries = v.synonym_entries();
+      const bool listed = std::binary_search(entries.begin(), entries.end(), std::make_pair(key, mc::Vocabulary::term(c.id)));
+      const bool ambiguous = std::any_of(v.ambiguous().begin(), v.ambiguous().end(),
+                                         [&](const mc::AmbiguousForm& a) { return a.key == key; });
+      EXPECT_TRUE(listed || ambiguous) << c.id << ": " << form << " (" << key << ")";
+    }
+  }
+}
+
+TEST(Vocabulary, SynonymEntriesAndAmbiguousForms) {
+  const mc::Vocabulary& v = mc::builtin_vocabulary();
+  const auto& entries = v.synonym_entries();
+  auto has = [&](const std::string& key, const std::string& term) {
+    return std::binary_search(entries.begin(), entries.end(), std::make_pair(key, term));
+  };
+  EXPECT_TRUE(has("Zal", "XYals"));  // "ALS": Z + its stem "al", as the parser looks it up
+  EXPECT_TRUE(has("lou gehrig's disease", "XYals"));
+  EXPECT_TRUE(has("amyotrophic lateral sclerosis", "XYals"));
+  EXPECT_TRUE(has("Zmi", "XYmyocardial_infarction"));
+  EXPECT_TRUE(has("heart attack", "XYmyocardial_infarction"));
+  EXPECT_TRUE(has("Zrilutek", "XYriluzole"));
+  EXPECT_TRUE(has("Zparacetamol", "XYacetaminophen"));
+  // Ambiguous forms are never synonyms.
+  for (const auto& [key, term] : entries) EXPECT_NE(key, "Zms") << term;
+  auto ambiguous = [&](const std::string& form) -> const mc::AmbiguousForm* {
+    for (const auto& a : v.ambiguous())
+      if (a.form == form) return &a;
+    return nullptr;
+  };
+  const mc::AmbiguousForm* ms = ambiguous("MS");
+  ASSERT_NE(ms, nullptr);
+  EXPECT_EQ(ms->key, "Zms");
+  EXPECT_EQ(ms->concepts, (std::vector<std::string>{"multiple_sclerosis", "mitral_stenosis"}));
+  ASSERT_NE(ambiguous("PE"), nullptr);
+  ASSERT_NE(ambiguous("ASD"), nullptr);
+  // An abbreviation whose stem is a common word ("AIDS" -> "aid") is marked ambiguous.
+  const mc::AmbiguousForm* aids = ambiguous("AIDS");
+  ASSERT_NE(aids, nullptr);
+  EXPECT_EQ(aids->key, "Zaid");
+  EXPECT_FALSE(has("Zaid", "XYaids"));
+}
+
+TEST(Vocabulary, MalformedLinesAreReportedWithTheirPlace) {
+  struct Row {
+    const char* text;
+    const char* expected;  // a substring of the error message
+  };
+  const Row rows[] = {
+      {"als\tdisease\n", "test.tsv:1: expected 3 tab-separated columns"},
+      {"# comment\n\nAls\tdisease\tALS\n", "test.tsv:3: id 'Als': use 1-64 characters"},
+      {"als\tillness\tALS\n", "test.tsv:1: kind 'illness' is not one of disease,"},
+      {"als\tdisease\tALS\nals\tdisease\tamyotrophic lateral sclerosis\n", "test.tsv:2: id 'als' is already defined at line 1"},
+      {"als\tdisease\tALS || Lou Gehrig's disease\n", "test.tsv:1: concept 'als': an empty form"},
+      {"als\tdisease\tALS | ---\n", "test.tsv:1: concept 'als': form '---' has no words"},
+      {"ms\tdisease\tmultiple sclerosis | MS\nmitral\tdisease\tmitral stenosis | MS\n",
+       "test.tsv:2: form 'MS' of concept 'mitral' also names concept 'ms' (line 1)"},
+      {"a\tdisease\tx | \xff\n", "test.tsv:1: invalid UTF-8"},
+      {"a\tdisease\tforms\tnote\textra\n", "found 5"},
+  };
+  for (const Row& row : rows) {
+    auto v = mc::Vocabulary::parse(row.text, "test.tsv");
+    ASSERT_FALSE(v.ok()) << row.text;
+    EXPECT_EQ(v.error().code, mc::ErrorCode::parse);
+    EXPECT_NE(v.error().message.find(row.expected), std::string::npos) << v.error().message;
+  }
+  // Every bad line is reported, not only the first.
+  auto v = mc::Vocabulary::parse("a\tdisease\n\nb\tnope\tB\n", "test.tsv");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().message.find("test.tsv:1:"), std::string::npos);
+  EXPECT_NE(v.error().message.find("\ntest.tsv:3:"), std::string::npos);
+  // Marked ambiguous in both, a shared form is fine; CRLF line ends and a note are accepted.
+  EXPECT_TRUE(mc::Vocabulary::parse("ms\tdisease\tmultiple sclerosis | MS?\r\nmitral\tdisease\tmitral stenosis | MS?\tsee above\r\n",
+                                    "test.tsv")
+                  .ok());
+}
+
+TEST(Vocabulary, TagsWholeWordsLongestFirst) {
+  const mc::Vocabulary v = parse_ok(
+      "als\tdisease\tamyotrophic lateral sclerosis | ALS | Lou Gehrig's disease\n"
+      "all\tdisease\tacute lymphoblastic leukemia | ALL\n"
+      "htn\tdisease\thypertension | HTN | high blood pressure\n"
+      "ph\tdisease\tpulmonary hypertension\n"
+      "mi\tdisease\tmyocardial infarction | MI | heart attack\n"
+      "ms\tdisease\tmultiple sclerosis | MS?\n");
+  EXPECT_EQ(tags(v, "Riluzole in amyotrophic lateral sclerosis (ALS)."), (Tags{{"als", 2}}));
+  EXPECT_EQ(tags(v, "Lou Gehrig\u2019s disease"), (Tags{{"als", 1}}));
+  // Stems: plurals and other word forms of a name match.
+  EXPECT_EQ(tags(v, "two heart attacks"), (Tags{{"mi", 1}}));
+  // Longest first: pulmonary hypertension is not hypertension.
+  EXPECT_EQ(tags(v, "pulmonary hypertension and hypertension"), (Tags{{"htn", 1}, {"ph", 1}}));
+  // Words of a name must be next to each other, in one phrase.
+  EXPECT_EQ(tags(v, "the heart. Attack"), Tags{});
+  EXPECT_EQ(tags(v, "high blood-pressure"), (Tags{{"htn", 1}}));
+  // Short abbreviations only in capitals, beside ordinary words.
+  EXPECT_EQ(tags(v, "los pacientes con als"), Tags{});
+  EXPECT_EQ(tags(v, "treat all patients"), Tags{});
+  EXPECT_EQ(tags(v, "WARNING: TREAT ALL PATIENTS"), Tags{});
+  EXPECT_EQ(tags(v, "children with ALL and adults with ALS"), (Tags{{"all", 1}, {"als", 1}}));
+  EXPECT_EQ(tags(v, "ALS"), (Tags{{"als", 1}}));
+  EXPECT_EQ(tags(v, "an MI in 2010"), (Tags{{"mi", 1}}));
+  // Never a prefix, never part of a word.
+  EXPECT_EQ(tags(v, "ALSFRS-R scores"), Tags{});
+  EXPECT_EQ(tags(v, "hyper tension"), Tags{});
+  // Word forms with the same English stem are one word, as everywhere in the index.
+  EXPECT_EQ(tags(v, "hypertensive"), (Tags{{"htn", 1}}));
+  EXPECT_EQ(tags(v, "MIs and HTNs"), Tags{});
+  // Ambiguous names tag nothing.
+  EXPECT_EQ(tags(v, "patients with MS"), Tags{});
+  EXPECT_EQ(tags(v, "patients with multiple sclerosis"), (Tags{{"ms", 1}}));
+  EXPECT_EQ(tags(v, ""), Tags{});
+}
+
+TEST(Vocabulary, ShippedVocabularyTagsClinicalText) {
+  const mc::Vocabulary& v = mc::builtin_vocabulary();
+  auto has = [&](const std::string& text, const std::string& id) {
+    const Tags t = tags(v, text);
+    return std::any_of(t.begin(), t.end(), [&](const auto& p) { return p.first == id; });
+  };
+  EXPECT_TRUE(has("Lou Gehrig's disease", "als"));
+  EXPECT_TRUE(has("Patients with T2DM and HTN", "type_2_diabetes"));
+  EXPECT_TRUE(has("Patients with T2DM and HTN", "hypertension"));
+  EXPECT_TRUE(has("acute exacerbations of COPD", "copd"));
+  EXPECT_TRUE(has("NIV improved survival", "niv"));
+  EXPECT_TRUE(has("β-blockers after MI", "beta_blocker"));
+  EXPECT_TRUE(has("beta blockers after MI", "myocardial_infarction"));
+  EXPECT_TRUE(has("COVID-19 patients", "covid19"));
+  EXPECT_TRUE(has("covid 19 patients", "covid19"));
+  EXPECT_TRUE(has("50 \u00B5g daily", "microgram"));
+  EXPECT_TRUE(has("50 mcg daily", "microgram"));
+  EXPECT_TRUE(has("Tylenol overdose", "acetaminophen"));
+  EXPECT_FALSE(has("pulmonary hypertension", "hypertension"));
+  EXPECT_FALSE(has("estimated GFR", "hypertension"));
+  EXPECT_FALSE(has("first aid", "aids"));
+  // No name whose stem is a common word's: "in conjunction with", "even", "immune".
+  EXPECT_EQ(tags(v, "used in conjunction with even an immune response"), Tags{});
+  EXPECT_FALSE(has("los pacientes con als", "als"));
+  EXPECT_FALSE(has("patients with MS", "multiple_sclerosis"));
+}
+
+TEST(Vocabulary, FindNamesAConcept) {
+  const mc::Vocabulary& v = mc::builtin_vocabulary();
+  const Xapian::Stem stem(mc::kStemLanguage);
+  EXPECT_EQ(v.find("Rilutek", stem), "riluzole");
+  EXPECT_EQ(v.find("RILUZOLE", stem), "riluzole");
+  EXPECT_EQ(v.find("Lou Gehrig's disease", stem), "als");
+  EXPECT_EQ(v.find("Exservan oral film", stem), std::nullopt);
+  EXPECT_EQ(v.find("MS", stem), std::nullopt);  // ambiguous
+}
+
+TEST(Vocabulary, WordsSplitAsXapianSplitsThem) {
+  const char* texts[] = {
+      "Lou Gehrig's disease", "AT&T and M&S", "U.S.A. and U.S. policy", "1.5 mg/kg, 10,000 units", "C++ and C# code",
+      "HbA1c 6.5%", "5-FU", "COVID-19 (SARS-CoV-2)", "fish+chips", "l\u2019\u00E9cole", "TNF-alpha; IL-6.",
+      "caf\u00E9 na\u00EFve", "end.", "x\u200By", "A.B", "word''s"};
+  for (const char* text : texts) {
+    std::vector<std::string> ours;
+    for (const auto& w : mc::split_words(text)) ours.push_back(w.lower);
+    EXPECT_EQ(ours, xapian_words(text)) << text;
+  }
+  const auto words = mc::split_words("ALS, als and Als");
+  ASSERT_EQ(words.size(), 4u);
+  EXPECT_TRUE(words[0].capitals);
+  EXPECT_FALSE(words[1].capitals);
+  EXPECT_FALSE(words[3].capitals);
+  EXPECT_TRUE(words[3].has_lower);
+  EXPECT_FALSE(words[1].joined);  // a comma stands between
+  EXPECT_TRUE(words[2].joined);
+}
