@@ -44,6 +44,9 @@ struct PreparedRecord {
   std::vector<std::pair<std::string, Xapian::Document>> passages;  // {Q term, document}
   // Synonym-table entries the record teaches: an FDA label's brand and generic names.
   std::vector<std::pair<std::string, std::string>> synonyms;  // {key, term}
+  // Words for the spelling dictionary (corpus/spelling.h): those of the title, the section
+  // headings, the drug and the condition names, each once per record.
+  std::vector<std::string> spelling;
 };
 
 // A stable 64-bit hash of what a record's passages depend on: the record's content and the
