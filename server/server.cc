@@ -156,8 +156,11 @@ Error error_for_status(const httplib::Request& req, int status, std::size_t max_
     case 400: return make_error(ErrorCode::invalid_argument, "malformed HTTP request");
     case 404: return make_error(ErrorCode::not_found, "no route for " + req.method + " " + req.path);
     case 413:
+      // httplib also caps form-encoded bodies (curl's default type for -d) at 8 KiB.
       return make_error(ErrorCode::invalid_argument,
-                        "request body is larger than " + std::to_string(max_payload) + " bytes");
+                        "request body is larger than " + std::to_string(max_payload) +
+                            " bytes (8,192 bytes when sent as application/x-www-form-urlencoded: send "
+                            "application/json or application/x-ndjson)");
     case 414: return make_error(ErrorCode::invalid_argument, "request URI is too long");
     case 416: return make_error(ErrorCode::invalid_argument, "requested range not satisfiable");
     case 503: return make_error(ErrorCode::unavailable, "service unavailable");
