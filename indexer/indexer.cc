@@ -8,6 +8,7 @@
 
 #include "corpus/analysis.h"
 #include "corpus/schema.h"
+#include "corpus/spelling.h"
 #include "corpus/xapian_error.h"
 
 namespace medsearch::indexer {
@@ -148,6 +149,15 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
   prepared.content_hash = hash ? *hash : content_hash(input, options_);
   prepared.version = input.version;
   prepared.synonyms = label_synonyms(input, stemmer_, *vocabulary_);
+  // The spelling dictionary holds the names people search for and misspell: titles,
+  // headings, drugs and conditions. Full text would put every typo of the corpus in it and
+  // cost more at index time. Each word once per record, so a word's frequency counts records.
+  corpus::append_spelling_words(input.title, prepared.spelling);
+  for (const auto& section : input.sections) corpus::append_spelling_words(section.heading, prepared.spelling);
+  for (const auto& drug : input.drugs) corpus::append_spelling_words(drug, prepared.spelling);
+  for (const auto& condition : input.conditions) corpus::append_spelling_words(condition, prepared.spelling);
+  std::sort(prepared.spelling.begin(), prepared.spelling.end());
+  prepared.spelling.erase(std::unique(prepared.spelling.begin(), prepared.spelling.end()), prepared.spelling.end());
 
   const corpus::Record record = cleaned(input);
   const std::vector<corpus::Passage> passages = corpus::split_into_passages(record, options_);
@@ -332,6 +342,13 @@ Result<WriteOutcome> Indexer::write(const PreparedRecord& record) {
     // none behind. A record the index has never seen needs no lookup at all.
     if (exists) db_.delete_document(schema::term(schema::kPrefixRecordId, record.record_id));
     for (const auto& passage : record.passages) db_.add_document(passage.second);
+    for (const auto& word : record.spelling) {
+      try {
+        db_.add_spelling(word);
+      } catch (const Xapian::UnimplementedError&) {
+        break;  // a backend without a spelling table
+      }
+    }
     for (const auto& [key, term] : record.synonyms) {
       try {
         db_.add_synonym(key, term);

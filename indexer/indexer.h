@@ -46,6 +46,9 @@ struct PreparedRecord {
   // Synonym-table entries the record teaches: an FDA label's brand and generic names, and
   // its names the vocabulary does not know -> the drug's concept term.
   std::vector<std::pair<std::string, std::string>> synonyms;  // {key, term}
+  // Words for the spelling dictionary (corpus/spelling.h): those of the title, the section
+  // headings, the drug and the condition names, each once per record.
+  std::vector<std::string> spelling;
 };
 
 // A stable 64-bit hash of what a record's passages depend on: the record's content, the

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "corpus/schema.h"
+#include "corpus/xapian_error.h"
 
 namespace medsearch::indexer {
 
@@ -717,6 +718,20 @@ std::string summary_json(const BulkSummary& s) {
                       {"dry_run", s.dry_run},
                       {"inputs", inputs}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::uint64_t> index_revision(const std::string& dir) {
+  auto layout = open_layout(dir, std::nullopt);
+  if (!layout.ok()) return layout.error();
+  std::uint64_t revision = 0;
+  try {
+    for (const auto& path : layout->shard_paths) revision += Xapian::Database(path).get_revision();
+  } catch (const Xapian::Error& e) {
+    Error err = corpus::error_from_xapian(e, dir);
+    if (err.code == ErrorCode::internal) err.code = ErrorCode::unavailable;
+    return err;
+  }
+  return revision;
 }
 
 }  // namespace medsearch::indexer

@@ -103,6 +103,11 @@ std::vector<Result<std::size_t>> delete_records(const Layout& layout, const std:
 // result replaces the shards atomically by rename). A one-database index is compacted too.
 Status compact(const Layout& layout);
 
+// The index's revision: Xapian's revision of a one-database index, the sum of the shards'
+// revisions for a sharded one (it rises with every commit to any shard). unavailable when it
+// cannot be opened.
+Result<std::uint64_t> index_revision(const std::string& dir);
+
 // The summary as one JSON object (for --json-summary).
 std::string summary_json(const BulkSummary& summary);
 

@@ -147,6 +147,19 @@ json hit_to_json(const Hit& hit, int ref) {
   return j;
 }
 
+json reference_to_json(const Reference& r) {
+  return {{"number", r.number},
+          {"record_id", r.record_id},
+          {"source", std::string(corpus::to_string(r.source))},
+          {"title", r.title},
+          {"citation", corpus::citation_to_json(r.citation)},
+          {"formatted", r.formatted},
+          {"url", r.link.empty() ? json(nullptr) : json(r.link)},
+          {"published", r.published.empty() ? json(nullptr) : json(r.published)},
+          {"updated", r.updated.empty() ? json(nullptr) : json(r.updated)},
+          {"review_status", r.review_status.empty() ? json(nullptr) : json(r.review_status)}};
+}
+
 json to_json(const SearchResponse& response, const Answer& answer) {
   json j;
   j["query"] = response.query;
@@ -164,20 +177,12 @@ json to_json(const SearchResponse& response, const Answer& answer) {
   }
   j["groups"] = std::move(groups);
   json refs = json::array();
-  for (const Reference& r : answer.references) {
-    refs.push_back({{"number", r.number},
-                    {"record_id", r.record_id},
-                    {"source", std::string(corpus::to_string(r.source))},
-                    {"title", r.title},
-                    {"citation", corpus::citation_to_json(r.citation)},
-                    {"formatted", r.formatted},
-                    {"url", r.link.empty() ? json(nullptr) : json(r.link)},
-                    {"published", r.published.empty() ? json(nullptr) : json(r.published)},
-                    {"updated", r.updated.empty() ? json(nullptr) : json(r.updated)},
-                    {"review_status", r.review_status.empty() ? json(nullptr) : json(r.review_status)}});
-  }
+  for (const Reference& r : answer.references) refs.push_back(reference_to_json(r));
   j["references"] = std::move(refs);
   j["warnings"] = response.warnings;
+  j["facets"] = response.facets ? facets_to_json(*response.facets) : json(nullptr);
+  j["spelling"] = {{"suggestion", response.spelling ? json(*response.spelling) : json(nullptr)}};
+  j["intent"] = intent_to_json(response.intent);
   return j;
 }
 

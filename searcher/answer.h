@@ -48,8 +48,9 @@ std::string format_answer_text(const SearchResponse& response, const Answer& ans
 
 // The JSON shape of /search and `medsearch-search --json`:
 // {query, parsed_query, total_estimate, took_ms, hits:[...], groups:[{source,label,ranks,refs}],
-//  references:[...], warnings:[...]}
+//  references:[...], warnings:[...], facets:{...}|null, spelling:{suggestion}, intent:{...}}
 nlohmann::json to_json(const SearchResponse& response, const Answer& answer);
+nlohmann::json reference_to_json(const Reference& reference);
 nlohmann::json hit_to_json(const Hit& hit, int ref);
 nlohmann::json passage_to_json(const corpus::schema::StoredPassage& stored);
 nlohmann::json stats_to_json(const IndexStats& stats);

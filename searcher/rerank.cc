@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "corpus/analysis.h"
 #include "corpus/schema.h"
 
 namespace medsearch::searcher::rerank {
@@ -33,9 +34,13 @@ bool is_body_term(const std::string& term) {
   return term.size() > 1 && term[0] == 'Z' && !std::isupper(static_cast<unsigned char>(term[1]));
 }
 
+// Expansion candidates: unprefixed stems that are not stop words (in a small index the ESet
+// can rank "and" or "the" high).
 class BodyTerms : public Xapian::ExpandDecider {
  public:
-  bool operator()(const std::string& term) const override { return is_body_term(term); }
+  bool operator()(const std::string& term) const override {
+    return is_body_term(term) && term.size() > 2 && !corpus::stopper()(term.substr(1));
+  }
 };
 
 // Smallest |a - b| over a in x, b in y (both sorted).

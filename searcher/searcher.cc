@@ -7,6 +7,7 @@
 
 #include "corpus/analysis.h"
 #include "corpus/xapian_error.h"
+#include "searcher/spelling.h"
 
 namespace medsearch::searcher {
 
@@ -39,6 +40,19 @@ Status validate(const SearchRequest& r) {
   if (r.year_from && r.year_to && r.year_from > r.year_to) return bad("year_from", "is after year_to");
   if (r.per_record < 0 || r.per_record > kMaxLimit) return bad("per_record", "must be between 0 and " + std::to_string(kMaxLimit));
   if (r.snippet_bytes > 5000) return bad("snippet_bytes", "must be at most 5000");
+  if (r.drugs.size() > kMaxFilterValues) return bad("drug", "at most " + std::to_string(kMaxFilterValues) + " values");
+  for (const auto& drug : r.drugs)
+    if (drug.empty() || drug.size() > 200 || !corpus::is_valid_utf8(drug))
+      return bad("drug", "each value must be 1-200 bytes of valid UTF-8");
+  if (r.sections.size() > kMaxFilterValues) return bad("section", "at most " + std::to_string(kMaxFilterValues) + " values");
+  for (const auto& key : r.sections)
+    if (key.empty() || key.size() > 100 ||
+        !std::all_of(key.begin(), key.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }))
+      return bad("section", "a section key is 1-100 characters of a-z, 0-9 and _ (e.g. adverse_reactions)");
+  for (const auto& level : r.evidence_levels)
+    if (std::find(std::begin(corpus::kEvidenceLevels), std::end(corpus::kEvidenceLevels), level) ==
+        std::end(corpus::kEvidenceLevels))
+      return bad("evidence", "unknown evidence level '" + level.substr(0, 40) + "'");
   return Status::success();
 }
 
@@ -123,7 +137,13 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   SearchResponse response;
   response.query = request.query;
 
-  auto plan = build_query(request.query, db_);
+  // Section intent ("side effects", "dose") becomes a boost (below) rather than words to match.
+  std::string text = request.query;
+  if (request.intent) {
+    response.intent = detect_intent(request.intent_text.empty() ? request.query : request.intent_text);
+    text = without_section_words(request.query, response.intent, db_);
+  }
+  auto plan = build_query(text, db_);
   if (!plan.ok()) return plan.error();
   response.warnings = std::move(plan->warnings);
   Xapian::Query query = plan->query;
@@ -153,14 +173,31 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       range = Xapian::Query(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
     query = Xapian::Query(Xapian::Query::OP_FILTER, query, range);
   }
-  response.parsed_query = query.get_description();
+  // Drug, section and evidence filters: any value of a list, every list.
+  auto filter_terms = [&query](std::string_view prefix, const std::vector<std::string>& values, bool lower) {
+    if (values.empty()) return;
+    std::vector<Xapian::Query> terms;
+    for (std::string v : values) {
+      if (lower) std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      terms.emplace_back(schema::term(prefix, v));
+    }
+    query = Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+  };
+  filter_terms(schema::kPrefixDrug, request.drugs, true);
+  filter_terms(schema::kPrefixSection, request.sections, false);
+  filter_terms(schema::kPrefixEvidence, request.evidence_levels, false);
+  response.spelling = spelling_suggestion(request.query, db_, stemmer_);
 
   Xapian::Enquire enquire(db_);
-  enquire.set_query(query);
   enquire.set_weighting_scheme(Xapian::BM25Weight());
   // Equal scores are ordered by passage id, so the order never depends on ingest order.
   enquire.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
   if (request.per_record > 0) enquire.set_collapse_key(schema::kSlotRecordId, request.per_record);
+  if (request.intent) query = boost_for_intent(query, response.intent, enquire, db_);
+  response.parsed_query = query.get_description();
+  enquire.set_query(query);
+  RecordFacetSpy spy;
+  if (request.facets) enquire.add_matchspy(&spy);
 
   const auto first = static_cast<Xapian::doccount>(request.offset);
   const auto count = static_cast<Xapian::doccount>(request.limit);
@@ -168,8 +205,12 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // top 100 records right) nor over several shards with an OR of many terms (query 801: 71 of
   // 100). Checking every match makes both exact (tests/sharding_test pins it); plain searches
   // of one database keep the fast path.
-  const bool exact_needs_all = request.per_record > 0 || db_.size() > 1;
-  const Xapian::doccount check_at_least = exact_needs_all ? db_.get_doccount() : first + count;
+  // Facets count every match when the index is small enough to look at all of them, and at
+  // least kFacetSampleMatches otherwise (then they say they are not exact).
+  const bool small_index = db_.get_doccount() <= kExactFacetsMaxPassages;
+  const bool exact_needs_all = request.per_record > 0 || db_.size() > 1 || (request.facets && small_index);
+  const Xapian::doccount check_at_least =
+      exact_needs_all ? db_.get_doccount() : request.facets ? std::max(first + count, kFacetSampleMatches) : first + count;
   // Scores that differ only in floating-point noise (the same passage text scored in one
   // database or across shards can differ in the last bit) must still tie, and ties break on
   // passage id. So fetch a margin around the page and order it by (score to 1e-9, passage id).
@@ -182,6 +223,12 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
   Xapian::MSet mset = enquire.get_mset(lo, want, std::max(check_at_least, lo + want));
   response.total_estimate = mset.get_matches_estimated();
+  if (request.facets) {
+    response.facets = spy.facets(check_at_least >= db_.get_doccount());
+    // Every match was seen: count them rather than estimate.
+    if (response.facets->exact) response.total_estimate = spy.matches(request.per_record);
+    enquire.clear_matchspies();
+  }
 
   struct Ranked {
     long long key;
@@ -209,6 +256,27 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     std::size_t i = 0;
     for (auto it = mset.begin(); i < n; ++it, ++i) model_score[i] = model_.score(features[i]);
     const double lowest = *std::min_element(model_score.begin(), model_score.end());
+    // The model knows nothing of what the question asked for: the intent boost (intent.h) is
+    // applied again on its scale. A passage of the asked-for section gains 2.5 times the model
+    // scores' spread (a close relative, weight 0.6, 1.5 times), so among passages holding the
+    // question's words the asked-for section comes first, then its relatives, whatever the
+    // model's preferences; passages only the feedback brought in gain nothing.
+    constexpr double kIntentScale = 2.5;
+    if (request.intent && !response.intent.empty()) {
+      const double spread = std::max(*std::max_element(model_score.begin(), model_score.end()) - lowest, 1e-6);
+      i = 0;
+      for (auto it = mset.begin(); i < n; ++it, ++i) {
+        const Xapian::Document doc = it.get_document();
+        const std::string section = doc.get_value(schema::kSlotSection);
+        const std::string evidence = doc.get_value(schema::kSlotEvidence);
+        double bonus = 0;
+        for (const auto& t : response.intent.sections)
+          if (!section.empty() && t.value == section) bonus = std::max(bonus, kSectionBoost * t.weight);
+        for (const auto& t : response.intent.evidence_levels)
+          if (!evidence.empty() && t.value == evidence) bonus += kEvidenceBoost * t.weight;
+        if (features[i][2] > 0) model_score[i] += kIntentScale * bonus * spread;  // [2]: coverage
+      }
+    }
     for (auto& r : ranked) {
       const auto index = static_cast<std::size_t>(r.it.get_rank() - mset.get_firstitem());
       const double score = index < n ? 1.0 + model_score[index] - lowest : (best > 0 ? r.it.get_weight() / best : 0);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,9 @@
 #include "corpus/result.h"
 #include "corpus/schema.h"
 #include "searcher/rerank.h"
+#include "searcher/facets.h"
+#include "searcher/intent.h"
+#include "searcher/suggest.h"
 
 namespace medsearch::searcher {
 
@@ -36,7 +40,16 @@ struct SearchRequest {
   int per_record = 1;              // passages per record at most; 0 = no limit
   std::size_t snippet_bytes = 300; // snippet length; 0 = no snippet
   bool rerank = true;              // second stage over the first stage's top records (rerank.h)
+  // Boolean filters; each list matches any of its values, and the lists combine with AND.
+  std::vector<std::string> drugs;            // drug names, matched ASCII-lowercased (XD terms)
+  std::vector<std::string> sections;         // section keys, [a-z0-9_] (XK terms)
+  std::vector<std::string> evidence_levels;  // corpus::kEvidenceLevels tokens (XE terms)
+  bool facets = false;   // count facets over the matches (SearchResponse::facets)
+  bool intent = true;    // detect section/evidence intent and boost toward it (searcher/intent.h)
+  std::string intent_text;  // detect intent from this text instead of `query` when not empty
 };
+
+inline constexpr std::size_t kMaxFilterValues = 20;
 
 // A passage with its rank, score, snippet and citation.
 struct Hit {
@@ -53,6 +66,9 @@ struct SearchResponse {
   double took_ms = 0;
   std::vector<Hit> hits;
   std::vector<std::string> warnings;  // e.g. syntax the parser could not honour
+  std::optional<Facets> facets;       // when requested
+  std::optional<std::string> spelling;  // the question with misspellings corrected, if any
+  Intent intent;                      // what the boost favoured (empty when off or none)
 };
 
 struct IndexStats {
@@ -73,6 +89,9 @@ struct QueryPlan {
 // error again leniently with a warning. Question boilerplate and stop words are dropped.
 Result<QueryPlan> build_query(const std::string& question, const Xapian::Database& db);
 
+struct ContextRequest;   // searcher/context.h
+struct ContextResponse;
+
 class Searcher {
  public:
   // Opens the index at `path` read-only. Fails with `unavailable` if it cannot be opened
@@ -89,6 +108,14 @@ class Searcher {
   Result<corpus::schema::StoredPassage> passage(const std::string& passage_id);
 
   Result<IndexStats> stats();
+
+  // Passages for an assistant (searcher/context.h): the question resolved against the
+  // history, the best passages that fit the budget, a prompt block. Errors as search().
+  Result<ContextResponse> context(const ContextRequest& request);
+
+  // Drug and condition names starting with `prefix` (searcher/suggest.h); errors as
+  // suggest_names, plus unavailable/corrupt/internal for index trouble.
+  Result<SuggestResponse> suggest(const std::string& prefix, int limit);
 
   // Picks up the latest commit; cheap when nothing changed.
   Status reopen();
@@ -121,7 +148,8 @@ class Searcher {
 std::string xapian_version();
 
 // Checks a request before searching; the error's param names the offending field
-// ("q", "limit", "offset", "year_from", "year_to", "per_record").
+// ("q", "limit", "offset", "year_from", "year_to", "per_record", "snippet_bytes", "drug",
+// "section", "evidence").
 Status validate(const SearchRequest& request);
 
 }  // namespace medsearch::searcher

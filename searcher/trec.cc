@@ -12,7 +12,7 @@ namespace medsearch::searcher {
 using nlohmann::json;
 
 Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
-                                                  const std::function<void(const std::string&)>& report, bool rerank) {
+                                                  const std::function<void(const std::string&)>& report) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return corpus::make_error(ErrorCode::unavailable, path + ": cannot open for reading");
   std::vector<BatchQuery> queries;

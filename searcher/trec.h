@@ -19,7 +19,7 @@ struct BatchQuery {
 // Reads BEIR queries.jsonl (`_id`, `text`). Bad lines are reported as "file:line: reason"
 // and skipped.
 Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
-                                                  const std::function<void(const std::string&)>& report, bool rerank = true);
+                                                  const std::function<void(const std::string&)>& report);
 
 struct RunCounts {
   std::size_t queries = 0;

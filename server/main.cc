@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -59,7 +61,8 @@ int main(int argc, char** argv) {
 
   ServerOptions options;
   bool quiet = false;
-  CLI::App app{"Serves a medsearch index over HTTP: /search, /passages/{id}, /health, /stats."};
+  CLI::App app{"Serves a medsearch index over HTTP: /search, /suggest, /context, /passages/{id}, /health, /stats, "
+                "/metrics, /openapi.json, and with an API key /records."};
   app.add_option("--db", options.db_path, "Index directory")->required();
   app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0 = any free port)")
@@ -69,6 +72,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_flag("--quiet", quiet, "No access log on stderr");
+  std::string api_key_file;
+  app.add_option("--api-key-file", api_key_file,
+                 "File whose first line is the key that turns on the write API (POST /records, DELETE "
+                 "/records/{id}); else the MEDSEARCH_API_KEY environment variable; else writes are off")
+      ->check(CLI::ExistingFile);
   app.set_version_flag("--version", std::string(medsearch::server::version()));
   try {
     app.parse(argc, argv);
@@ -77,6 +85,22 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   options.access_log = !quiet;
+  if (!api_key_file.empty()) {
+    std::ifstream in(api_key_file);
+    std::getline(in, options.api_key);
+    while (!options.api_key.empty() && (options.api_key.back() == '\r' || options.api_key.back() == ' '))
+      options.api_key.pop_back();
+    if (!in && options.api_key.empty()) {
+      std::cerr << "medsearch-server: cannot read the API key from " << api_key_file << "\n";
+      return kExitUsage;
+    }
+    if (options.api_key.empty()) {
+      std::cerr << "medsearch-server: " << api_key_file << " holds no API key\n";
+      return kExitUsage;
+    }
+  } else if (const char* key = std::getenv("MEDSEARCH_API_KEY"); key != nullptr && *key != '\0') {
+    options.api_key = key;
+  }
 
   auto server = Server::create(options);
   if (!server.ok()) {
@@ -115,6 +139,7 @@ int main(int argc, char** argv) {
     }
   });
 
+  std::cerr << "medsearch-server: write API " << (options.api_key.empty() ? "off" : "on (API key set)") << "\n";
   std::cerr << "medsearch-server listening on http://" << url_host(options.host) << ":" << *port << std::endl;
   running.run();
 

@@ -23,7 +23,12 @@
 #include <nlohmann/json.hpp>
 
 #include "corpus/record.h"
+#include "indexer/indexer.h"
+#include "indexer/pipeline.h"
 #include "searcher/answer.h"
+#include "searcher/context.h"
+#include "server/metrics.h"
+#include "server/openapi.h"
 
 #ifndef MEDSEARCH_VERSION
 #define MEDSEARCH_VERSION "unknown"
@@ -36,8 +41,6 @@ using nlohmann::json;
 using searcher::SearchRequest;
 
 constexpr const char* kJsonType = "application/json";
-// httplib answers HEAD from the GET handler; OPTIONS answers 204 with this list.
-constexpr const char* kAllowed = "GET, HEAD, OPTIONS";
 // Longest part of a bad parameter value quoted back in an error message.
 constexpr std::size_t kMaxQuotedBytes = 40;
 
@@ -116,6 +119,35 @@ Result<std::vector<corpus::Source>> parse_sources(const Params& params) {
   return sources;
 }
 
+// Every value of a list parameter: repeated, and (with `split_commas`) comma-separated.
+// Empty items are refused: "a,,b" is more likely a client bug than a wish.
+Result<std::vector<std::string>> list_param(const Params& params, const std::string& name, bool split_commas) {
+  std::vector<std::string> out;
+  auto [first, last] = params.equal_range(name);
+  for (auto it = first; it != last; ++it) {
+    std::string_view list = it->second;
+    while (true) {
+      auto comma = split_commas ? list.find(',') : std::string_view::npos;
+      std::string value(list.substr(0, comma));
+      if (value.empty()) return bad_param(name, name + ": empty value");
+      out.push_back(std::move(value));
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+// A 0|1 switch.
+Result<std::optional<bool>> bool_param(const Params& params, const std::string& name) {
+  auto text = single_param(params, name);
+  if (!text.ok()) return text.error();
+  if (!*text) return std::optional<bool>();
+  if (**text == "1" || **text == "true") return std::optional<bool>(true);
+  if (**text == "0" || **text == "false") return std::optional<bool>(false);
+  return bad_param(name, name + " must be 0 or 1, got " + quote_value(**text));
+}
+
 // The error body for a status httplib produced itself (no route, a malformed request, a body
 // over the limit...), so that clients see the same JSON shape for every failure.
 Error error_for_status(const httplib::Request& req, int status, std::size_t max_payload) {
@@ -124,8 +156,11 @@ Error error_for_status(const httplib::Request& req, int status, std::size_t max_
     case 400: return make_error(ErrorCode::invalid_argument, "malformed HTTP request");
     case 404: return make_error(ErrorCode::not_found, "no route for " + req.method + " " + req.path);
     case 413:
+      // httplib also caps form-encoded bodies (curl's default type for -d) at 8 KiB.
       return make_error(ErrorCode::invalid_argument,
-                        "request body is larger than " + std::to_string(max_payload) + " bytes");
+                        "request body is larger than " + std::to_string(max_payload) +
+                            " bytes (8,192 bytes when sent as application/x-www-form-urlencoded: send "
+                            "application/json or application/x-ndjson)");
     case 414: return make_error(ErrorCode::invalid_argument, "request URI is too long");
     case 416: return make_error(ErrorCode::invalid_argument, "requested range not satisfiable");
     case 503: return make_error(ErrorCode::unavailable, "service unavailable");
@@ -183,6 +218,20 @@ json error_to_json(const Error& error) {
 
 std::string_view version() { return MEDSEARCH_VERSION; }
 
+bool keys_equal(std::string_view given, std::string_view expected) {
+  // Every byte of the longer string is compared, and the lengths are folded in too.
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  const std::size_t n = std::max(given.size(), expected.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char a = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    const unsigned char b = i < expected.size() ? static_cast<unsigned char>(expected[i]) : 0;
+    diff |= static_cast<unsigned char>(a ^ b);
+  }
+  // Keep the compiler from turning the loop into an early exit.
+  volatile unsigned char result = diff;
+  return result == 0;
+}
+
 Result<SearchRequest> parse_search_request(const Params& params) {
   SearchRequest request;
 
@@ -213,8 +262,163 @@ Result<SearchRequest> parse_search_request(const Params& params) {
   if (!sources.ok()) return sources.error();
   request.sources = std::move(*sources);
 
+  // Drug names may contain commas ("sodium phenylbutyrate, taurursodiol"): repeat instead.
+  auto drugs = list_param(params, "drug", false);
+  if (!drugs.ok()) return drugs.error();
+  request.drugs = std::move(*drugs);
+  auto sections = list_param(params, "section", true);
+  if (!sections.ok()) return sections.error();
+  request.sections = std::move(*sections);
+  auto evidence = list_param(params, "evidence", true);
+  if (!evidence.ok()) return evidence.error();
+  request.evidence_levels = std::move(*evidence);
+
+  auto snippet = single_param(params, "snippet_bytes");
+  if (!snippet.ok()) return snippet.error();
+  if (*snippet) {
+    auto value = parse_int("snippet_bytes", **snippet);
+    if (!value.ok()) return value.error();
+    if (*value < 0) return bad_param("snippet_bytes", "snippet_bytes must be 0 or more");
+    request.snippet_bytes = static_cast<std::size_t>(*value);
+  }
+  // Over HTTP facets are on unless facets=0 (the web page shows them beside every answer).
+  request.facets = true;
+  for (auto [name, field] : {std::pair<const char*, bool*>{"facets", &request.facets}, {"intent", &request.intent}}) {
+    auto flag = bool_param(params, name);
+    if (!flag.ok()) return flag.error();
+    if (*flag) *field = **flag;
+  }
+
   // The ranges (limit 1..kMaxLimit, offset, years), the query's length and its UTF-8 are the
   // searcher's rules; checking them here again would let the two drift apart.
+  if (auto status = searcher::validate(request); !status.ok()) return status.error();
+  return request;
+}
+
+Result<SearchRequest> parse_search_body(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad_param("body", "the request body is not valid JSON");
+  if (!j.is_object()) return bad_param("body", "the request body must be a JSON object");
+  SearchRequest request;
+  request.facets = true;
+  auto want_int = [](const std::string& key, const json& v) -> Result<int> {
+    if (!v.is_number_integer()) return bad_param(key, key + " must be a whole number");
+    const auto value = v.get<long long>();
+    if (value < INT_MIN || value > INT_MAX) return bad_param(key, key + " is out of range");
+    return static_cast<int>(value);
+  };
+  auto want_strings = [](const std::string& key, const json& v) -> Result<std::vector<std::string>> {
+    if (!v.is_array()) return bad_param(key, key + " must be an array of strings");
+    std::vector<std::string> out;
+    for (const auto& item : v) {
+      if (!item.is_string()) return bad_param(key, key + " must be an array of strings");
+      out.push_back(item.get<std::string>());
+    }
+    return out;
+  };
+  for (const auto& [key, value] : j.items()) {
+    if (value.is_null()) continue;  // null = the default
+    if (key == "q") {
+      if (!value.is_string()) return bad_param(key, "q must be a string");
+      request.query = value.get<std::string>();
+    } else if (key == "limit" || key == "offset" || key == "year_from" || key == "year_to" || key == "per_record" ||
+               key == "snippet_bytes") {
+      auto n = want_int(key, value);
+      if (!n.ok()) return n.error();
+      if (key == "limit") request.limit = *n;
+      if (key == "offset") request.offset = *n;
+      if (key == "year_from") request.year_from = *n;
+      if (key == "year_to") request.year_to = *n;
+      if (key == "per_record") request.per_record = *n;
+      if (key == "snippet_bytes") {
+        if (*n < 0) return bad_param(key, "snippet_bytes must be 0 or more");
+        request.snippet_bytes = static_cast<std::size_t>(*n);
+      }
+    } else if (key == "sources") {
+      auto names = want_strings(key, value);
+      if (!names.ok()) return names.error();
+      Params as_params;
+      for (const auto& name : *names) {
+        if (name.empty() || name.find(',') != std::string::npos)
+          return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
+        as_params.emplace("source", name);
+      }
+      auto sources = parse_sources(as_params);
+      if (!sources.ok()) return bad_param(key, sources.error().message);
+      request.sources = std::move(*sources);
+    } else if (key == "drugs" || key == "sections" || key == "evidence_levels") {
+      auto values = want_strings(key, value);
+      if (!values.ok()) return values.error();
+      (key == "drugs" ? request.drugs : key == "sections" ? request.sections : request.evidence_levels) = std::move(*values);
+    } else if (key == "facets" || key == "intent") {
+      if (!value.is_boolean()) return bad_param(key, key + " must be true or false");
+      (key == "facets" ? request.facets : request.intent) = value.get<bool>();
+    } else {
+      return bad_param(key, "unknown field " + quote_value(key) + " in the request body");
+    }
+  }
+  if (auto status = searcher::validate(request); !status.ok()) {
+    // The searcher names GET's parameters; the body's list fields are plural.
+    Error error = status.error();
+    if (error.param == "drug") error.param = "drugs";
+    if (error.param == "section") error.param = "sections";
+    if (error.param == "evidence") error.param = "evidence_levels";
+    return error;
+  }
+  return request;
+}
+
+Result<searcher::ContextRequest> parse_context_body(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad_param("body", "the request body is not valid JSON");
+  if (!j.is_object()) return bad_param("body", "the request body must be a JSON object");
+  searcher::ContextRequest request;
+  for (const auto& [key, value] : j.items()) {
+    if (value.is_null()) continue;
+    if (key == "question") {
+      if (!value.is_string()) return bad_param(key, "question must be a string");
+      request.question = value.get<std::string>();
+    } else if (key == "history") {
+      if (!value.is_array()) return bad_param(key, "history must be an array of {question, answer?}");
+      if (value.size() > searcher::kMaxHistoryTurns)
+        return bad_param(key, "history: at most " + std::to_string(searcher::kMaxHistoryTurns) + " turns");
+      for (const auto& turn : value) {
+        if (!turn.is_object()) return bad_param(key, "history must be an array of {question, answer?}");
+        searcher::ContextTurn t;
+        for (const auto& [field, v] : turn.items()) {
+          if (field == "question" && v.is_string()) {
+            t.question = v.get<std::string>();
+          } else if (field == "answer" && (v.is_string() || v.is_null())) {
+            if (v.is_string()) t.answer = v.get<std::string>();
+          } else {
+            return bad_param(key, "history: each turn is {\"question\": string, \"answer\": string (optional)}; got " +
+                                      quote_value(field));
+          }
+        }
+        request.history.push_back(std::move(t));
+      }
+    } else if (key == "budget_tokens" || key == "per_record") {
+      if (!value.is_number_integer()) return bad_param(key, key + " must be a whole number");
+      const auto n = value.get<long long>();
+      if (n < INT_MIN || n > INT_MAX) return bad_param(key, key + " is out of range");
+      (key == "budget_tokens" ? request.budget_tokens : request.per_record) = static_cast<int>(n);
+    } else if (key == "sources") {
+      if (!value.is_array()) return bad_param(key, "sources must be an array of strings");
+      Params as_params;
+      for (const auto& item : value) {
+        if (!item.is_string()) return bad_param(key, "sources must be an array of strings");
+        const std::string name = item.get<std::string>();
+        if (name.empty() || name.find(',') != std::string::npos)
+          return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
+        as_params.emplace("source", name);
+      }
+      auto sources = parse_sources(as_params);
+      if (!sources.ok()) return bad_param(key, sources.error().message);
+      request.sources = std::move(*sources);
+    } else {
+      return bad_param(key, "unknown field " + quote_value(key) + " in the request body");
+    }
+  }
   if (auto status = searcher::validate(request); !status.ok()) return status.error();
   return request;
 }
@@ -232,7 +436,13 @@ struct Server::Impl {
 
   void handle_search(const httplib::Request& req, httplib::Response& res);
   void handle_passage(const httplib::Request& req, httplib::Response& res);
+  void handle_suggest(const httplib::Request& req, httplib::Response& res);
+  void handle_context(const httplib::Request& req, httplib::Response& res);
   void handle_health(httplib::Response& res);
+  void handle_metrics(httplib::Response& res);
+  bool authorised(const httplib::Request& req, httplib::Response& res);
+  void handle_records_post(const httplib::Request& req, httplib::Response& res);
+  void handle_records_delete(const httplib::Request& req, httplib::Response& res);
   void handle_stats(httplib::Response& res);
 
   void log_request(const httplib::Request& req, const httplib::Response& res);
@@ -246,6 +456,8 @@ struct Server::Impl {
   std::atomic<bool> run_active_{false};
   std::atomic<bool> stop_requested_{false};
   std::mutex log_mutex_;
+  std::mutex write_mutex_;
+  Metrics metrics_;
 };
 
 Result<searcher::Searcher*> Server::Impl::worker_searcher() {
@@ -263,7 +475,7 @@ Result<searcher::Searcher*> Server::Impl::worker_searcher() {
 }
 
 void Server::Impl::handle_search(const httplib::Request& req, httplib::Response& res) {
-  auto request = parse_search_request(req.params);
+  auto request = req.method == "POST" ? parse_search_body(req.body) : parse_search_request(req.params);
   if (!request.ok()) return send_error(res, request.error());
   auto searcher = worker_searcher();
   if (!searcher.ok()) return send_error(res, searcher.error());
@@ -279,6 +491,171 @@ void Server::Impl::handle_passage(const httplib::Request& req, httplib::Response
   auto stored = (*searcher)->passage(id);
   if (!stored.ok()) return send_error(res, stored.error());
   send_json(res, 200, searcher::passage_to_json(*stored));
+}
+
+void Server::Impl::handle_suggest(const httplib::Request& req, httplib::Response& res) {
+  auto prefix = single_param(req.params, "prefix");
+  if (!prefix.ok()) return send_error(res, prefix.error());
+  if (!*prefix || (*prefix)->empty()) return send_error(res, bad_param("prefix", "prefix: is required"));
+  int limit = 8;
+  auto limit_text = single_param(req.params, "limit");
+  if (!limit_text.ok()) return send_error(res, limit_text.error());
+  if (*limit_text) {
+    auto value = parse_int("limit", **limit_text);
+    if (!value.ok()) return send_error(res, value.error());
+    limit = *value;
+  }
+  auto searcher = worker_searcher();
+  if (!searcher.ok()) return send_error(res, searcher.error());
+  auto response = (*searcher)->suggest(**prefix, limit);
+  if (!response.ok()) return send_error(res, response.error());
+  send_json(res, 200, searcher::suggest_to_json(*response));
+}
+
+void Server::Impl::handle_context(const httplib::Request& req, httplib::Response& res) {
+  auto request = parse_context_body(req.body);
+  if (!request.ok()) return send_error(res, request.error());
+  auto searcher = worker_searcher();
+  if (!searcher.ok()) return send_error(res, searcher.error());
+  auto response = (*searcher)->context(*request);
+  if (!response.ok()) return send_error(res, response.error());
+  send_json(res, 200, searcher::context_to_json(*response));
+}
+
+bool Server::Impl::authorised(const httplib::Request& req, httplib::Response& res) {
+  if (options_.api_key.empty()) {
+    send_error(res, corpus::make_error(ErrorCode::not_found,
+                                       "the write API is off on this server (start it with --api-key-file or "
+                                       "MEDSEARCH_API_KEY to turn it on)"));
+    return false;
+  }
+  std::string given = req.get_header_value("X-API-Key");
+  const std::string authorization = req.get_header_value("Authorization");
+  if (authorization.rfind("Bearer ", 0) == 0) given = authorization.substr(7);
+  if (!given.empty() && keys_equal(given, options_.api_key)) return true;
+  res.set_header("WWW-Authenticate", "Bearer realm=\"medsearch\"");
+  send_json(res, 401,
+            json{{"error",
+                  {{"code", "unauthenticated"},
+                   {"message", given.empty() ? "this request needs the API key (Authorization: Bearer <key>)"
+                                             : "the API key is not valid"}}}});
+  return false;
+}
+
+void Server::Impl::handle_records_post(const httplib::Request& req, httplib::Response& res) {
+  if (!authorised(req, res)) return;
+  // Native JSONL: one record a line; blank lines are skipped, bad lines reported by number.
+  struct Line {
+    std::size_t number;
+    corpus::Record record;
+  };
+  std::vector<Line> records;
+  std::vector<std::string> errors;
+  std::uint64_t read = 0;
+  std::size_t number = 0;
+  for (std::size_t start = 0; start < req.body.size();) {
+    std::size_t end = req.body.find('\n', start);
+    if (end == std::string::npos) end = req.body.size();
+    std::string_view line(req.body.data() + start, end - start);
+    start = end + 1;
+    ++number;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    ++read;
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      errors.push_back("line " + std::to_string(number) + ": not valid JSON");
+      continue;
+    }
+    auto record = corpus::record_from_json(j);
+    if (!record.ok()) {
+      errors.push_back("line " + std::to_string(number) + ": " + record.error().message);
+      continue;
+    }
+    records.push_back({number, std::move(*record)});
+  }
+  if (read == 0) return send_error(res, bad_param("body", "the request body holds no records (native JSONL, one a line)"));
+
+  std::uint64_t added = 0, replaced = 0, unchanged = 0, superseded = 0, passages = 0;
+  {
+    // One writer: Xapian allows one per database, and requests arrive on many threads.
+    std::lock_guard lock(write_mutex_);
+    auto layout = indexer::open_layout(options_.db_path, std::nullopt);
+    if (!layout.ok()) return send_error(res, layout.error());
+    const auto shard_count = static_cast<std::uint32_t>(layout->shard_paths.size());
+    std::vector<std::unique_ptr<indexer::Indexer>> writers(shard_count);
+    indexer::DocumentBuilder builder;
+    for (auto& [line_number, record] : records) {
+      const std::uint32_t shard = indexer::shard_of(record.id, shard_count);
+      if (!writers[shard]) {
+        auto opened = indexer::Indexer::open(layout->shard_paths[shard]);
+        if (!opened.ok()) return send_error(res, opened.error());
+        writers[shard] = std::move(*opened);
+      }
+      auto prepared = builder.build(record);
+      if (!prepared.ok()) {
+        errors.push_back("line " + std::to_string(line_number) + ": " + prepared.error().message);
+        continue;
+      }
+      auto outcome = writers[shard]->write(*prepared);
+      if (!outcome.ok()) return send_error(res, outcome.error());
+      switch (*outcome) {
+        case indexer::WriteOutcome::added: ++added; passages += prepared->passages.size(); break;
+        case indexer::WriteOutcome::replaced: ++replaced; passages += prepared->passages.size(); break;
+        case indexer::WriteOutcome::unchanged: ++unchanged; break;
+        case indexer::WriteOutcome::superseded: ++superseded; break;
+      }
+    }
+    // A commit per request: the records are searchable when the response arrives.
+    for (auto& writer : writers) {
+      if (!writer) continue;
+      Status committed = writer->commit();
+      if (!committed.ok()) return send_error(res, committed.error());
+    }
+  }
+  const std::uint64_t indexed = added + replaced + unchanged + superseded;
+  send_json(res, 200,
+            json{{"read", read},
+                 {"indexed", indexed},
+                 {"rejected", read - indexed},
+                 {"added", added},
+                 {"replaced", replaced},
+                 {"unchanged", unchanged},
+                 {"superseded", superseded},
+                 {"passages", passages},
+                 {"errors", errors}});
+}
+
+void Server::Impl::handle_records_delete(const httplib::Request& req, httplib::Response& res) {
+  if (!authorised(req, res)) return;
+  const std::string id = req.matches[1];
+  std::lock_guard lock(write_mutex_);
+  auto layout = indexer::open_layout(options_.db_path, std::nullopt);
+  if (!layout.ok()) return send_error(res, layout.error());
+  const auto shard = indexer::shard_of(id, static_cast<std::uint32_t>(layout->shard_paths.size()));
+  auto writer = indexer::Indexer::open(layout->shard_paths[shard]);
+  if (!writer.ok()) return send_error(res, writer.error());
+  auto removed = (*writer)->remove(id);
+  if (!removed.ok()) return send_error(res, removed.error());
+  Status committed = (*writer)->commit();
+  if (!committed.ok()) return send_error(res, committed.error());
+  send_json(res, 200, json{{"deleted", id}, {"passages", *removed}});
+}
+
+void Server::Impl::handle_metrics(httplib::Response& res) {
+  auto searcher = worker_searcher();
+  if (!searcher.ok()) return send_error(res, searcher.error());
+  auto stats = (*searcher)->stats();
+  if (!stats.ok()) return send_error(res, stats.error());
+  // Xapian gives no revision for a stub of several shards; the indexer sums theirs.
+  auto revision = indexer::index_revision(options_.db_path);
+  const std::string body = metrics_.render({
+      {"medsearch_index_documents", "Passages (Xapian documents) in the index.", static_cast<double>(stats->passages)},
+      {"medsearch_index_records", "Records in the index.", static_cast<double>(stats->records)},
+      {"medsearch_index_revision", "Revision of the index (the sum over shards for a sharded index).", revision.ok() ? static_cast<double>(*revision) : 0.0},
+  });
+  res.status = 200;
+  res.set_content(body, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void Server::Impl::handle_health(httplib::Response& res) {
@@ -307,6 +684,7 @@ void Server::Impl::log_request(const httplib::Request& req, const httplib::Respo
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - *t_request_start).count();
     t_request_start.reset();
   }
+  metrics_.observe(req.method, route_of(req.path), res.status, ms / 1000);
   if (!options_.access_log) return;
   // The path only: query strings are clinical questions, which do not belong in a log.
   nlohmann::ordered_json line = {{"ts", utc_timestamp(std::chrono::system_clock::now())},
@@ -380,34 +758,52 @@ void Server::Impl::configure() {
 }
 
 void Server::Impl::install_routes() {
-  const std::string kSearch = "/search";
-  const std::string kPassage = R"(/passages/([^/]+))";
-  const std::string kHealth = "/health";
-  const std::string kStats = "/stats";
-
-  http_.Get(kSearch, [this](const httplib::Request& req, httplib::Response& res) { handle_search(req, res); });
-  http_.Get(kPassage, [this](const httplib::Request& req, httplib::Response& res) { handle_passage(req, res); });
-  http_.Get(kHealth, [this](const httplib::Request&, httplib::Response& res) { handle_health(res); });
-  http_.Get(kStats, [this](const httplib::Request&, httplib::Response& res) { handle_stats(res); });
-
-  // Without these httplib would answer 404 to POST /search, as if the resource did not exist.
-  auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
-    res.set_header("Allow", kAllowed);
-    send_error(res, corpus::make_error(ErrorCode::invalid_argument,
-                                       "method " + req.method + " is not allowed on " + req.path +
-                                           "; allowed: " + kAllowed));
-    res.status = 405;
+  using Handler = httplib::Server::Handler;
+  struct Route {
+    std::string pattern;
+    Handler get;   // also answers HEAD
+    Handler post;
+    Handler del;
   };
-  auto options = [](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Allow", kAllowed);
-    res.status = 204;
+  const std::vector<Route> routes = {
+      {"/search", [this](const auto& req, auto& res) { handle_search(req, res); },
+       [this](const auto& req, auto& res) { handle_search(req, res); }, nullptr},
+      {R"(/passages/([^/]+))", [this](const auto& req, auto& res) { handle_passage(req, res); }, nullptr, nullptr},
+      {"/context", nullptr, [this](const auto& req, auto& res) { handle_context(req, res); }, nullptr},
+      {"/suggest", [this](const auto& req, auto& res) { handle_suggest(req, res); }, nullptr, nullptr},
+      {"/health", [this](const auto&, auto& res) { handle_health(res); }, nullptr, nullptr},
+      {"/stats", [this](const auto&, auto& res) { handle_stats(res); }, nullptr, nullptr},
+      {"/metrics", [this](const auto&, auto& res) { handle_metrics(res); }, nullptr, nullptr},
+      {"/openapi.json", [](const auto&, auto& res) { res.set_content(std::string(openapi_json()), kJsonType); }, nullptr,
+       nullptr},
+      {"/records", nullptr, [this](const auto& req, auto& res) { handle_records_post(req, res); }, nullptr},
+      {R"(/records/([^/]+))", nullptr, nullptr, [this](const auto& req, auto& res) { handle_records_delete(req, res); }},
   };
-  for (const auto& route : {kSearch, kPassage, kHealth, kStats}) {
-    http_.Post(route, httplib::Server::Handler(not_allowed));
-    http_.Put(route, httplib::Server::Handler(not_allowed));
-    http_.Patch(route, httplib::Server::Handler(not_allowed));
-    http_.Delete(route, httplib::Server::Handler(not_allowed));
-    http_.Options(route, options);
+
+  for (const Route& route : routes) {
+    std::string allowed;
+    auto allow = [&allowed](const char* methods) { allowed += allowed.empty() ? methods : std::string(", ") + methods; };
+    if (route.get) allow("GET, HEAD");
+    if (route.post) allow("POST");
+    if (route.del) allow("DELETE");
+    allow("OPTIONS");
+    // Without these httplib would answer 404 to a wrong method, as if the resource did not exist.
+    Handler not_allowed = [allowed](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", allowed);
+      send_error(res, corpus::make_error(ErrorCode::invalid_argument,
+                                         "method " + req.method + " is not allowed on " + req.path +
+                                             "; allowed: " + allowed));
+      res.status = 405;
+    };
+    http_.Get(route.pattern, route.get ? route.get : not_allowed);
+    http_.Post(route.pattern, route.post ? route.post : not_allowed);
+    http_.Delete(route.pattern, route.del ? route.del : not_allowed);
+    http_.Put(route.pattern, not_allowed);
+    http_.Patch(route.pattern, not_allowed);
+    http_.Options(route.pattern, [allowed](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Allow", allowed);
+      res.status = 204;
+    });
   }
 }
 

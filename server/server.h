@@ -12,6 +12,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "corpus/result.h"
+#include "searcher/context.h"
 #include "searcher/searcher.h"
 
 namespace medsearch::server {
@@ -32,6 +33,9 @@ struct ServerOptions {
   int keep_alive_timeout_s = 5;               // an idle keep-alive connection holds a worker
   std::size_t keep_alive_max_requests = 100;  // requests per connection before it is closed
   bool access_log = true;                     // one JSON line per request on stderr
+  // The write API (POST /records, DELETE /records/{id}) is on only when this is set; requests
+  // must then carry it as "Authorization: Bearer <key>" or "X-API-Key: <key>".
+  std::string api_key;
 };
 
 // An HTTP server over one on-disk index.
@@ -80,12 +84,27 @@ class Server {
 // Query parameters as httplib decodes them (httplib::Params is this multimap).
 using Params = std::multimap<std::string, std::string>;
 
-// Turns /search's query parameters into a SearchRequest: q, limit, offset, source (repeated
-// or comma-separated), year_from, year_to, per_record. Integers must be whole decimal
-// numbers; a parameter given twice (other than source) is an error; ranges, the query's
+// Turns /search's query parameters into a SearchRequest: q, limit, offset, source, section and
+// evidence (repeated or comma-separated), drug (repeated), year_from, year_to, per_record,
+// snippet_bytes, facets and intent (0|1; facets default to 1 over HTTP). Integers must be
+// whole decimal numbers; a scalar parameter given twice is an error; ranges, the query's
 // length and its UTF-8 are checked by searcher::validate. Errors are invalid_argument with
 // param naming the parameter. Unknown parameters are ignored.
 Result<searcher::SearchRequest> parse_search_request(const Params& params);
+
+// Turns POST /search's JSON body into a SearchRequest: {"q", "limit", "offset", "sources":[],
+// "year_from", "year_to", "drugs":[], "sections":[], "evidence_levels":[], "per_record",
+// "facets": bool, "intent": bool, "snippet_bytes"}; null means the default. Unknown keys and
+// wrong types are invalid_argument naming the key ("body" when it is not a JSON object).
+Result<searcher::SearchRequest> parse_search_body(const std::string& body);
+
+// Turns POST /context's JSON body into a ContextRequest: {"question", "history":[{"question",
+// "answer"?}], "budget_tokens", "sources":[], "per_record"}; errors as parse_search_body.
+Result<searcher::ContextRequest> parse_context_body(const std::string& body);
+
+// True when the two keys are equal, in time that depends only on their lengths (not on where
+// they first differ), so a client cannot guess the key byte by byte from response times.
+bool keys_equal(std::string_view given, std::string_view expected);
 
 // The HTTP status for an error code: invalid_argument/parse 400, not_found 404,
 // unavailable 503, corrupt/internal 500.

@@ -340,7 +340,7 @@ TEST_F(ServerTest, UnknownRouteIsJson404) {
 
 TEST_F(ServerTest, WrongMethodIsJson405WithAllow) {
   std::vector<std::pair<std::string, httplib::Result>> results;
-  results.emplace_back("POST /search", client_->Post("/search?q=riluzole", "{}", "application/json"));
+  results.emplace_back("POST /stats", client_->Post("/stats", "{}", "application/json"));
   results.emplace_back("PUT /stats", client_->Put("/stats", "x", "text/plain"));
   results.emplace_back("PATCH /passages/x:p0", client_->Patch("/passages/x:p0", "x", "text/plain"));
   results.emplace_back("DELETE /health", client_->Delete("/health"));

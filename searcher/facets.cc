@@ -1,0 +1,138 @@
+// Facet counting over the passages a search examines, deduplicated by record.
+#include "searcher/facets.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "corpus/schema.h"
+
+namespace medsearch::searcher {
+
+namespace schema = corpus::schema;
+using nlohmann::json;
+
+void RecordFacetSpy::operator()(const Xapian::Document& doc, double) {
+  ++passages_seen_;
+  const std::string record_id = doc.get_value(schema::kSlotRecordId);
+  auto [it, inserted] = records_.try_emplace(record_id);
+  RecordValues& r = it->second;
+  ++r.passages;
+  if (inserted) {
+    r.source = doc.get_value(schema::kSlotSource);
+    const std::string year = doc.get_value(schema::kSlotYear);
+    if (!year.empty()) r.year = static_cast<int>(std::lround(Xapian::sortable_unserialise(year)));
+    r.evidence = doc.get_value(schema::kSlotEvidence);
+    r.drugs = doc.get_value(schema::kSlotDrugs);
+  }
+  std::string section = doc.get_value(schema::kSlotSection);
+  if (!section.empty() && std::find(r.sections.begin(), r.sections.end(), section) == r.sections.end())
+    r.sections.push_back(std::move(section));
+}
+
+namespace {
+
+std::vector<FacetValue> by_count(const std::map<std::string, std::uint64_t>& counts,
+                                 std::string (*label)(const std::string&), std::size_t max_values) {
+  std::vector<FacetValue> out;
+  for (const auto& [value, count] : counts) out.push_back({value, label ? label(value) : std::string(), count, 0, 0});
+  // std::map gives value order; a stable sort by count keeps it among equal counts.
+  std::stable_sort(out.begin(), out.end(), [](const FacetValue& a, const FacetValue& b) { return a.count > b.count; });
+  if (out.size() > max_values) out.resize(max_values);
+  return out;
+}
+
+}  // namespace
+
+Facets RecordFacetSpy::facets(bool exact) const {
+  std::map<std::string, std::uint64_t> sources, drugs, sections, evidence;
+  std::map<int, std::uint64_t> years;  // bucket start -> count
+  for (const auto& [id, r] : records_) {
+    if (!r.source.empty()) ++sources[r.source];
+    if (r.year > 0) ++years[r.year - r.year % kYearBucketWidth];
+    if (!r.evidence.empty()) ++evidence[r.evidence];
+    std::set<std::string> distinct;  // a record listing a drug twice counts once
+    for (std::size_t start = 0; start < r.drugs.size();) {
+      std::size_t end = r.drugs.find('\n', start);
+      if (end == std::string::npos) end = r.drugs.size();
+      if (end > start) distinct.insert(r.drugs.substr(start, end - start));
+      start = end + 1;
+    }
+    for (const auto& d : distinct) ++drugs[d];
+    for (const auto& s : r.sections) ++sections[s];
+  }
+  Facets f;
+  f.exact = exact;
+  f.source = by_count(sources, source_label, SIZE_MAX);
+  f.drug = by_count(drugs, nullptr, kMaxDrugFacetValues);
+  f.section = by_count(sections, section_label, SIZE_MAX);
+  f.evidence_level = by_count(evidence, evidence_label, SIZE_MAX);
+  for (auto it = years.rbegin(); it != years.rend(); ++it) {
+    const int from = it->first;
+    const int to = from + kYearBucketWidth - 1;
+    f.year.push_back({std::to_string(from) + "-" + std::to_string(to), "", it->second, from, to});
+  }
+  return f;
+}
+
+std::uint64_t RecordFacetSpy::matches(int per_record) const {
+  if (per_record <= 0) return passages_seen_;
+  std::uint64_t total = 0;
+  for (const auto& [id, r] : records_) total += std::min<std::uint64_t>(r.passages, static_cast<std::uint64_t>(per_record));
+  return total;
+}
+
+std::string section_label(const std::string& key) {
+  std::string out = key;
+  std::replace(out.begin(), out.end(), '_', ' ');
+  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 'a' + 'A');
+  return out;
+}
+
+std::string evidence_label(const std::string& token) {
+  static const std::map<std::string, std::string> kLabels = {
+      {"practice_guideline", "Practice guideline"},
+      {"meta_analysis", "Meta-analysis"},
+      {"systematic_review", "Systematic review"},
+      {"randomized_controlled_trial", "Randomized controlled trial"},
+      {"clinical_trial", "Clinical trial"},
+      {"observational", "Observational study"},
+      {"case_report", "Case report"},
+      {"review", "Review"},
+      {"other", "Other"}};
+  auto it = kLabels.find(token);
+  return it != kLabels.end() ? it->second : section_label(token);
+}
+
+std::string source_label(const std::string& source) {
+  if (source == "guideline") return "Guidelines";
+  if (source == "fda_label") return "FDA drug labels";
+  if (source == "research") return "Research";
+  return section_label(source);
+}
+
+json facets_to_json(const Facets& f) {
+  auto list = [](const std::vector<FacetValue>& values, bool with_label) {
+    json out = json::array();
+    for (const auto& v : values) {
+      json item = {{"value", v.value}};
+      if (with_label) item["label"] = v.label;
+      item["count"] = v.count;
+      out.push_back(std::move(item));
+    }
+    return out;
+  };
+  json years = json::array();
+  for (const auto& v : f.year) years.push_back({{"value", v.value}, {"from", v.from}, {"to", v.to}, {"count", v.count}});
+  return {{"exact", f.exact},
+          {"source", list(f.source, true)},
+          {"year", std::move(years)},
+          {"drug", list(f.drug, false)},
+          {"section", list(f.section, true)},
+          {"evidence_level", list(f.evidence_level, true)}};
+}
+
+}  // namespace medsearch::searcher

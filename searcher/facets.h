@@ -1,0 +1,84 @@
+// Facets: how many matching records have each source, year bucket, drug, section and
+// evidence level, counted by a Xapian::MatchSpy while the search runs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+#include <xapian.h>
+
+namespace medsearch::searcher {
+
+inline constexpr std::size_t kMaxDrugFacetValues = 20;
+inline constexpr int kYearBucketWidth = 5;
+// Up to this many passages, a search with facets examines every match so the counts are
+// exact; a larger index counts over at least kFacetSampleMatches matches (not exact).
+inline constexpr Xapian::doccount kExactFacetsMaxPassages = 500000;
+inline constexpr Xapian::doccount kFacetSampleMatches = 10000;
+
+struct FacetValue {
+  std::string value;  // the token filters take ("guideline", "adverse_reactions", "2020-2024")
+  std::string label;  // for display; empty where the value is its own label (drugs)
+  std::uint64_t count = 0;  // matching records with this value
+  int from = 0;       // year buckets only: first and last year, inclusive
+  int to = 0;
+};
+
+struct Facets {
+  // True when every matching passage was examined, so the counts are exact; false when
+  // Xapian stopped early and the counts cover only the passages it looked at.
+  bool exact = false;
+  std::vector<FacetValue> source;          // count desc, then value asc
+  std::vector<FacetValue> year;            // newest bucket first
+  std::vector<FacetValue> drug;            // top kMaxDrugFacetValues by count desc, then value asc
+  std::vector<FacetValue> section;         // count desc, then value asc
+  std::vector<FacetValue> evidence_level;  // count desc, then value asc
+};
+
+// Counts records, not passages: a record is counted once per value however many of its
+// passages match (records are told apart by the record id in value slot 0). Source, year,
+// drugs and evidence level are the same on every passage of a record; sections differ, and a
+// record counts once for each section that has a matching passage. Reads value slots 0, 1, 3,
+// 6, 7 and 8 (corpus/schema.h).
+//
+// Use: Enquire::add_matchspy(&spy) before get_mset(), then facets(exact). One spy per search
+// (not thread-safe); it must outlive the get_mset() call.
+class RecordFacetSpy : public Xapian::MatchSpy {
+ public:
+  void operator()(const Xapian::Document& doc, double weight) override;
+  std::string name() const override { return "medsearch.RecordFacetSpy"; }
+
+  // Passages the spy saw.
+  Xapian::doccount passages_seen() const { return passages_seen_; }
+  Facets facets(bool exact) const;
+  // The matches a search collapsed to `per_record` passages per record returns (0 = no
+  // collapse): exact when the spy saw every match, unlike Xapian's collapsed estimate, which
+  // counts only collapses within the top of the ranking.
+  std::uint64_t matches(int per_record) const;
+
+ private:
+  struct RecordValues {
+    std::string source;
+    int year = 0;
+    std::string evidence;
+    std::string drugs;  // '\n'-joined, as stored in slot 8
+    std::vector<std::string> sections;
+    std::uint64_t passages = 0;
+  };
+  Xapian::doccount passages_seen_ = 0;
+  std::unordered_map<std::string, RecordValues> records_;
+};
+
+// "adverse_reactions" -> "Adverse reactions"; known evidence tokens get their usual names.
+std::string section_label(const std::string& key);
+std::string evidence_label(const std::string& token);
+// "guideline" -> "Guidelines", "fda_label" -> "FDA drug labels", "research" -> "Research".
+std::string source_label(const std::string& source);
+
+nlohmann::json facets_to_json(const Facets& facets);
+
+}  // namespace medsearch::searcher
