@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
 
   ServerOptions options;
   bool quiet = false;
-  CLI::App app{"Serves a medsearch index over HTTP: /search, /passages/{id}, /health, /stats."};
+  CLI::App app{"Serves a medsearch index over HTTP: the web page at /, and /search, /passages/{id}, /health, /stats."};
   app.add_option("--db", options.db_path, "Index directory")->required();
   app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0 = any free port)")
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 2)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  auto* web_dir = app.add_option("--web-dir", options.web_dir, "Folder of the web page served at / (empty = no page)")
+                      ->capture_default_str();
   app.add_flag("--quiet", quiet, "No access log on stderr");
   app.set_version_flag("--version", std::string(medsearch::server::version()));
   try {
@@ -77,6 +80,11 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   options.access_log = !quiet;
+  // The built-in default names the source tree; a binary copied elsewhere serves the API alone.
+  if (web_dir->count() == 0 && !options.web_dir.empty() && !std::filesystem::is_directory(options.web_dir)) {
+    std::cerr << "medsearch-server: no web page: " << options.web_dir << " is not a folder (see --web-dir)\n";
+    options.web_dir.clear();
+  }
 
   auto server = Server::create(options);
   if (!server.ok()) {
