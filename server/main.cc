@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   app.add_option("--port", options.port, "Port to listen on (0 = any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 2)")
+  app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 8)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   auto* web_dir = app.add_option("--web-dir", options.web_dir, "Folder of the web page served at / (empty = no page)")

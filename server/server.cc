@@ -405,9 +405,12 @@ void Server::Impl::log_request(const httplib::Request& req, const httplib::Respo
 }
 
 void Server::Impl::configure() {
+  // At least 8 by default: a browser opens several connections at once and each idle
+  // keep-alive connection holds a worker for keep_alive_timeout_s, so with 2 workers (a
+  // 2-core machine) the web page's third request waited 5 s for a free one.
   const int threads = options_.threads > 0
                           ? options_.threads
-                          : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+                          : std::max(8, static_cast<int>(std::thread::hardware_concurrency()));
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
 
   http_.set_payload_max_length(options_.max_payload_bytes);

@@ -28,7 +28,7 @@ struct ServerOptions {
   std::string db_path;
   std::string host = "127.0.0.1";
   int port = 8080;                            // 0 = let the OS choose (see Server::bind)
-  int threads = 0;                            // worker threads; 0 = hardware concurrency, at least 2
+  int threads = 0;                            // worker threads; 0 = hardware concurrency, at least 8
   std::size_t max_payload_bytes = 1 << 20;    // larger request bodies get 413
   int read_timeout_s = 5;
   int write_timeout_s = 5;
