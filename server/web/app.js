@@ -435,7 +435,9 @@ function renderHit(hit) {
   const snippet = el('p', { class: 'snippet' });
   if (hit.snippet) appendSnippet(snippet, hit.snippet);
   else snippet.textContent = hit.text ?? '';
-  const full = hit.text && hit.snippet
+  // "Full passage" only where the snippet left something out.
+  const shown = snippet.textContent.replace(/…/g, '').trim();
+  const full = hit.text && hit.snippet && shown.length < String(hit.text).trim().length - 3
     ? el('details', { class: 'full-text' }, el('summary', { text: 'Full passage' }), el('p', { text: hit.text }))
     : null;
   return el('li', {},
