@@ -31,8 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     as_root=(sudo -n)
   else
-    skip "the browser test needs ${missing[*]}, and this user can neither install them (not root, no sudo)" \
-         "nor find them; install them (scripts/install-deps.sh as root) to run it"
+    skip "the browser test needs ${missing[*]}, which is not installed, and this user cannot install it" \
+         "(not root, no sudo); run scripts/install-deps.sh as root to enable it"
   fi
   echo "browser: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
