@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages medsearch needs to build, test and serve.
+# Installs the Debian 12 packages medsearch needs to build, test (chromium, node and npm for
+# the web page's browser test) and serve.
 # Idempotent: installs only what is missing. Runs as root (no sudo) or via sudo when available.
 set -euo pipefail
 
@@ -15,7 +16,13 @@ packages=(
   zlib1g-dev
   python3 python3-jsonschema
   curl ca-certificates
+  chromium
 )
+# node and npm drive chromium in the browser test (tests/browser). A node that already comes
+# with npm (NodeSource's nodejs bundles it, and conflicts with Debian's npm) is kept.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

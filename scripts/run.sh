@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, indexes the embedded sample corpus into var/index
-# (unless that index is already current) and serves it on http://127.0.0.1:$MEDSEARCH_PORT.
+# (unless that index is already current) and serves it, the API and the web page, on
+# http://127.0.0.1:$MEDSEARCH_PORT/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -28,7 +29,7 @@ fi
 cat >&2 <<MSG
 
 medsearch is serving the demonstration corpus (not clinical advice) at http://$host:$port/
-Try:
+Open that address in a browser for the web page, or try:
   curl -s 'http://$host:$port/search?q=What+are+the+treatment+options+for+ALS%3F&limit=5'
   $bin/medsearch-search --db var/index "What are the treatment options for ALS?"
 Stop with Ctrl-C.

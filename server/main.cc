@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -61,16 +62,18 @@ int main(int argc, char** argv) {
 
   ServerOptions options;
   bool quiet = false;
-  CLI::App app{"Serves a medsearch index over HTTP: /search, /suggest, /context, /passages/{id}, /health, /stats, "
-                "/metrics, /openapi.json, and with an API key /records."};
+  CLI::App app{"Serves a medsearch index over HTTP: the web page at /, and /search, /suggest, /context, "
+                "/passages/{id}, /health, /stats, /metrics, /openapi.json, and with an API key /records."};
   app.add_option("--db", options.db_path, "Index directory")->required();
   app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0 = any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 2)")
+  app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 8)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  auto* web_dir = app.add_option("--web-dir", options.web_dir, "Folder of the web page served at / (empty = no page)")
+                      ->capture_default_str();
   app.add_flag("--quiet", quiet, "No access log on stderr");
   std::string api_key_file;
   app.add_option("--api-key-file", api_key_file,
@@ -100,6 +103,11 @@ int main(int argc, char** argv) {
     }
   } else if (const char* key = std::getenv("MEDSEARCH_API_KEY"); key != nullptr && *key != '\0') {
     options.api_key = key;
+  }
+  // The built-in default names the source tree; a binary copied elsewhere serves the API alone.
+  if (web_dir->count() == 0 && !options.web_dir.empty() && !std::filesystem::is_directory(options.web_dir)) {
+    std::cerr << "medsearch-server: no web page: " << options.web_dir << " is not a folder (see --web-dir)\n";
+    options.web_dir.clear();
   }
 
   auto server = Server::create(options);

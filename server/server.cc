@@ -1,6 +1,6 @@
 // The HTTP server's implementation: routes, query-parameter parsing, the mapping from error
-// codes to statuses, JSON bodies for httplib's own errors, a Searcher per worker thread and
-// the access log.
+// codes to statuses, JSON bodies for httplib's own errors, a Searcher per worker thread, the
+// access log and the web page's static files.
 #include "server/server.h"
 
 #include <httplib.h>
@@ -15,6 +15,9 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -32,6 +35,9 @@
 
 #ifndef MEDSEARCH_VERSION
 #define MEDSEARCH_VERSION "unknown"
+#endif
+#ifndef MEDSEARCH_WEB_DIR
+#define MEDSEARCH_WEB_DIR ""
 #endif
 
 namespace medsearch::server {
@@ -423,6 +429,84 @@ Result<searcher::ContextRequest> parse_context_body(const std::string& body) {
   return request;
 }
 
+// ---- The web page ------------------------------------------------------------------------
+// Static files from ServerOptions::web_dir, under one catch-all GET route registered after
+// every API route: httplib tries routes in registration order (and would try a mount point
+// before any route), so /search, /health and the rest win over a file of the same name.
+// Only regular files inside the folder, with a known extension, are served: a path with a
+// "..", "." or hidden segment is refused before the file system is asked, and the resolved
+// path (symlinks followed) must still lie inside the folder. httplib has already
+// percent-decoded the path, so "/%2e%2e/x" arrives as "/../x".
+namespace {
+
+// Content types by extension; anything else is not served.
+const char* web_content_type(const std::filesystem::path& file) {
+  static const std::pair<const char*, const char*> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+      {".svg", "image/svg+xml"},               {".png", "image/png"},
+      {".ico", "image/x-icon"},                {".json", "application/json"},
+      {".txt", "text/plain; charset=utf-8"},
+  };
+  const std::string ext = file.extension().string();
+  for (const auto& [known, type] : kTypes) {
+    if (ext == known) return type;
+  }
+  return nullptr;
+}
+
+// The file under `root` that the URL path `rel` (without its leading '/') names, or nullopt.
+std::optional<std::filesystem::path> web_file(const std::filesystem::path& root, std::string rel) {
+  namespace fs = std::filesystem;
+  if (rel.empty() || rel.back() == '/') rel += "index.html";
+  if (rel.find('\0') != std::string::npos || rel.find('\\') != std::string::npos) return std::nullopt;
+  for (std::size_t start = 0; start <= rel.size();) {
+    std::size_t end = std::min(rel.find('/', start), rel.size());
+    std::string_view segment(rel.data() + start, end - start);
+    if (segment.empty() || segment.front() == '.') return std::nullopt;  // "", ".", "..", dotfiles
+    start = end + 1;
+  }
+  std::error_code ec;
+  fs::path file = fs::canonical(root / rel, ec);
+  if (ec || !fs::is_regular_file(file, ec)) return std::nullopt;
+  // Inside the folder even after symlinks: root must be a prefix of the path, segment-wise.
+  auto [root_end, file_it] = std::mismatch(root.begin(), root.end(), file.begin(), file.end());
+  if (root_end != root.end()) return std::nullopt;
+  return file;
+}
+
+void install_web_routes(httplib::Server& http, const std::string& web_dir) {
+  std::error_code ec;
+  std::filesystem::path root = std::filesystem::canonical(web_dir, ec);
+  if (ec) root = std::filesystem::absolute(web_dir);
+  http.Get(R"(/(.*))", [root](const httplib::Request& req, httplib::Response& res) {
+    auto file = web_file(root, req.matches[1]);
+    const char* type = file ? web_content_type(*file) : nullptr;
+    std::ifstream in;
+    if (type) in.open(*file, std::ios::binary);
+    if (!in.is_open()) {
+      return send_error(res, corpus::make_error(ErrorCode::not_found, "no route for " + req.method + " " + req.path));
+    }
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Revalidate every time: a page from a newer build must not meet a cached older app.js.
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    if (file->extension() == ".html") {
+      // Everything the page needs comes from this server; search results never run code.
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                     "form-action 'self'; frame-ancestors 'none'");
+    }
+    res.set_content(std::move(body), type);
+  });
+}
+
+}  // namespace
+
+std::string_view default_web_dir() { return MEDSEARCH_WEB_DIR; }
+// ---- end of the web page -----------------------------------------------------------------
+
 struct Server::Impl {
   explicit Impl(ServerOptions options)
       : options_(std::move(options)), id_(g_next_server_id.fetch_add(1)) {}
@@ -699,9 +783,12 @@ void Server::Impl::log_request(const httplib::Request& req, const httplib::Respo
 }
 
 void Server::Impl::configure() {
+  // At least 8 by default: a browser opens several connections at once and each idle
+  // keep-alive connection holds a worker for keep_alive_timeout_s, so with 2 workers (a
+  // 2-core machine) the web page's third request waited 5 s for a free one.
   const int threads = options_.threads > 0
                           ? options_.threads
-                          : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+                          : std::max(8, static_cast<int>(std::thread::hardware_concurrency()));
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
 
   http_.set_payload_max_length(options_.max_payload_bytes);
@@ -755,6 +842,7 @@ void Server::Impl::configure() {
   });
 
   install_routes();
+  if (!options_.web_dir.empty()) install_web_routes(http_, options_.web_dir);  // last: API first
 }
 
 void Server::Impl::install_routes() {
@@ -823,6 +911,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   }
   if (options.read_timeout_s < 0 || options.write_timeout_s < 0 || options.keep_alive_timeout_s < 0) {
     return corpus::make_error(ErrorCode::invalid_argument, "timeouts must be 0 or more", "timeout");
+  }
+  if (std::error_code ec; !options.web_dir.empty() && !std::filesystem::is_directory(options.web_dir, ec)) {
+    return corpus::make_error(ErrorCode::invalid_argument, "web_dir " + options.web_dir + " is not a folder", "web_dir");
   }
   // Open once now so that a wrong path fails at start-up rather than on the first request.
   auto opened = searcher::Searcher::open(options.db_path);

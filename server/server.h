@@ -1,5 +1,5 @@
 // The HTTP server: /search, /passages/{id}, /health and /stats over the searcher library,
-// with JSON bodies for every answer and every error. httplib stays behind a pimpl so that
+// with JSON bodies for every answer and every error, and the web page's static files. httplib stays behind a pimpl so that
 // code including this header does not see it.
 #pragma once
 
@@ -22,11 +22,14 @@ using corpus::ErrorCode;
 using corpus::Result;
 using corpus::Status;
 
+// The web page's folder this server was built with (server/web in the source tree).
+std::string_view default_web_dir();
+
 struct ServerOptions {
   std::string db_path;
   std::string host = "127.0.0.1";
   int port = 8080;                            // 0 = let the OS choose (see Server::bind)
-  int threads = 0;                            // worker threads; 0 = hardware concurrency, at least 2
+  int threads = 0;                            // worker threads; 0 = hardware concurrency, at least 8
   std::size_t max_payload_bytes = 1 << 20;    // larger request bodies get 413
   int read_timeout_s = 5;
   int write_timeout_s = 5;
@@ -36,6 +39,9 @@ struct ServerOptions {
   // The write API (POST /records, DELETE /records/{id}) is on only when this is set; requests
   // must then carry it as "Authorization: Bearer <key>" or "X-API-Key: <key>".
   std::string api_key;
+  // The web page: GET / and the files in this folder (nothing outside it); empty = no page.
+  // API routes win over a file of the same name.
+  std::string web_dir = std::string(default_web_dir());
 };
 
 // An HTTP server over one on-disk index.
@@ -48,8 +54,9 @@ struct ServerOptions {
 class Server {
  public:
   // Checks the options and opens the index once to verify it. Errors: invalid_argument for
-  // bad options (param names the option), unavailable/corrupt when the index at
-  // options.db_path cannot be opened (the message names the path).
+  // bad options (param names the option; web_dir when it is set but not a folder),
+  // unavailable/corrupt when the index at options.db_path cannot be opened (the message
+  // names the path).
   static Result<std::unique_ptr<Server>> create(ServerOptions options);
 
   ~Server();

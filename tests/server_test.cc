@@ -81,6 +81,7 @@ class ServerTest : public ::testing::Test {
     options.port = 0;
     options.threads = 4;
     options.access_log = false;
+    options.web_dir.clear();  // the API alone ("/" is a 404 here); web_test covers the page
     auto created = Server::create(options);
     ASSERT_TRUE(created.ok()) << created.error().message;
     server_ = std::move(*created);

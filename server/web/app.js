@@ -1,0 +1,833 @@
+// medsearch's web page: reads the question and filters from the address, asks GET /search,
+// and renders the answer in three groups with numbered references, filters with counts,
+// "did you mean" and more results. Plain ES module, no dependencies, no build step.
+//
+// Every string from the server is inserted as text. The one exception is the snippet, which
+// the server sends HTML-escaped with <mark> around matched terms: it is split on the <mark>
+// tags and its entities decoded, so it too becomes text nodes and <mark> elements, never HTML.
+
+const PAGE_SIZE = 10;       // records per "page"; "Show more" adds this many
+const MAX_LIMIT = 100;      // the server's kMaxLimit
+const FACET_VISIBLE = 8;    // values shown per filter before "Show all"
+const SUGGEST_DELAY_MS = 120;
+
+const SOURCES = [
+  { value: 'guideline', label: 'Guidelines', group: 'From the Guidelines', empty: 'No guideline passages match.' },
+  { value: 'fda_label', label: 'FDA drug labels', group: 'From the FDA Drug Label', empty: 'No FDA drug label passages match.' },
+  { value: 'research', label: 'Research', group: 'From the Research', empty: 'No research passages match.' },
+];
+
+// Fallback names for values the server sends without a label (hits carry bare values).
+const EVIDENCE_LABELS = {
+  practice_guideline: 'Practice guideline',
+  randomized_controlled_trial: 'Randomised controlled trial',
+  clinical_trial: 'Clinical trial',
+  meta_analysis: 'Meta-analysis',
+  systematic_review: 'Systematic review',
+  observational: 'Observational study',
+  case_report: 'Case report',
+  review: 'Review',
+  other: 'Other',
+};
+
+const EXAMPLES = [
+  'What are the treatment options for ALS?',
+  'apixaban dose reduction in atrial fibrillation',
+  'metformin in reduced kidney function',
+  'first-line treatment of plaque psoriasis',
+  'SGLT2 inhibitors in heart failure',
+];
+
+// Filters that live in the address as repeatable parameters; each is sent to /search under
+// the same name. `facet` is the key of its counts in the response's `facets`.
+const LIST_FILTERS = [
+  { param: 'source', facet: 'source', name: 'Source' },
+  { param: 'drug', facet: 'drug', name: 'Drug' },
+  { param: 'section', facet: 'section', name: 'Section' },
+  { param: 'evidence', facet: 'evidence_level', name: 'Evidence level' },
+];
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+// ---- small DOM helpers --------------------------------------------------------------------
+
+// el('p', {class: 'x', text: 'hello'}, child, ...): attributes are set as attributes
+// (strings only), `text` as textContent; children are nodes or strings (as text).
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'text') node.textContent = String(value);
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function srOnly(text) {
+  return el('span', { class: 'visually-hidden', text });
+}
+
+const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeEntities(text) {
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (whole, name) => {
+    if (name[0] === '#') {
+      const code = name[1] === 'x' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return ENTITIES[name] ?? whole;
+  });
+}
+
+// Appends the snippet's text to `parent`, with <mark> elements for the matched terms.
+function appendSnippet(parent, html) {
+  let mark = null;
+  for (const part of String(html).split(/(<mark>|<\/mark>)/)) {
+    if (part === '<mark>') {
+      mark = el('mark');
+      parent.append(mark);
+    } else if (part === '</mark>') {
+      mark = null;
+    } else if (part) {
+      (mark ?? parent).append(document.createTextNode(decodeEntities(part)));
+    }
+  }
+}
+
+function humanize(value) {
+  const text = String(value).replace(/_/g, ' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function formatCount(n) {
+  return Number(n).toLocaleString('en-US');
+}
+
+function externalLink(href, text, label) {
+  return el('a', { href, class: 'external', target: '_blank', rel: 'noopener noreferrer', 'aria-label': label },
+    text);
+}
+
+// ---- state in the address -----------------------------------------------------------------
+
+function emptyState() {
+  return { q: '', source: [], drug: [], section: [], evidence: [], year_from: '', year_to: '', n: PAGE_SIZE, start: 0 };
+}
+
+function readState(search = location.search) {
+  const params = new URLSearchParams(search);
+  const state = emptyState();
+  state.q = (params.get('q') ?? '').trim();
+  for (const { param } of LIST_FILTERS) {
+    const values = params.getAll(param).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    state[param] = [...new Set(values)];
+  }
+  state.source = state.source.filter((s) => SOURCES.some((known) => known.value === s));
+  for (const key of ['year_from', 'year_to']) {
+    const year = params.get(key) ?? '';
+    state[key] = /^\d{1,4}$/.test(year) ? year : '';
+  }
+  const n = parseInt(params.get('n') ?? '', 10);
+  state.n = Number.isFinite(n) ? Math.min(Math.max(n, 1), MAX_LIMIT) : PAGE_SIZE;
+  const start = parseInt(params.get('start') ?? '', 10);
+  state.start = Number.isFinite(start) && start > 0 ? Math.min(start, 10000) : 0;
+  return state;
+}
+
+// The page's own address for a state: only what differs from the defaults.
+function pageUrl(state) {
+  const params = new URLSearchParams();
+  if (state.q) params.set('q', state.q);
+  for (const { param } of LIST_FILTERS) for (const value of state[param]) params.append(param, value);
+  if (state.year_from) params.set('year_from', state.year_from);
+  if (state.year_to) params.set('year_to', state.year_to);
+  if (state.n !== PAGE_SIZE) params.set('n', String(state.n));
+  if (state.start) params.set('start', String(state.start));
+  const query = params.toString();
+  return query ? `?${query}` : location.pathname;
+}
+
+function apiUrl(state) {
+  const params = new URLSearchParams({ q: state.q, limit: String(state.n), offset: String(state.start), facets: '1' });
+  for (const { param } of LIST_FILTERS) for (const value of state[param]) params.append(param, value);
+  if (state.year_from) params.set('year_from', state.year_from);
+  if (state.year_to) params.set('year_to', state.year_to);
+  return `search?${params}`;
+}
+
+function activeFilterCount(state) {
+  return LIST_FILTERS.reduce((n, { param }) => n + state[param].length, 0) +
+    (state.year_from || state.year_to ? 1 : 0);
+}
+
+function withState(changes) {
+  // Any change of question or filters starts again at the first results.
+  return { ...current, n: PAGE_SIZE, start: 0, ...changes };
+}
+
+// ---- searching ----------------------------------------------------------------------------
+
+let current = emptyState();
+let lastResponse = null;
+let inflight = null;
+
+// Shows `state`: pushes it to the history when `push`, then searches. `focus` says where the
+// keyboard focus goes once the answer is shown: 'results', 'hit:<rank>' or 'keep'.
+async function go(state, { push = true, focus = 'keep' } = {}) {
+  current = state;
+  if (push) history.pushState(null, '', pageUrl(state));
+  syncForm(state);
+  document.title = state.q ? `${state.q} – medsearch` : 'medsearch';
+  if (!state.q) {
+    lastResponse = null;
+    showLanding();
+    return;
+  }
+  inflight?.abort();
+  const controller = new AbortController();
+  inflight = controller;
+  showLoading(state);
+  let response;
+  try {
+    const res = await fetch(apiUrl(state), { signal: controller.signal, headers: { Accept: 'application/json' } });
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    if (!res.ok || !body || body.error) {
+      const error = body?.error ?? { code: `http_${res.status}`, message: `The server answered HTTP ${res.status}.` };
+      throw Object.assign(new Error(error.message), { api: error, status: res.status });
+    }
+    response = body;
+  } catch (error) {
+    if (controller.signal.aborted) return;
+    inflight = null;
+    showError(state, error);
+    return;
+  }
+  if (controller.signal.aborted) return;
+  inflight = null;
+  lastResponse = response;
+  showResults(state, response, focus);
+}
+
+function syncForm(state) {
+  const input = $('#q');
+  if (document.activeElement !== input || !input.value.trim()) input.value = state.q;
+  $('#year-from').value = state.year_from;
+  $('#year-to').value = state.year_to;
+}
+
+function setBusy(busy) {
+  $('#results').setAttribute('aria-busy', busy ? 'true' : 'false');
+  $('#content').classList.toggle('stale', busy);
+}
+
+// ---- the states of the page ---------------------------------------------------------------
+
+function showLanding() {
+  setBusy(false);
+  $('#results-heading').textContent = 'Search medsearch';
+  $('#status').replaceChildren();
+  $('#filters').hidden = true;
+  $('#filters-toggle').hidden = true;
+  const examples = el('ul', { class: 'examples' },
+    EXAMPLES.map((q) => el('li', {}, el('a', { href: pageUrl({ ...emptyState(), q }), dataset: { q }, text: q }))));
+  examples.addEventListener('click', (event) => {
+    const link = event.target.closest('a[data-q]');
+    if (!link || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    event.preventDefault();
+    go({ ...emptyState(), q: link.dataset.q }, { focus: 'results' });
+  });
+  const corpus = el('p', { class: 'hint', id: 'corpus-size' });
+  $('#content').replaceChildren(
+    el('section', { class: 'landing', 'aria-labelledby': 'landing-heading' },
+      el('h2', { id: 'landing-heading', text: 'Ask a clinical question' }),
+      el('p', { text: 'Answers are passages quoted from clinical guidelines, FDA drug labels and research papers, ' +
+        'grouped by source, each with a numbered reference to its full citation.' }),
+      el('h3', { text: 'Try' }),
+      examples,
+      corpus));
+  fetch('stats').then((r) => (r.ok ? r.json() : null)).then((stats) => {
+    if (stats && Number.isFinite(stats.records)) {
+      corpus.textContent = `The index holds ${formatCount(stats.records)} records in ` +
+        `${formatCount(stats.passages)} passages.`;
+    }
+  }).catch(() => {});
+}
+
+function showLoading(state) {
+  setBusy(true);
+  $('#results-heading').textContent = `Results for “${state.q}”`;
+  $('#status').replaceChildren(el('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Searching…');
+  $('#filters').hidden = false;
+  $('#filters-toggle').hidden = false;
+  if (!lastResponse) $('#content').replaceChildren();
+}
+
+function showError(state, error) {
+  setBusy(false);
+  $('#status').replaceChildren();
+  const api = error.api;
+  let title = 'The search could not be completed';
+  let detail;
+  if (!api) {
+    title = 'The medsearch server cannot be reached';
+    detail = 'Check that medsearch-server is running, then try again.';
+  } else if (api.code === 'invalid_argument' || api.code === 'parse') {
+    title = 'This search cannot be run as asked';
+    detail = api.message;
+  } else if (api.code === 'unavailable') {
+    title = 'The index is not available right now';
+    detail = api.message;
+  } else {
+    detail = api.message;
+  }
+  lastResponse = null;
+  const retry = el('button', { type: 'button', class: 'secondary', text: 'Try again',
+    onclick: () => go(current, { push: false, focus: 'results' }) });
+  const box = el('div', { class: 'error-box', role: 'alert', id: 'error' },
+    el('h2', { text: title }),
+    el('p', { text: detail }),
+    api?.code ? el('p', { class: 'hint', text: `Error code: ${api.code}${api.param ? ` (parameter “${api.param}”)` : ''}` }) : null,
+    retry);
+  $('#content').replaceChildren(box);
+}
+
+function showResults(state, response, focus) {
+  setBusy(false);
+  const hits = Array.isArray(response.hits) ? response.hits : [];
+  const facets = response.facets && typeof response.facets === 'object' ? response.facets : null;
+  const spelling = response.spelling?.suggestion ? String(response.spelling.suggestion) : '';
+
+  renderFilters(state, facets);
+
+  const total = Number(response.total_estimate ?? hits.length);
+  const first = state.start + 1;
+  const last = state.start + hits.length;
+  const status = $('#status');
+  if (hits.length) {
+    status.replaceChildren(
+      el('span', { class: 'summary-count', text: `About ${formatCount(total)} matching ${total === 1 ? 'record' : 'records'}` }),
+      el('span', { class: 'summary-rest', text: ` · showing ${first}–${last}` }),
+      typeof response.took_ms === 'number' ? el('span', { class: 'summary-rest', text: ` · ${Math.max(response.took_ms, 0.1).toFixed(1)} ms` }) : null);
+  } else {
+    status.textContent = 'No matching passages.';
+  }
+
+  const parts = [];
+  parts.push(renderActiveFilters(state));
+  if (spelling) parts.push(renderSpelling(state, spelling));
+  for (const warning of response.warnings ?? []) {
+    parts.push(el('p', { class: 'notice', text: `Note: ${warning}` }));
+  }
+  const unsupported = !facets && (state.drug.length || state.section.length || state.evidence.length);
+  if (unsupported) {
+    parts.push(el('p', { class: 'notice', role: 'note',
+      text: 'This server does not filter by drug, section or evidence level yet; those filters were not applied.' }));
+  }
+
+  if (!hits.length) {
+    parts.push(renderEmpty(state, spelling));
+  } else {
+    parts.push(renderGroups(state, response, hits));
+    parts.push(renderMore(state, total, hits.length));
+    parts.push(renderReferences(response));
+  }
+  $('#content').replaceChildren(...parts.filter(Boolean));
+
+  if (focus === 'results') {
+    $('#results').focus({ preventScroll: true });
+    $('#results').scrollIntoView({ block: 'start' });
+  } else if (focus.startsWith('hit:')) {
+    const target = document.getElementById(`hit-${focus.slice(4)}`);
+    if (target) target.focus();
+  }
+}
+
+function renderActiveFilters(state) {
+  const chips = [];
+  const remove = (changes, label) =>
+    el('li', {}, el('button', { type: 'button', class: 'chip', 'aria-label': `Remove filter: ${label}`,
+      onclick: () => go(withState(changes), { focus: 'results' }) }, label, el('span', { 'aria-hidden': 'true', text: ' ×' })));
+  for (const { param, name } of LIST_FILTERS) {
+    for (const value of state[param]) {
+      const label = `${name}: ${facetLabel(param, value)}`;
+      chips.push(remove({ [param]: state[param].filter((v) => v !== value) }, label));
+    }
+  }
+  if (state.year_from || state.year_to) {
+    const label = `Year: ${state.year_from || 'any'}–${state.year_to || 'any'}`;
+    chips.push(remove({ year_from: '', year_to: '' }, label));
+  }
+  if (!chips.length) return null;
+  return el('div', { class: 'active-filters', role: 'group', 'aria-label': 'Active filters' },
+    el('span', { class: 'active-label', text: 'Filtered by' }),
+    el('ul', {}, chips),
+    el('button', { type: 'button', class: 'link-button', text: 'Clear all', onclick: () => clearFilters() }));
+}
+
+function renderSpelling(state, suggestion) {
+  const next = withState({ q: suggestion });
+  const link = el('a', { href: pageUrl(next), id: 'did-you-mean', text: suggestion,
+    onclick: (event) => {
+      if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+      event.preventDefault();
+      go(next, { focus: 'results' });
+    } });
+  return el('p', { class: 'did-you-mean' }, 'Did you mean ', el('strong', {}, link), '?');
+}
+
+function renderEmpty(state, spelling) {
+  const tips = [];
+  if (spelling) tips.push(el('li', {}, 'Try the suggested spelling above.'));
+  tips.push(el('li', { text: 'Check the spelling of drug and condition names, or use the generic name.' }));
+  tips.push(el('li', { text: 'Use fewer or more general words.' }));
+  let clear = null;
+  if (activeFilterCount(state)) {
+    tips.push(el('li', { text: 'Remove some filters.' }));
+    clear = el('button', { type: 'button', class: 'secondary', text: 'Clear all filters', onclick: () => clearFilters() });
+  }
+  return el('section', { class: 'empty', id: 'empty', 'aria-labelledby': 'empty-heading' },
+    el('h2', { id: 'empty-heading', text: `No passages match “${state.q}”` }),
+    el('ul', {}, tips), clear);
+}
+
+function hitMeta(hit) {
+  const items = [];
+  if (hit.heading) items.push(el('span', { class: 'meta-section', text: hit.heading }));
+  const c = hit.citation ?? {};
+  const venue = c.journal || c.organisation || c.publisher;
+  if (venue) items.push(el('span', { text: venue }));
+  const year = hit.year ?? c.year;
+  if (year) items.push(el('span', { text: String(year) }));
+  if (hit.evidence_level) items.push(el('span', { text: facetLabel('evidence', hit.evidence_level) }));
+  return items;
+}
+
+function badges(hit) {
+  const out = [];
+  if (hit.review_status && hit.review_status !== 'current') {
+    out.push(el('span', { class: `badge badge-${hit.review_status === 'withdrawn' ? 'danger' : 'warn'}`,
+      text: humanize(hit.review_status) }));
+  }
+  if (hit.section === 'boxed_warning') out.push(el('span', { class: 'badge badge-danger', text: 'Boxed warning' }));
+  return out;
+}
+
+function renderHit(hit) {
+  const ref = Number(hit.ref);
+  const titleId = `hit-${hit.rank}-title`;
+  const meta = hitMeta(hit);
+  const metaLine = el('p', { class: 'hit-meta' });
+  meta.forEach((item, i) => {
+    if (i) metaLine.append(el('span', { class: 'sep', 'aria-hidden': 'true', text: ' · ' }));
+    metaLine.append(item);
+  });
+  const snippet = el('p', { class: 'snippet' });
+  if (hit.snippet) appendSnippet(snippet, hit.snippet);
+  else snippet.textContent = hit.text ?? '';
+  // "Full passage" only where the snippet left something out.
+  const shown = snippet.textContent.replace(/…/g, '').trim();
+  const full = hit.text && hit.snippet && shown.length < String(hit.text).trim().length - 3
+    ? el('details', { class: 'full-text' }, el('summary', { text: 'Full passage' }), el('p', { text: hit.text }))
+    : null;
+  return el('li', {},
+    el('article', { class: 'hit', id: `hit-${hit.rank}`, tabindex: '-1', 'aria-labelledby': titleId },
+      el('h3', { class: 'hit-title', id: titleId },
+        el('span', { text: hit.title || hit.record_id }),
+        ref ? el('a', { class: 'ref-link', href: `#ref-${ref}`, 'aria-label': `Reference ${ref}`, text: `[${ref}]` }) : null),
+      el('div', { class: 'hit-badges' }, badges(hit)),
+      metaLine,
+      snippet,
+      full));
+}
+
+function renderGroups(state, response, hits) {
+  const byRank = new Map(hits.map((h) => [h.rank, h]));
+  const groups = Array.isArray(response.groups) && response.groups.length
+    ? response.groups
+    : SOURCES.map((s) => ({ source: s.value, label: s.group, ranks: hits.filter((h) => h.source === s.value).map((h) => h.rank) }))
+      .filter((g) => g.ranks.length);
+  const wrap = el('div', { class: 'groups' });
+  for (const source of SOURCES) {
+    const group = groups.find((g) => g.source === source.value);
+    const excluded = state.source.length && !state.source.includes(source.value);
+    const headingId = `group-${source.value}`;
+    if (!group || !group.ranks?.length) {
+      // A clinician should see that a kind of source had nothing, not wonder whether it was searched.
+      if (excluded || state.start > 0) continue;
+      wrap.append(el('section', { class: `group group-${source.value} group-empty`, 'aria-labelledby': headingId },
+        el('h2', { id: headingId, text: source.group }),
+        el('p', { class: 'hint', text: source.empty })));
+      continue;
+    }
+    const items = group.ranks.map((rank) => byRank.get(rank)).filter(Boolean).map(renderHit);
+    wrap.append(el('section', { class: `group group-${source.value}`, 'aria-labelledby': headingId, dataset: { source: source.value } },
+      el('h2', { id: headingId }, group.label || source.group,
+        el('span', { class: 'group-count', text: `${items.length} ${items.length === 1 ? 'passage' : 'passages'}` })),
+      el('ol', { class: 'hits' }, items)));
+  }
+  return wrap;
+}
+
+function renderMore(state, total, shown) {
+  const nav = el('nav', { class: 'more', 'aria-label': 'More results' });
+  const end = state.start + shown;
+  if (end < total && shown >= state.n && state.n < MAX_LIMIT) {
+    const count = Math.min(PAGE_SIZE, MAX_LIMIT - state.n);
+    nav.append(el('button', { type: 'button', class: 'secondary', id: 'show-more', text: `Show ${count} more results`,
+      onclick: () => go({ ...current, n: state.n + count }, { focus: `hit:${end + 1}` }) }));
+  }
+  const pageLink = (start, text, rel) => {
+    const next = { ...current, start };
+    return el('a', { href: pageUrl(next), rel, class: 'page-link', text,
+      onclick: (event) => {
+        if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+        event.preventDefault();
+        go(next, { focus: 'results' });
+      } });
+  };
+  if (state.start > 0) nav.append(pageLink(Math.max(0, state.start - state.n), `← Previous ${state.n}`, 'prev'));
+  if (end < total && shown >= state.n && state.n >= MAX_LIMIT) nav.append(pageLink(end, `Next ${state.n} →`, 'next'));
+  if (end >= total || shown < state.n) nav.append(el('p', { class: 'hint', text: 'End of results.' }));
+  return nav;
+}
+
+// The formatted citation with its identifiers (PMID, DOI, DailyMed set id) as links.
+function citationNodes(ref) {
+  const c = ref.citation ?? {};
+  const text = String(ref.formatted || ref.title || ref.record_id || '');
+  const ids = [];
+  if (c.pmid) ids.push({ text: `PMID: ${c.pmid}`, href: `https://pubmed.ncbi.nlm.nih.gov/${encodeURIComponent(c.pmid)}/`, label: `PubMed ${c.pmid}` });
+  if (c.doi) ids.push({ text: `doi:${c.doi}`, href: `https://doi.org/${c.doi.split('/').map(encodeURIComponent).join('/')}`, label: `DOI ${c.doi}` });
+  if (c.set_id) ids.push({ text: `DailyMed set id: ${c.set_id}`, href: `https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid=${encodeURIComponent(c.set_id)}`, label: `DailyMed label ${c.set_id}` });
+  const nodes = [];
+  let rest = text;
+  const missing = [];
+  for (const id of ids) {
+    const at = rest.indexOf(id.text);
+    if (at < 0) { missing.push(id); continue; }
+    nodes.push(rest.slice(0, at), externalLink(id.href, id.text, `${id.label} (opens in a new tab)`));
+    rest = rest.slice(at + id.text.length);
+  }
+  nodes.push(rest);
+  for (const id of missing) nodes.push(' ', externalLink(id.href, id.text, `${id.label} (opens in a new tab)`));
+  const url = c.url || ((!ids.length && ref.url) ? ref.url : '');
+  if (url && /^https?:\/\//i.test(url)) nodes.push(' ', externalLink(url, url, `${url} (opens in a new tab)`));
+  return nodes;
+}
+
+function renderReferences(response) {
+  const refs = Array.isArray(response.references) ? response.references : [];
+  if (!refs.length) return null;
+  const firstRank = new Map();
+  for (const hit of response.hits ?? []) {
+    if (hit.ref && !firstRank.has(hit.ref)) firstRank.set(hit.ref, hit.rank);
+  }
+  const sourceName = new Map(SOURCES.map((s) => [s.value, s.label.replace(/s$/, '')]));
+  const list = el('ol', { class: 'ref-list' }, refs.map((ref) => {
+    const rank = firstRank.get(ref.number);
+    const extra = [];
+    if (ref.review_status && ref.review_status !== 'current') {
+      extra.push(el('span', { class: `badge badge-${ref.review_status === 'withdrawn' ? 'danger' : 'warn'}`, text: humanize(ref.review_status) }));
+    }
+    const dates = [];
+    if (ref.published) dates.push(`published ${ref.published}`);
+    if (ref.updated && ref.updated !== ref.published) dates.push(`updated ${ref.updated}`);
+    return el('li', { id: `ref-${ref.number}`, tabindex: '-1' },
+      el('span', { class: 'ref-number', text: `[${ref.number}]` }),
+      el('div', { class: 'ref-body' },
+        el('span', { class: 'ref-citation' }, citationNodes(ref)),
+        el('span', { class: 'ref-meta' },
+          el('span', { class: 'ref-source', text: sourceName.get(ref.source) ?? humanize(ref.source ?? '') }),
+          dates.length ? ` · ${dates.join(', ')}` : '',
+          extra.length ? ' ' : '', extra,
+          rank ? el('a', { class: 'back-link', href: `#hit-${rank}`, 'aria-label': `Back to the passage citing reference ${ref.number}`, text: '↑ back to passage' }) : null)));
+  }));
+  return el('section', { class: 'references', id: 'references', 'aria-labelledby': 'references-heading' },
+    el('h2', { id: 'references-heading', text: 'References' }), list);
+}
+
+// ---- filters ------------------------------------------------------------------------------
+
+// value -> label, learnt from the last facets, for chips and hit lines.
+const knownLabels = { source: new Map(SOURCES.map((s) => [s.value, s.label])), drug: new Map(), section: new Map(), evidence: new Map(Object.entries(EVIDENCE_LABELS)) };
+
+function facetLabel(param, value) {
+  return knownLabels[param]?.get(value) ?? (param === 'drug' ? value : humanize(value));
+}
+
+function clearFilters() {
+  go(withState({ source: [], drug: [], section: [], evidence: [], year_from: '', year_to: '' }), { focus: 'results' });
+}
+
+function renderFilters(state, facets) {
+  // Keep the keyboard where it was when the lists are rebuilt under it.
+  const focusedKey = document.activeElement?.dataset?.key;
+  const exact = facets?.exact !== false;
+  const note = $('#facets-note');
+  note.hidden = !facets || exact;
+  note.textContent = facets && !exact ? 'Counts are estimates (≈).' : '';
+  $('#clear-filters').hidden = !activeFilterCount(state);
+
+  for (const { param, facet, name } of LIST_FILTERS) {
+    const fieldset = $(`#facet-${facet}`);
+    const list = $('.facet-list', fieldset);
+    let values = Array.isArray(facets?.[facet]) ? facets[facet].filter((v) => v && v.value !== undefined) : null;
+    if (param === 'source') {
+      // Always the three sources in clinical order, with counts when the server gives them.
+      const counts = new Map((values ?? []).map((v) => [v.value, v]));
+      // A source the filtered query does not reach shows no count rather than a puzzling 0.
+      values = SOURCES.map((s) => ({ value: s.value, label: s.label, count: counts.get(s.value)?.count }));
+    }
+    if (!values) {
+      fieldset.hidden = true;
+      continue;
+    }
+    for (const v of values) if (v.label) knownLabels[param].set(String(v.value), String(v.label));
+    // Selected values stay visible, without a count, so they can be unticked.
+    for (const selected of state[param]) {
+      if (!values.some((v) => String(v.value) === selected)) values.push({ value: selected });
+    }
+    fieldset.hidden = values.length === 0;
+    const expanded = fieldset.dataset.expanded === 'true';
+    const items = values.map((v, i) => {
+      const value = String(v.value);
+      const id = `f-${param}-${i}`;
+      const checked = state[param].includes(value);
+      const hiddenItem = !expanded && i >= FACET_VISIBLE && !checked;
+      const hasCount = typeof v.count === 'number';
+      return el('li', { hidden: hiddenItem },
+        el('input', { type: 'checkbox', id, checked, dataset: { key: `${param}:${value}` },
+          onchange: (event) => {
+            const next = event.target.checked ? [...state[param], value] : state[param].filter((x) => x !== value);
+            go(withState({ [param]: next }));
+          } }),
+        el('label', { for: id },
+          el('span', { class: 'facet-value', text: facetLabel(param, value) }),
+          hasCount ? el('span', { class: 'count', 'data-count': String(v.count) },
+            `${exact ? '' : '≈'}${formatCount(v.count)}`, srOnly(v.count === 1 ? ' record' : ' records')) : null));
+    });
+    const more = values.length > FACET_VISIBLE
+      ? el('li', {}, el('button', { type: 'button', class: 'link-button', 'aria-expanded': String(expanded),
+        dataset: { key: `${param}:more` },
+        text: expanded ? `Show fewer` : `Show all ${values.length} (${name.toLowerCase()})`,
+        onclick: () => {
+          fieldset.dataset.expanded = String(!expanded);
+          renderFilters(current, lastResponse?.facets ?? null);
+        } }))
+      : null;
+    list.replaceChildren(...items, ...(more ? [more] : []));
+  }
+
+  renderYearFacet(state, facets, exact);
+  const count = activeFilterCount(state);
+  $('#filters-toggle').textContent = count ? `Filters (${count} active)` : 'Filters';
+
+  if (focusedKey) {
+    const again = document.querySelector(`[data-key="${CSS.escape(focusedKey)}"]`);
+    if (again) again.focus();
+  }
+}
+
+function renderYearFacet(state, facets, exact) {
+  const list = $('#facet-year .facet-list');
+  const buckets = Array.isArray(facets?.year) ? facets.year : [];
+  list.replaceChildren(...buckets.map((b) => {
+    const from = b.from ? String(b.from) : '';
+    const to = b.to ? String(b.to) : '';
+    const pressed = state.year_from === from && state.year_to === to && (from || to);
+    const label = b.value ? String(b.value).replace('-', '–') : `${from || '…'}–${to || '…'}`;
+    return el('li', {}, el('button', { type: 'button', class: 'year-bucket', 'aria-pressed': pressed ? 'true' : 'false',
+      dataset: { key: `year:${b.value}` },
+      onclick: () => go(withState(pressed ? { year_from: '', year_to: '' } : { year_from: from, year_to: to })) },
+    el('span', { class: 'facet-value', text: label }),
+    typeof b.count === 'number' ? el('span', { class: 'count', 'data-count': String(b.count) },
+      `${exact ? '' : '≈'}${formatCount(b.count)}`, srOnly(b.count === 1 ? ' record' : ' records')) : null));
+  }));
+  list.hidden = buckets.length === 0;
+}
+
+function applyYears() {
+  const from = $('#year-from').value.trim();
+  const to = $('#year-to').value.trim();
+  const valid = (y) => y === '' || /^\d{4}$/.test(y);
+  if (!valid(from) || !valid(to)) {
+    $('#year-from').setCustomValidity(valid(from) ? '' : 'Enter a four-digit year');
+    $('#year-to').setCustomValidity(valid(to) ? '' : 'Enter a four-digit year');
+    (valid(from) ? $('#year-to') : $('#year-from')).reportValidity();
+    return;
+  }
+  $('#year-from').setCustomValidity('');
+  $('#year-to').setCustomValidity('');
+  const [a, b] = from && to && Number(from) > Number(to) ? [to, from] : [from, to];
+  go(withState({ year_from: a, year_to: b }));
+}
+
+// ---- suggestions (GET /suggest) as an ARIA combobox ---------------------------------------
+
+const suggest = { available: true, timer: 0, controller: null, items: [], active: -1 };
+
+function lastWord(text) {
+  const match = /([\p{L}\p{N}][\p{L}\p{N}'’-]*)$/u.exec(text);
+  return match ? match[1] : '';
+}
+
+function closeSuggestions() {
+  const list = $('#suggestions');
+  list.hidden = true;
+  list.replaceChildren();
+  suggest.items = [];
+  suggest.active = -1;
+  const input = $('#q');
+  input.setAttribute('aria-expanded', 'false');
+  input.removeAttribute('aria-activedescendant');
+}
+
+function chooseSuggestion(index) {
+  const item = suggest.items[index];
+  if (!item) return;
+  const input = $('#q');
+  const word = lastWord(input.value);
+  input.value = `${input.value.slice(0, input.value.length - word.length)}${item.text} `;
+  closeSuggestions();
+  input.focus();
+}
+
+function moveActive(delta) {
+  if (!suggest.items.length) return;
+  suggest.active = (suggest.active + delta + suggest.items.length) % suggest.items.length;
+  const options = [...$('#suggestions').children];
+  options.forEach((option, i) => option.setAttribute('aria-selected', String(i === suggest.active)));
+  $('#q').setAttribute('aria-activedescendant', options[suggest.active].id);
+  options[suggest.active].scrollIntoView({ block: 'nearest' });
+}
+
+function requestSuggestions() {
+  clearTimeout(suggest.timer);
+  const prefix = lastWord($('#q').value);
+  if (!suggest.available || prefix.length < 2) {
+    closeSuggestions();
+    return;
+  }
+  suggest.timer = setTimeout(async () => {
+    suggest.controller?.abort();
+    const controller = new AbortController();
+    suggest.controller = controller;
+    try {
+      const res = await fetch(`suggest?${new URLSearchParams({ prefix, limit: '8' })}`, { signal: controller.signal });
+      if (res.status === 404) {
+        suggest.available = false;  // this server has no /suggest: stop asking
+        return;
+      }
+      const body = res.ok ? await res.json() : null;
+      if (controller.signal.aborted || lastWord($('#q').value) !== prefix) return;
+      showSuggestions(Array.isArray(body?.suggestions) ? body.suggestions : []);
+    } catch {
+      // Suggestions are a convenience; a failure only means none are shown.
+    }
+  }, SUGGEST_DELAY_MS);
+}
+
+function showSuggestions(items) {
+  const list = $('#suggestions');
+  suggest.items = items.filter((s) => s && s.text).slice(0, 8);
+  suggest.active = -1;
+  if (!suggest.items.length || document.activeElement !== $('#q')) {
+    closeSuggestions();
+    return;
+  }
+  list.replaceChildren(...suggest.items.map((s, i) => el('li', {
+    id: `suggestion-${i}`, role: 'option', 'aria-selected': 'false', class: 'suggestion',
+    onmousedown: (event) => event.preventDefault(),  // keep focus in the box
+    onclick: () => chooseSuggestion(i),
+  }, el('span', { text: s.text }),
+  s.kind ? el('span', { class: 'suggestion-kind', text: s.kind }) : null)));
+  list.hidden = false;
+  $('#q').setAttribute('aria-expanded', 'true');
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+function setupNarrowFilters() {
+  const toggle = $('#filters-toggle');
+  toggle.addEventListener('click', () => {
+    const open = toggle.getAttribute('aria-expanded') !== 'true';
+    toggle.setAttribute('aria-expanded', String(open));
+    $('#filters').classList.toggle('open', open);
+  });
+}
+
+function init() {
+  const form = $('#search-form');
+  const input = $('#q');
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    closeSuggestions();
+    const q = input.value.trim();
+    if (!q) {
+      input.focus();
+      return;
+    }
+    // A new question keeps the filters: a clinician narrowing to guidelines usually wants
+    // that for the next question too (the chips show them, "Clear all" removes them).
+    go(withState({ q }));
+  });
+  input.addEventListener('input', requestSuggestions);
+  input.addEventListener('keydown', (event) => {
+    const open = !$('#suggestions').hidden;
+    if (event.key === 'ArrowDown' && open) { event.preventDefault(); moveActive(1); }
+    else if (event.key === 'ArrowUp' && open) { event.preventDefault(); moveActive(-1); }
+    else if (event.key === 'Enter' && open && suggest.active >= 0) { event.preventDefault(); chooseSuggestion(suggest.active); }
+    else if (event.key === 'Escape' && open) { event.preventDefault(); closeSuggestions(); }
+  });
+  input.addEventListener('blur', () => setTimeout(closeSuggestions, 0));
+
+  $('#year-apply').addEventListener('click', applyYears);
+  for (const id of ['#year-from', '#year-to']) {
+    $(id).addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') { event.preventDefault(); applyYears(); }
+    });
+  }
+  $('#clear-filters').addEventListener('click', clearFilters);
+  setupNarrowFilters();
+
+  // "/" jumps to the question box, as on most search sites.
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== '/' || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    event.preventDefault();
+    input.focus();
+    input.select();
+  });
+
+  // A reference jump moves the keyboard focus with the view, so Tab continues from there.
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest('a.ref-link, a.back-link');
+    if (!link) return;
+    const target = document.getElementById(link.getAttribute('href').slice(1));
+    if (!target) return;
+    event.preventDefault();
+    history.replaceState(null, '', pageUrl(current) + link.getAttribute('href'));
+    target.scrollIntoView({ block: 'center' });
+    target.focus({ preventScroll: true });
+    target.classList.remove('flash');
+    void target.offsetWidth;  // restart the highlight animation
+    target.classList.add('flash');
+  });
+
+  window.addEventListener('popstate', () => go(readState(), { push: false }));
+  go(readState(), { push: false });
+}
+
+init();

@@ -1,0 +1,374 @@
+// End-to-end test of medsearch's web page in a real browser: Debian's chromium driven by
+// playwright-core against a running medsearch-server over the sample corpus (run.sh starts
+// it). Asks the ALS question, checks the three groups, follows a reference, filters, uses
+// "did you mean", pages, checks the empty, error and phone-width states, and fails on any
+// console error the step did not expect. Saves screenshots of the results.
+//
+// Environment: MEDSEARCH_URL (the server, required), MEDSEARCH_ARTIFACTS (folder for the
+// screenshots, required), CHROMIUM (default /usr/bin/chromium).
+// Exit status: 0 when every step passed or was skipped with a reason, 1 otherwise.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const base = process.env.MEDSEARCH_URL?.replace(/\/$/, '');
+const artifacts = process.env.MEDSEARCH_ARTIFACTS;
+if (!base || !artifacts) {
+  console.error('search.test.mjs: set MEDSEARCH_URL and MEDSEARCH_ARTIFACTS (tests/browser/run.sh does)');
+  process.exit(2);
+}
+fs.mkdirSync(artifacts, { recursive: true });
+
+const ALS = 'What are the treatment options for ALS?';
+const GROUPS = ['From the Guidelines', 'From the FDA Drug Label', 'From the Research'];
+const STEP_TIMEOUT_MS = 10000;
+
+// ---- a small step runner ------------------------------------------------------------------
+
+const results = [];
+class Skip extends Error {}
+const skip = (reason) => { throw new Skip(reason); };
+
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, status: 'PASS' });
+    console.log(`PASS  ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    if (error instanceof Skip) {
+      results.push({ name, status: 'SKIP', reason: error.message });
+      console.log(`SKIP  ${name}: ${error.message}`);
+    } else {
+      results.push({ name, status: 'FAIL' });
+      console.log(`FAIL  ${name}\n      ${String(error?.stack ?? error).split('\n').join('\n      ')}`);
+    }
+  }
+}
+
+// ---- the API as it is on this server (facets, spelling and /suggest may not have landed) ---
+
+async function apiJson(pathAndQuery) {
+  const res = await fetch(`${base}${pathAndQuery}`);
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+const probe = (await apiJson(`/search?q=${encodeURIComponent(ALS)}&limit=1`)).body ?? {};
+const api = {
+  facets: probe.facets !== undefined,
+  spelling: probe.spelling !== undefined,
+  suggest: (await apiJson('/suggest?prefix=ril&limit=8')).status !== 404,
+};
+console.log(`API on this server: facets ${api.facets ? 'yes' : 'no'}, spelling ${api.spelling ? 'yes' : 'no'}, ` +
+  `/suggest ${api.suggest ? 'yes' : 'no'}`);
+
+// ---- the browser --------------------------------------------------------------------------
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: [
+    ...(isRoot ? ['--no-sandbox'] : []),
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-default-apps',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-dev-shm-usage',
+    '--metrics-recording-only',
+    '--force-color-profile=srgb',
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+context.setDefaultTimeout(STEP_TIMEOUT_MS);
+// Nothing leaves the machine: any request to another host fails the run.
+const offsite = [];
+await context.route((url) => !url.href.startsWith(base), (route) => {
+  offsite.push(route.request().url());
+  return route.abort();
+});
+const page = await context.newPage();
+
+// Console errors and page errors fail the run unless the current step expects them
+// (a 400 in the error-state step; a 404 from /suggest on a server without it).
+const consoleErrors = [];
+let expectedConsole = [];
+page.on('console', (msg) => {
+  if (msg.type() !== 'error') return;
+  const where = msg.location()?.url ?? '';
+  const text = `${msg.text()} ${where}`;
+  if (expectedConsole.some((re) => re.test(text))) return;
+  consoleErrors.push(text);
+});
+page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
+if (!api.suggest) expectedConsole.push(/status of 404.*\/suggest\?/);
+const baseExpected = [...expectedConsole];
+
+// Resolves with the JSON of the next /search response the page receives.
+function nextSearch() {
+  return page.waitForResponse((res) => new URL(res.url()).pathname === '/search')
+    .then(async (res) => ({ status: res.status(), url: res.url(), body: await res.json().catch(() => null) }));
+}
+
+async function groupHeadings() {
+  return page.locator('section.group:not(.group-empty) > h2').evaluateAll((hs) =>
+    hs.map((h) => h.firstChild.textContent.trim()));
+}
+
+async function facetCounts() {
+  return page.locator('#filters [data-count]').evaluateAll((els) =>
+    els.map((e) => `${e.closest('li').textContent.replace(/\s+/g, ' ').trim()}`));
+}
+
+// ---- the steps ----------------------------------------------------------------------------
+
+await step('landing page: question box, disclaimer, landmarks, labels', async () => {
+  const res = await page.goto(`${base}/`);
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-type'], /^text\/html/);
+  await page.getByRole('heading', { name: 'Ask a clinical question' }).waitFor();
+  const disclaimer = await page.locator('#disclaimer').innerText();
+  assert.match(disclaimer, /search tool, not clinical advice/);
+  assert.match(disclaimer, /demonstration corpus written from public sources/);
+  for (const role of ['banner', 'search', 'main', 'contentinfo']) {
+    assert.equal(await page.getByRole(role).count(), 1, `one ${role} landmark`);
+  }
+  // Every form control has an accessible name; the box is labelled "Clinical question".
+  await page.getByRole('combobox', { name: 'Clinical question' }).waitFor();
+  const unnamed = await page.locator('input, button, select, textarea').evaluateAll((els) =>
+    els.filter((e) => e.offsetParent !== null)
+      .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim()))
+      .map((e) => e.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, [], 'controls without a name');
+  // Keyboard: the first Tab reaches the skip link; "/" jumps to the question box.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), 'Skip to results');
+  await page.locator('body').click({ position: { x: 5, y: 300 } });
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'q');
+});
+
+let alsAnswer = null;
+await step('ALS question: three groups with highlighted passages and [n] references', async () => {
+  const input = page.getByRole('combobox', { name: 'Clinical question' });
+  await input.fill(ALS);
+  const answered = nextSearch();
+  await input.press('Enter');
+  alsAnswer = (await answered).body;
+  await page.locator('section.group-research .hit').first().waitFor();
+  assert.deepEqual(await groupHeadings(), GROUPS);
+  for (const source of ['guideline', 'fda_label', 'research']) {
+    assert.ok(await page.locator(`section.group-${source} article.hit`).count() >= 1, `hits in ${source}`);
+  }
+  assert.ok(await page.locator('.snippet mark').count() >= 3, 'highlighted terms');
+  assert.match(await page.locator('.snippet mark').first().innerText(), /ALS|treatment|amyotrophic/i);
+  // Snippets are text: no markup from the data other than <mark>.
+  assert.equal(await page.locator('.snippet *:not(mark)').count(), 0);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('q'), ALS, 'the question is in the address');
+  assert.match(await page.locator('#status').innerText(), /About \d+ matching records · showing 1–10/);
+  // Every [n] in the text names an entry of the References list.
+  const refs = await page.locator('a.ref-link').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert.equal(refs.length, alsAnswer.hits.length);
+  for (const href of refs) assert.equal(await page.locator(href).count(), 1, `${href} exists`);
+  assert.equal(await page.locator('#references li').count(), alsAnswer.references.length);
+  assert.deepEqual(consoleErrors, []);
+});
+
+await step('screenshot of the ALS answer', async () => {
+  const file = path.join(artifacts, 'search-als.png');
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`      screenshot: ${file}`);
+});
+
+await step('follow a reference: [n] jumps to its full citation and back', async () => {
+  const link = page.locator('section.group-fda_label a.ref-link').first();
+  const href = await link.getAttribute('href');
+  const number = Number(href.replace('#ref-', ''));
+  const ref = alsAnswer.references.find((r) => r.number === number);
+  await link.click();
+  const item = page.locator(href);
+  await page.waitForFunction((id) => document.activeElement?.id === id, href.slice(1));
+  assert.ok(await item.isVisible());
+  const box = await item.boundingBox();
+  const viewport = page.viewportSize();
+  assert.ok(box.y >= 0 && box.y + box.height <= viewport.height, 'the reference is scrolled into view');
+  const text = await item.innerText();
+  assert.ok(text.includes(`[${number}]`));
+  assert.ok(text.includes(ref.formatted.slice(0, 40)), 'the full citation');
+  assert.ok(page.url().endsWith(href), 'the address names the reference');
+  // Identifiers and URLs are links that leave the site in a new tab.
+  const external = page.locator('#references a.external');
+  assert.ok(await external.count() >= 1, 'at least one identifier or URL is linked');
+  for (const a of await external.all()) {
+    assert.match(await a.getAttribute('href'), /^https:\/\//);
+    assert.equal(await a.getAttribute('target'), '_blank');
+    assert.match(await a.getAttribute('rel'), /noopener/);
+  }
+  for (const r of alsAnswer.references) {
+    const c = r.citation ?? {};
+    if (c.pmid) assert.equal(await page.locator(`#ref-${r.number} a[href="https://pubmed.ncbi.nlm.nih.gov/${c.pmid}/"]`).count(), 1);
+    if (c.doi) assert.equal(await page.locator(`#ref-${r.number} a[href^="https://doi.org/"]`).count(), 1);
+    if (c.set_id) assert.equal(await page.locator(`#ref-${r.number} a[href*="setid=${c.set_id}"]`).count(), 1);
+  }
+  await item.locator('a.back-link').click();
+  await page.waitForFunction(() => document.activeElement?.matches('article.hit'));
+});
+
+await step('reload: the shared address shows the same answer', async () => {
+  const answered = nextSearch();
+  await page.reload();
+  await answered;
+  await page.locator('section.group-research .hit').first().waitFor();
+  assert.deepEqual(await groupHeadings(), GROUPS);
+  assert.equal(await page.getByRole('combobox', { name: 'Clinical question' }).inputValue(), ALS);
+});
+
+await step('more results: "Show more" extends the answer and moves focus to the first new passage', async () => {
+  const more = page.locator('#show-more');
+  if (!(await more.count())) skip('fewer than 11 matching records');
+  const answered = nextSearch();
+  await more.click();
+  const body = (await answered).body;
+  assert.ok(body.hits.length > 10);
+  await page.waitForFunction(() => document.activeElement?.id === 'hit-11');
+  assert.equal(new URL(page.url()).searchParams.get('n'), '20');
+  assert.equal(await page.locator('#references li').count(), body.references.length);
+});
+
+await step('source filter: only guidelines, in the address, removable', async () => {
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('section.group-research .hit').first().waitFor();
+  const answered = nextSearch();
+  await page.locator('#facet-source').getByLabel(/Guidelines/).check();
+  const body = (await answered).body;
+  assert.ok(body.hits.every((h) => h.source === 'guideline'));
+  await page.waitForFunction(() => !document.querySelector('section.group-research'));
+  assert.deepEqual(await groupHeadings(), ['From the Guidelines']);
+  assert.deepEqual(new URL(page.url()).searchParams.getAll('source'), ['guideline']);
+  assert.equal(await page.locator('.active-filters .chip').count(), 1);
+  const cleared = nextSearch();
+  await page.locator('.active-filters .chip').click();
+  await cleared;
+  await page.locator('section.group-research .hit').first().waitFor();
+  assert.deepEqual(await groupHeadings(), GROUPS);
+});
+
+await step('facets: counts shown, and they change when a filter is applied', async () => {
+  if (!api.facets) skip('GET /search on this server has no "facets" yet (the facets API has not landed)');
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('section.group-research .hit').first().waitFor();
+  await page.locator('#facet-source [data-count]').first().waitFor();
+  const before = await facetCounts();
+  assert.ok(before.length >= 3, 'counts beside the filters');
+  for (const id of ['#facet-drug', '#facet-section', '#facet-evidence_level']) {
+    assert.ok(await page.locator(id).isVisible(), `${id} shown`);
+  }
+  // The most frequent drug: ticking it must change the counts and keep every hit about it.
+  const drug = page.locator('#facet-drug input[type=checkbox]').first();
+  const drugValue = (await drug.getAttribute('data-key')).replace(/^drug:/, '');
+  const answered = nextSearch();
+  await drug.check();
+  const body = (await answered).body;
+  assert.ok(new URL((await answered).url).searchParams.getAll('drug').includes(drugValue));
+  await page.waitForFunction((b) => JSON.stringify([...document.querySelectorAll('#filters [data-count]')]
+    .map((e) => e.closest('li').textContent.replace(/\s+/g, ' ').trim())) !== b, JSON.stringify(before));
+  const after = await facetCounts();
+  assert.notDeepEqual(after, before, 'counts changed');
+  assert.ok(body.total_estimate <= alsAnswer.total_estimate);
+  assert.deepEqual(new URL(page.url()).searchParams.getAll('drug'), [drugValue]);
+  assert.ok(await page.locator('#facet-drug input[type=checkbox]:checked').count() === 1);
+});
+
+await step('did you mean: a misspelt drug offers the correction, and the link searches it', async () => {
+  if (!api.spelling) skip('GET /search on this server has no "spelling" yet (the spelling API has not landed)');
+  const answered = nextSearch();
+  await page.goto(`${base}/?q=${encodeURIComponent('riluzle side effects')}`);
+  const body = (await answered).body;
+  assert.ok(body.spelling?.suggestion, `a suggestion for "riluzle side effects", got ${JSON.stringify(body.spelling)}`);
+  const link = page.locator('#did-you-mean');
+  await link.waitFor();
+  assert.equal(await link.innerText(), body.spelling.suggestion);
+  const corrected = nextSearch();
+  await link.click();
+  await corrected;
+  assert.equal(new URL(page.url()).searchParams.get('q'), body.spelling.suggestion);
+  assert.equal(await page.getByRole('combobox', { name: 'Clinical question' }).inputValue(), body.spelling.suggestion);
+  await page.locator('article.hit').first().waitFor();
+  const marked = await page.locator('.snippet mark').allInnerTexts();
+  assert.ok(marked.some((m) => /riluzol/i.test(m)), `riluzole highlighted, got ${marked.slice(0, 5)}`);
+});
+
+await step('suggestions: typing a drug prefix offers it in a listbox', async () => {
+  if (!api.suggest) skip('this server has no GET /suggest yet');
+  await page.goto(`${base}/`);
+  const input = page.getByRole('combobox', { name: 'Clinical question' });
+  await input.pressSequentially('ril', { delay: 30 });
+  const option = page.getByRole('option').first();
+  await option.waitFor();
+  assert.equal(await input.getAttribute('aria-expanded'), 'true');
+  await input.press('ArrowDown');
+  assert.ok(await input.getAttribute('aria-activedescendant'));
+  const text = await option.locator('span').first().innerText();
+  await input.press('Enter');
+  assert.equal((await input.inputValue()).trim(), text);
+  assert.equal(await input.getAttribute('aria-expanded'), 'false');
+});
+
+await step('empty state: a question with no match says so and how to widen it', async () => {
+  const answered = nextSearch();
+  await page.goto(`${base}/?q=${encodeURIComponent('zqxjv wqpmz')}`);
+  await answered;
+  await page.getByRole('heading', { name: /No passages match/ }).waitFor();
+  assert.equal(await page.locator('article.hit').count(), 0);
+  assert.match(await page.locator('#status').innerText(), /No matching passages/);
+});
+
+await step('error state: a refused question shows an alert with a retry', async () => {
+  expectedConsole = [...baseExpected, /status of 400/];
+  try {
+    const answered = nextSearch();
+    await page.goto(`${base}/?q=${'a'.repeat(1100)}`);
+    assert.equal((await answered).status, 400);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /cannot be run as asked/);
+    await alert.getByRole('button', { name: 'Try again' }).waitFor();
+  } finally {
+    expectedConsole = [...baseExpected];
+  }
+});
+
+await step('phone width: one column, filters behind a button, no sideways scrolling', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('section.group-research .hit').first().waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`);
+  const toggle = page.locator('#filters-toggle');
+  assert.ok(await toggle.isVisible());
+  assert.ok(!(await page.locator('#filters').isVisible()));
+  await toggle.click();
+  assert.ok(await page.locator('#filters').isVisible());
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  await toggle.click();
+  const file = path.join(artifacts, 'search-als-phone.png');
+  await page.screenshot({ path: file, fullPage: false });
+  console.log(`      screenshot: ${file}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+await step('no console errors and no requests off this server', async () => {
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(offsite, []);
+});
+
+await browser.close();
+
+const failed = results.filter((r) => r.status === 'FAIL');
+const skipped = results.filter((r) => r.status === 'SKIP');
+console.log(`\n${results.length - failed.length - skipped.length} passed, ${skipped.length} skipped, ${failed.length} failed`);
+for (const s of skipped) console.log(`  skipped: ${s.name}: ${s.reason}`);
+process.exit(failed.length ? 1 : 0);
