@@ -181,7 +181,7 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
   if (!j.contains("weights") || !j["weights"].is_object())
     return make_error(ErrorCode::parse, "weights must be an object of feature name -> number", "weights");
   for (const auto& [name, value] : j["weights"].items()) {
-    auto it = std::find_if(kFeatureNames.begin(), kFeatureNames.end(), [&](const char* f) { return name == f; });
+    auto it = std::find_if(kFeatureNames.begin(), kFeatureNames.end(), [&key = name](const char* f) { return key == f; });
     if (it == kFeatureNames.end()) return make_error(ErrorCode::parse, "unknown feature '" + name + "'", "weights");
     if (!value.is_number() || !std::isfinite(value.get<double>()))
       return make_error(ErrorCode::parse, "weight of '" + name + "' is not a finite number", "weights");
