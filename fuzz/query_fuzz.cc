@@ -1,0 +1,82 @@
+// libFuzzer target for the query path: the input is a question (and a few option bits) run
+// through build_query and Searcher::search / context / suggest over a small on-disk index of
+// the demonstration corpus (corpus/samples), built once per process.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "corpus/reader.h"
+#include "indexer/indexer.h"
+#include "searcher/context.h"
+#include "searcher/searcher.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace medsearch;
+
+std::unique_ptr<searcher::Searcher> open_samples() {
+  std::string tmpl = (fs::temp_directory_path() / "medsearch-fuzz-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  const std::string db = tmpl + "/db";
+  {
+    auto writer = indexer::Indexer::open(db);
+    if (!writer.ok()) std::abort();
+    for (const auto& entry : fs::directory_iterator(fs::path(MEDSEARCH_SOURCE_DIR) / "corpus" / "samples")) {
+      if (entry.path().extension() != ".jsonl") continue;
+      auto reader = corpus::open_reader(entry.path().string(), corpus::Format::medsearch);
+      if (!reader.ok()) std::abort();
+      corpus::ReadItem item;
+      while ((*reader)->next(item))
+        if (item.record && !(*writer)->add(*item.record).ok()) std::abort();
+    }
+    if (!(*writer)->commit().ok()) std::abort();
+  }
+  auto opened = searcher::Searcher::open(db);
+  if (!opened.ok()) std::abort();
+  // The files stay open; the folder goes when the process ends.
+  std::error_code ec;
+  fs::remove_all(tmpl, ec);
+  return std::move(*opened);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static std::unique_ptr<searcher::Searcher> searcher = open_samples();
+  if (size < 1) return 0;
+  const std::uint8_t bits = data[0];
+  const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+
+  switch (bits & 3) {
+    case 0:
+    case 1: {
+      searcher::SearchRequest request;
+      request.query = text;
+      request.facets = bits & 4;
+      request.intent = bits & 8;
+      request.rerank = bits & 16;
+      request.per_record = (bits & 32) ? 0 : 1;
+      request.limit = (bits & 64) ? 100 : 10;
+      request.snippet_bytes = (bits & 128) ? 0 : 300;
+      if (bits & 1) request.sources = {corpus::Source::guideline, corpus::Source::research};
+      (void)searcher->search(request);
+      break;
+    }
+    case 2: {
+      searcher::ContextRequest request;
+      request.question = text;
+      (void)searcher->context(request);
+      break;
+    }
+    case 3:
+      (void)searcher->suggest(text, 10);
+      break;
+  }
+  return 0;
+}
