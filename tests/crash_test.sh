@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Crash safety: medsearch-index is killed with SIGKILL at random moments of a bulk run (a
+# fixed seed, so the moments are the same every run; CRASH_SEED changes them). After every
+# kill the index must open and each shard hold exactly its last commit (crash_check: the
+# first K records routed to it, K a multiple of --commit-every, each with all its passages);
+# a rerun on the same input must then finish with exact counts: the committed records
+# unchanged, the rest added, nothing rejected, lost or duplicated.
+# Usage: crash_test.sh BIN_DIR DATA_DIR. Uses the first 2,000 SciFact records when
+# DATA_DIR/scifact exists, else 2,000 generated ones.
+set -uo pipefail
+bin="$1"; data="${2:-}"
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+seed="${CRASH_SEED:-8}"
+records=2000; every=50; want=10; max_trials=20
+if [ -f "$data/scifact/corpus.jsonl" ]; then
+  head -n "$records" "$data/scifact/corpus.jsonl" > "$work/corpus.jsonl"
+else
+  # Several sentences each, so long records make more than one passage.
+  awk -v n="$records" 'BEGIN { for (i = 0; i < n; i++) { t = ""; for (s = 0; s < 3 + i % 40; s++) t = t sprintf("Patients with condition %d received drug %d at dose %d mg and outcome %d improved in trial arm %d. ", i % 97, (i + s) % 53, s * 10, i % 31, s); printf "{\"_id\": \"doc-%05d\", \"title\": \"Trial %d\", \"text\": \"%s\"}\n", i, i, t } }' > "$work/corpus.jsonl"
+fi
+failures=0; passed=0
+check() { local name="$1"; shift; if "$@"; then passed=$((passed + 1)); else echo "FAIL: $name"; failures=$((failures + 1)); fi; }
+field() { tr ',{}' '\n\n\n' < "$1" | awk -F: -v k="\"$2\"" '$1 == k { print $2; exit }'; }
+index() { "$bin/medsearch-index" --db "$1" --shards "$2" --commit-every "$every" --progress none "${@:3}" "$work/corpus.jsonl"; }
+
+# The complete index (passages per record) and how long an uninterrupted run takes.
+start=$(date +%s%N)
+index "$work/ref" 2 -q 2>/dev/null || { echo "FAIL: the reference run"; exit 1; }
+run_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+passages=$(xapian-delve "$work/ref" 2>/dev/null | awk '/number of documents/ { print $NF }')
+echo "reference: $records records, $passages passages, ${run_ms} ms uninterrupted"
+
+mid=0; trial=0
+while [ "$mid" -lt "$want" ] && [ "$trial" -lt "$max_trials" ]; do
+  trial=$((trial + 1))
+  shards=$(( trial % 2 + 1 ))
+  db="$work/db-$trial"
+  # A moment between 5% and 95% of an uninterrupted run (startup included): the sleep is the
+  # random moment itself, not a wait for a condition.
+  delay=$(awk -v s="$seed" -v t="$trial" -v ms="$run_ms" 'BEGIN { srand(s * 1000 + t); printf "%.3f", ms * (0.05 + 0.9 * rand()) / 1000 }')
+  # The binary itself in the background (not a shell function, whose subshell would take the
+  # SIGKILL while the indexer carried on).
+  "$bin/medsearch-index" --db "$db" --shards "$shards" --commit-every "$every" --progress none -q \
+    "$work/corpus.jsonl" 2>/dev/null &
+  pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  if [ -e "$db" ]; then
+    out=$("$bin/crash_check" "$db" "$work/corpus.jsonl" "$every" "$work/ref" 2>"$work/check.err"); status=$?
+    cat "$work/check.err"
+    committed=${out#committed }
+    check "trial $trial: after the kill, the index opens and holds whole commits only" test "$status" -eq 0
+  else
+    committed=0  # killed before it created anything
+  fi
+  [ -n "$committed" ] || committed=0
+  [ "$committed" -gt 0 ] && [ "$committed" -lt "$records" ] && mid=$((mid + 1))
+  echo "trial $trial: $shards shard(s), killed after ${delay}s with $committed of $records records committed"
+
+  index "$db" "$shards" --json-summary >"$work/summary.json" 2>"$work/err"; status=$?
+  check "trial $trial: the rerun exits 0" test "$status" -eq 0
+  [ "$status" -eq 0 ] || head -5 "$work/err"
+  check "trial $trial: the rerun read every record" test "$(field "$work/summary.json" read)" -eq "$records"
+  check "trial $trial: nothing rejected" test "$(field "$work/summary.json" rejected)" -eq 0
+  check "trial $trial: the committed records were unchanged ($(field "$work/summary.json" unchanged) = $committed)" \
+    test "$(field "$work/summary.json" unchanged)" -eq "$committed"
+  check "trial $trial: the others were added ($(field "$work/summary.json" added) = $records - $committed)" \
+    test "$(field "$work/summary.json" added)" -eq $((records - committed))
+  out=$("$bin/crash_check" "$db" "$work/corpus.jsonl" "$every" "$work/ref"); status=$?
+  check "trial $trial: after the rerun every record is held once, whole ($out)" \
+    test "$status" -eq 0 -a "$out" = "committed $records"
+  check "trial $trial: as many passages as the complete index" \
+    test "$(xapian-delve "$db" 2>/dev/null | awk '/number of documents/ { print $NF }')" -eq "$passages"
+  rm -rf "$db"
+done
+check "at least $want kills landed mid-run ($mid of $trial trials)" test "$mid" -ge "$want"
+echo "crash: $trial trials, $mid killed mid-run; $passed checks passed, $failures failed"
+[ "$failures" -eq 0 ]
