@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages medsearch needs to build, test (chromium, node and npm for
-# the web page's browser test) and serve.
+# the web page's browser test; clang and its runtimes for the sanitizer build and the fuzz
+# targets) and serve.
 # Idempotent: installs only what is missing. Runs as root (no sudo) or via sudo when available.
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  clang libclang-rt-14-dev
   libxapian-dev xapian-tools
   libicu-dev
   nlohmann-json3-dev
