@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev ccache
   libxapian-dev xapian-tools
   libicu-dev
   nlohmann-json3-dev

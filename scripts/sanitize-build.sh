@@ -9,7 +9,10 @@ build="${MEDSEARCH_ASAN_BUILD_DIR:-$root/build-asan}"
 data="${MEDSEARCH_DATA_DIR:-$root/../shared/data}"
 werror=OFF
 [ -n "${CI:-}" ] && werror=ON
-CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+# ccache (a Debian package) makes a rebuild from a clean build folder, as CI does, cheap.
+launcher=()
+command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+CXX=clang++ cmake -S "$root" -B "$build" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
   -DMEDSEARCH_SANITIZE=ON -DMEDSEARCH_FUZZ=ON -DMEDSEARCH_WERROR="$werror" -DMEDSEARCH_DATA_DIR="$data" >/dev/null
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
