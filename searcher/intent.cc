@@ -107,7 +107,11 @@ Intent detect_intent(std::string_view question) {
       if (!has(words, pattern)) continue;
       matched = true;
       // The whole words the pattern starts ("side effect" -> "side effects").
-      std::size_t at = words.find(" " + std::string(pattern)) + 1;
+      // (Built by appending: GCC 12 at -O3 reports `" " + std::string(...)` as an overlapping
+      // memcpy, -Wrestrict, a false positive that -Werror in CI turns into a failed build.)
+      std::string needle = " ";
+      needle += pattern;
+      std::size_t at = words.find(needle) + 1;
       std::size_t end = words.find(' ', at + pattern.size() - (pattern.back() == ' ' ? 1 : 0));
       std::string phrase = words.substr(at, end - at);
       while (!phrase.empty() && phrase.back() == ' ') phrase.pop_back();
