@@ -3,7 +3,7 @@
 # SECONDS (default 60), MEDSEARCH_FUZZ_JOBS at a time (default: the number of cores).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: fuzz_reader_medsearch fuzz_reader_beir
 #     fuzz_reader_openfda fuzz_reader_spl fuzz_reader_medline fuzz_reader_pubmed_xml fuzz_query
-#     fuzz_http (default: all)
+#     fuzz_http fuzz_server (default: all)
 # Each target starts from seeds (tests/fixtures, corpus/samples, fuzz/seeds, and the shared
 # data's small files where present) and keeps what it finds in build-asan/corpus/TARGET.
 # A crash, leak, UB or timeout leaves its input in build-asan/artifacts/TARGET/ and makes the
@@ -14,7 +14,7 @@ build="${MEDSEARCH_ASAN_BUILD_DIR:-$root/build-asan}"
 data="${MEDSEARCH_DATA_DIR:-$root/../shared/data}"
 seconds="${1:-60}"; shift || true
 all=(fuzz_reader_medsearch fuzz_reader_beir fuzz_reader_openfda fuzz_reader_spl fuzz_reader_medline
-     fuzz_reader_pubmed_xml fuzz_query fuzz_http)
+     fuzz_reader_pubmed_xml fuzz_query fuzz_http fuzz_server)
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 jobs="${MEDSEARCH_FUZZ_JOBS:-$(nproc)}"
 
@@ -32,6 +32,7 @@ seeds_of() {
     fuzz_reader_pubmed_xml) ls "$root"/tests/fixtures/pubmed/*.xml ;;
     fuzz_query) ls "$root"/fuzz/seeds/query/* ;;
     fuzz_http) ls "$root"/fuzz/seeds/http/* ;;
+    fuzz_server) ls "$root"/fuzz/seeds/server/* ;;
   esac
 }
 

@@ -1,0 +1,92 @@
+// libFuzzer target for the whole HTTP path: the input is the raw bytes a client sends. A real
+// medsearch-server (httplib's request framing, routing, every handler, the write API with its
+// key) runs in-process on a loopback port over an index of corpus/samples; each input is sent
+// on a fresh connection, whose write side is then closed, and the answer read to the end.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "corpus/reader.h"
+#include "indexer/indexer.h"
+#include "server/server.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace medsearch;
+
+struct Running {
+  std::unique_ptr<server::Server> server;
+  int port = 0;
+};
+
+Running start() {
+  std::string tmpl = (fs::temp_directory_path() / "medsearch-fuzz-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  const std::string db = tmpl + "/db";
+  {
+    auto writer = indexer::Indexer::open(db);
+    if (!writer.ok()) std::abort();
+    for (const auto& entry : fs::directory_iterator(fs::path(MEDSEARCH_SOURCE_DIR) / "corpus" / "samples")) {
+      if (entry.path().extension() != ".jsonl") continue;
+      auto reader = corpus::open_reader(entry.path().string(), corpus::Format::medsearch);
+      if (!reader.ok()) std::abort();
+      corpus::ReadItem item;
+      while ((*reader)->next(item))
+        if (item.record && !(*writer)->add(*item.record).ok()) std::abort();
+    }
+    if (!(*writer)->commit().ok()) std::abort();
+  }
+  server::ServerOptions options;
+  options.db_path = db;
+  options.port = 0;
+  options.threads = 2;
+  options.access_log = false;
+  options.api_key = "fuzz-key";
+  options.read_timeout_s = 1;
+  auto created = server::Server::create(options);
+  if (!created.ok()) std::abort();
+  Running r;
+  r.server = std::move(*created);
+  auto port = r.server->bind();
+  if (!port.ok()) std::abort();
+  r.port = *port;
+  server::Server* s = r.server.get();
+  std::thread([s] { s->run(); }).detach();  // serves until the process ends
+  while (!s->is_running()) std::this_thread::yield();
+  return r;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Never destroyed: the server thread is still serving when the process exits.
+  static Running& running = *new Running(start());
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) std::abort();
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(running.port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+  for (std::size_t sent = 0; sent < size;) {
+    ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may answer (400, 413) and close before reading it all
+    sent += static_cast<std::size_t>(n);
+  }
+  shutdown(fd, SHUT_WR);
+  char buffer[4096];
+  while (recv(fd, buffer, sizeof buffer, 0) > 0) {
+  }
+  close(fd);
+  return 0;
+}
