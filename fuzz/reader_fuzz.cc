@@ -26,11 +26,22 @@ int memory_file() {
   return fd;
 }
 
+medsearch::indexer::DocumentBuilder& builder() {
+  static medsearch::indexer::DocumentBuilder instance;
+  return instance;
+}
+
 }  // namespace
+
+// One-time set-up (the vocabulary, ICU) before the first input, outside the per-input timeout.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  builder();
+  memory_file();
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace medsearch;
-  static indexer::DocumentBuilder builder;
   const int fd = memory_file();
   if (ftruncate(fd, 0) != 0) std::abort();
   if (size > 0 && pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) std::abort();
@@ -43,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!reader.ok()) return 0;
   corpus::ReadItem item;
   for (int items = 0; items < 10000 && (*reader)->next(item); ++items) {
-    if (item.record) (void)builder.build(*item.record);
+    if (item.record) (void)builder().build(*item.record);
   }
   return 0;
 }

@@ -66,16 +66,27 @@ Running start() {
   return r;
 }
 
+// Never destroyed: the server thread is still serving when the process exits.
+Running& running() {
+  static Running& instance = *new Running(start());
+  return instance;
+}
+
 }  // namespace
 
+// Builds the index and starts the server before the first input, outside the per-input timeout.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  running();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // Never destroyed: the server thread is still serving when the process exits.
-  static Running& running = *new Running(start());
+  const int port = running().port;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) std::abort();
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(running.port));
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
   for (std::size_t sent = 0; sent < size;) {

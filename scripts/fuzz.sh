@@ -43,7 +43,7 @@ run_one() {
   [ "$t" = fuzz_reader_spl ] && max=65536
   for f in $(seeds_of "$t"); do i=$((i + 1)); head -c "$max" "$f" > "$seeds/$i-$(basename "$f")"; done
   local status=0
-  "$build/bin/$t" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  "$build/bin/$t" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 \
     -max_len="$max" -print_final_stats=1 -artifact_prefix="$artifacts/" >"$build/logs/$t.log" 2>&1 || status=$?
   local execs
   execs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$build/logs/$t.log")
