@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <numeric>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--db", db, "index folder")->required();
   app.add_flag("--json", as_json, "print the answer as JSON (the /search response shape)");
   bool no_rerank = false;
+  std::string model_path;
+  app.add_option("--rerank-model", model_path, "rerank weights from medsearch-train (default: the shipped ones)");
   app.add_flag("--no-rerank", no_rerank, "first stage (BM25) only: no feedback, no second stage");
   app.add_option("--limit", limit, "passages to show (1-100); with --run, records per query (1-1000)");
   app.add_option("--offset", offset, "skip this many results");
@@ -68,6 +72,14 @@ int main(int argc, char** argv) {
     std::cerr << "medsearch-search: " << searcher.error().message << "\n";
     return 2;
   }
+  if (!model_path.empty()) {
+    auto model = ms::rerank::Model::load(model_path);
+    if (!model.ok()) {
+      std::cerr << "medsearch-search: " << model.error().message << "\n";
+      return 2;
+    }
+    (*searcher)->set_model(*model);
+  }
 
   if (!queries_path.empty()) {
     const int depth = limit_given ? limit : 100;
@@ -94,6 +106,14 @@ int main(int argc, char** argv) {
     }
     std::cerr << "queries " << counts.queries << ", failed " << counts.failed << ", run lines " << counts.lines
               << " -> " << run_path << "\n";
+    char latency[160];
+    std::snprintf(latency, sizeof latency, "latency ms per query: p50 %.2f, p95 %.2f, p99 %.2f, mean %.2f\n",
+                  ms::percentile(counts.latency_ms, 50), ms::percentile(counts.latency_ms, 95),
+                  ms::percentile(counts.latency_ms, 99),
+                  counts.latency_ms.empty() ? 0.0
+                                            : std::accumulate(counts.latency_ms.begin(), counts.latency_ms.end(), 0.0) /
+                                                  static_cast<double>(counts.latency_ms.size()));
+    std::cerr << latency;
     return counts.failed ? 1 : 0;
   }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <fstream>
 #include <tuple>
 #include <unordered_set>
 
@@ -65,6 +66,8 @@ bool follows_within(const std::vector<Xapian::termpos>& x, const std::vector<Xap
   return false;
 }
 
+}  // namespace
+
 // True if the query is only words (OR of terms and synonyms), as a plain question parses; false
 // when the user wrote syntax (a phrase, AND, NOT, +/-, a field) that says exactly what to match.
 bool only_words(const Xapian::Query& query) {
@@ -83,7 +86,6 @@ bool only_words(const Xapian::Query& query) {
   }
 }
 
-}  // namespace
 
 const std::array<const char*, kFeatureCount> kFeatureNames = {
     "bm25", "coverage_idf", "coverage", "title_idf", "proximity", "bigram", "passages", "length", "prf", "first_rank",
@@ -188,6 +190,16 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
     m.weights[static_cast<std::size_t>(it - kFeatureNames.begin())] = value.get<double>();
   }
   return m;
+}
+
+corpus::Result<Model> Model::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(ErrorCode::unavailable, path + ": cannot open the rerank model");
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) return make_error(ErrorCode::parse, path + ": the rerank model is not valid JSON");
+  auto model = from_json(j);
+  if (!model.ok()) return make_error(ErrorCode::parse, path + ": " + model.error().message, model.error().param);
+  return model;
 }
 
 nlohmann::json Model::to_json() const {

@@ -36,6 +36,10 @@ struct Feedback {
   unsigned widen_min_terms = 3;
 };
 
+// True if the query is only words (OR of terms and synonyms), as a plain question parses; false
+// when the user wrote syntax (a phrase, AND, NOT, +/-, a field) that says exactly what to match.
+bool only_words(const Xapian::Query& query);
+
 // Expansion terms (unprefixed stems) of the top `feedback.docs` passages of `query`, with
 // their ESet weights, best first. Empty when feedback is off or nothing matches.
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
@@ -56,6 +60,8 @@ struct Model {
   // The first stage alone: weight 1 on the normalised BM25 score, 0 elsewhere.
   static Model identity();
   static corpus::Result<Model> from_json(const nlohmann::json& j);
+  // Reads a model file as medsearch-train writes it; errors name the file.
+  static corpus::Result<Model> load(const std::string& path);
   nlohmann::json to_json() const;
 
   double score(const Features& f) const;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "corpus/analysis.h"
+#include "corpus/vocabulary.h"
 #include "corpus/xapian_error.h"
 #include "searcher/spelling.h"
 
@@ -21,6 +22,31 @@ namespace {
 constexpr unsigned kSynonymFlags = Xapian::QueryParser::FLAG_AUTO_SYNONYMS | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
 constexpr unsigned kStrictFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
                                   Xapian::QueryParser::FLAG_LOVEHATE | kSynonymFlags;
+
+// An ambiguous abbreviation written as the vocabulary writes it ("MS", "PE") stands for each of
+// its concepts, but less surely than an unambiguous name: the synonym table leaves it alone
+// (corpus/vocabulary.h), and here each of its concept terms joins the query at this weight.
+constexpr double kAmbiguousWeight = 0.5;
+
+Xapian::Query with_ambiguous_forms(const Xapian::Query& query, const std::string& text) {
+  const auto& ambiguous = corpus::builtin_vocabulary().ambiguous();
+  if (ambiguous.empty()) return query;
+  std::vector<std::string> concept_terms;
+  for (const corpus::Word& word : corpus::split_words(text)) {
+    const std::string_view written(text.data() + word.begin, word.end - word.begin);
+    for (const auto& form : ambiguous) {
+      if (form.form != written) continue;  // exactly as written: "MS", not "ms" or "Ms"
+      for (const auto& id : form.concepts) concept_terms.push_back(corpus::Vocabulary::term(id));
+    }
+  }
+  if (concept_terms.empty()) return query;
+  std::sort(concept_terms.begin(), concept_terms.end());
+  concept_terms.erase(std::unique(concept_terms.begin(), concept_terms.end()), concept_terms.end());
+  return Xapian::Query(Xapian::Query::OP_OR, query,
+                       Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                                     Xapian::Query(Xapian::Query::OP_OR, concept_terms.begin(), concept_terms.end()),
+                                     kAmbiguousWeight));
+}
 
 }  // namespace
 
@@ -73,6 +99,8 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
       return make_error(ErrorCode::invalid_argument, "q: cannot parse the query: " + again.get_msg(), "q");
     }
   }
+  if (!plan.query.empty() && plan.warnings.empty() && rerank::only_words(plan.query))
+    plan.query = with_ambiguous_forms(plan.query, text);
   if (plan.query.empty()) {
     // Every word was a stop word or punctuation; search them rather than nothing.
     Xapian::QueryParser plain;

@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   auto* web_dir = app.add_option("--web-dir", options.web_dir, "Folder of the web page served at / (empty = no page)")
                       ->capture_default_str();
   app.add_flag("--quiet", quiet, "No access log on stderr");
+  app.add_option("--rerank-model", options.rerank_model_path,
+                 "Rerank weights written by medsearch-train (default: the shipped searcher/rerank_model.json)")
+      ->check(CLI::ExistingFile);
   std::string api_key_file;
   app.add_option("--api-key-file", api_key_file,
                  "File whose first line is the key that turns on the write API (POST /records, DELETE "

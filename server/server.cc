@@ -532,6 +532,7 @@ struct Server::Impl {
   void log_request(const httplib::Request& req, const httplib::Response& res);
 
   ServerOptions options_;
+  std::optional<searcher::rerank::Model> model_;  // from options_.rerank_model_path, if given
   const std::uint64_t id_;
   httplib::Server http_;
   std::atomic<bool> bound_{false};
@@ -553,6 +554,7 @@ Result<searcher::Searcher*> Server::Impl::worker_searcher() {
   }
   auto opened = searcher::Searcher::open(options_.db_path);
   if (!opened.ok()) return opened.error();
+  if (model_) (*opened)->set_model(*model_);
   cache.owner = id_;
   cache.searcher = std::move(*opened);
   return cache.searcher.get();
@@ -925,7 +927,16 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     }
     return error;
   }
+  std::optional<searcher::rerank::Model> model;
+  if (!options.rerank_model_path.empty()) {
+    auto loaded = searcher::rerank::Model::load(options.rerank_model_path);
+    if (!loaded.ok()) {
+      return corpus::make_error(ErrorCode::invalid_argument, loaded.error().message, "rerank_model");
+    }
+    model = std::move(*loaded);
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
+  impl->model_ = std::move(model);
   impl->configure();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

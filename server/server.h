@@ -39,6 +39,8 @@ struct ServerOptions {
   // The write API (POST /records, DELETE /records/{id}) is on only when this is set; requests
   // must then carry it as "Authorization: Bearer <key>" or "X-API-Key: <key>".
   std::string api_key;
+  // Rerank weights from medsearch-train; empty = the shipped ones (searcher/rerank_model.json).
+  std::string rerank_model_path;
   // The web page: GET / and the files in this folder (nothing outside it); empty = no page.
   // API routes win over a file of the same name.
   std::string web_dir = std::string(default_web_dir());
