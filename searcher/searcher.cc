@@ -107,9 +107,7 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::string& path) {
 Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>& shards, const ShardOptions& options) {
   std::string shown;
   for (const auto& s : shards) shown += (shown.empty() ? "" : ", ") + s;
-  auto specs = expand_shards(shards);
-  if (!specs.ok()) return specs.error();
-  auto set = ShardSet::open(std::move(*specs), options);
+  auto set = ShardSet::open(shards, options);
   if (!set.ok()) return set.error();
   try {
     auto searcher = std::make_unique<Searcher>(set->db(), shown);

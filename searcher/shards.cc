@@ -157,6 +157,14 @@ bool ShardSet::connect(Shard& shard) const {
   }
 }
 
+corpus::Result<ShardSet> ShardSet::open(const std::vector<std::string>& names, const ShardOptions& options) {
+  auto specs = expand_shards(names);
+  if (!specs.ok()) return specs.error();
+  auto set = open(std::move(*specs), options);
+  if (set.ok()) set->names_ = names;
+  return set;
+}
+
 corpus::Result<ShardSet> ShardSet::open(std::vector<ShardSpec> specs, const ShardOptions& options) {
   ShardSet set;
   set.options_ = options;
@@ -195,6 +203,22 @@ corpus::Status ShardSet::rebuild() {
 }
 
 corpus::Status ShardSet::refresh() {
+  if (!names_.empty()) {
+    auto specs = expand_shards(names_);
+    if (!specs.ok()) return specs.error();
+    bool same = specs->size() == shards_.size();
+    for (std::size_t i = 0; same && i < shards_.size(); ++i) same = (*specs)[i].name == shards_[i].spec.name;
+    if (!same) {
+      shards_.clear();
+      for (auto& spec : *specs) {
+        Shard shard;
+        shard.spec = std::move(spec);
+        connect(shard);
+        shards_.push_back(std::move(shard));
+      }
+      return rebuild();
+    }
+  }
   bool changed = false;
   for (auto& shard : shards_) {
     if (!shard.up) {

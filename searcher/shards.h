@@ -56,6 +56,10 @@ class ShardSet {
   // Opens every shard. A shard that cannot be opened fails the whole open (unavailable,
   // naming the shard, param "shard") unless options.partial, where it is listed as missing
   // (and at least one shard must open).
+  // `names` as expand_shards() takes them; they are expanded again at each refresh(), so a
+  // stub that now names other databases (xapian-replicate switching a replica to a fresh full
+  // copy) is followed.
+  static corpus::Result<ShardSet> open(const std::vector<std::string>& names, const ShardOptions& options);
   static corpus::Result<ShardSet> open(std::vector<ShardSpec> specs, const ShardOptions& options);
 
   // The shards that are up, as one database (Xapian's docids interleave them in shard order).
@@ -65,7 +69,10 @@ class ShardSet {
   bool any_remote() const { return any_remote_; }
   const ShardOptions& options() const { return options_; }
 
-  // Before a request: each shard that is up picks up its latest revision; a remote shard whose
+  // Before a request: the names are expanded again and, when a stub now lists other
+  // databases, every shard is opened afresh (Xapian's replication replaces a replica's
+  // database by a new one on a full copy, and an open handle would keep reading the old one);
+  // otherwise each shard that is up picks up its latest revision; a remote shard whose
   // connection broke (tcpsrv's idle timeout closes idle ones) is reconnected; shards that were
   // down are tried again, so a shard that returns is used without restarting anything.
   // Fails (unavailable, naming the shard) when a shard is down and partial answers are off,
@@ -91,6 +98,7 @@ class ShardSet {
   corpus::Status rebuild();
 
   std::vector<Shard> shards_;
+  std::vector<std::string> names_;  // as given, when opened by name
   ShardOptions options_;
   Xapian::Database db_;
   std::vector<std::string> missing_;
