@@ -132,6 +132,11 @@ int main(int argc, char** argv) {
     std::cerr << "medsearch-search: " << e.message << "\n";
     return e.code == mc::ErrorCode::invalid_argument ? 1 : 2;
   }
+  if (response->partial) {
+    std::string missing;
+    for (const auto& shard : response->missing_shards) missing += (missing.empty() ? "" : ", ") + shard;
+    std::cerr << "medsearch-search: partial answer: no reply from " << missing << "\n";
+  }
   const ms::Answer answer = ms::build_answer(*response);
   if (as_json) {
     std::cout << ms::to_json(*response, answer).dump(2) << "\n";
