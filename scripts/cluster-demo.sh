@@ -113,8 +113,8 @@ def search(port, q):
 bad = 0
 for q in qs:
     a, b = search(single, q), search(cluster, q)
-    ra = [(h["id"], h["score"]) for h in a["hits"]]
-    rb = [(h["id"], h["score"]) for h in b["hits"]]
+    ra = [(h["passage_id"], h["score"]) for h in a["hits"]]
+    rb = [(h["passage_id"], h["score"]) for h in b["hits"]]
     same = [x[0] for x in ra] == [y[0] for y in rb] and all(abs(x[1] - y[1]) <= 1e-9 for x, y in zip(ra, rb))
     same = same and a["facets"] == b["facets"] and a["total_estimate"] == b["total_estimate"] and a["spelling"] == b["spelling"]
     if not same:
@@ -157,7 +157,7 @@ ports = sys.argv[1:4]
 def ids(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/search?q=vitamin+D+cancer&limit=5", timeout=60) as r:
         body = json.load(r)
-        return body.get("partial"), [h["id"] for h in body["hits"]]
+        return body.get("partial"), [h["passage_id"] for h in body["hits"]]
 single = ids(ports[2])
 ok = all(ids(p) == single for p in ports[:2])
 print(f"  both cluster servers answer in full again, as the single database: {ok}")
@@ -166,7 +166,7 @@ PY
 rc=$?
 check "$([ $rc = 0 ] && echo ok)" "reconnected without restarting medsearch-server"
 
-echo "== latency against shard count ($latency_queries queries each, sequential, rerank on, facets on)"
+echo "== latency against shard count ($latency_queries queries each, sequential, rerank on; facets on (the HTTP default) and off)"
 # One database served locally, and 1, 2, 3 shards each behind its own xapian-tcpsrv.
 ports1=()
 ports2=()
@@ -185,17 +185,21 @@ path, n = sys.argv[1], int(sys.argv[2])
 setups = [("local, 1 database", sys.argv[3]), ("remote, 1 shard", sys.argv[4]), ("remote, 2 shards", sys.argv[5]),
           ("remote, 3 shards", sys.argv[6])]
 qs = [json.loads(l)["text"] for l in open(path)][200:200 + n]
-print(f"  {'setup':<20} {'mean ms':>8} {'p50 ms':>8} {'p95 ms':>8}")
-for name, port in setups:
-    for q in qs[:3]:  # warm the page cache and the connections
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/search?" + urllib.parse.urlencode({"q": q}), timeout=120).read()
+def measure(port, facets):
     times = []
     for q in qs:
         t = time.perf_counter()
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/search?" + urllib.parse.urlencode({"q": q}), timeout=120).read()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/search?" + urllib.parse.urlencode({"q": q, "facets": facets}),
+                               timeout=120).read()
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    print(f"  {name:<20} {statistics.mean(times):8.1f} {times[len(times) // 2]:8.1f} {times[int(len(times) * 0.95) - 1]:8.1f}")
+    return statistics.mean(times), times[len(times) // 2], times[max(0, int(len(times) * 0.95) - 1)]
+print(f"  {'setup':<20} {'facets on: mean':>16} {'p50':>7} {'p95':>7}   {'facets off: mean':>17} {'p50':>7} {'p95':>7}  (ms)")
+for name, port in setups:
+    for q in qs[:3]:  # warm the page cache and the connections
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/search?" + urllib.parse.urlencode({"q": q}), timeout=120).read()
+    on, off = measure(port, 1), measure(port, 0)
+    print(f"  {name:<20} {on[0]:16.0f} {on[1]:7.0f} {on[2]:7.0f}   {off[0]:17.0f} {off[1]:7.0f} {off[2]:7.0f}")
 PY
 
 echo

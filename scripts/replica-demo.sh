@@ -67,8 +67,10 @@ echo "== master: the samples, one database, changesets kept (XAPIAN_MAX_CHANGESE
 mkdir -p "$work/master" "$work/replica"
 XAPIAN_MAX_CHANGESETS=10 "$bin/medsearch-index" --db "$work/master/index" --shards 1 -q "$root"/corpus/samples/*.jsonl 2>/dev/null || exit 2
 repl_port="$(free_port)"
-xapian-replicate-server --interface 127.0.0.1 --port "$repl_port" "$work/master" > "$work/replicate-server.log" 2>&1 &
-pids+=($!)
+# In its own session: on SIGTERM xapian-replicate-server signals its whole process group, which
+# must not be ours; it is stopped by killing its group.
+setsid xapian-replicate-server --interface 127.0.0.1 --port "$repl_port" "$work/master" > "$work/replicate-server.log" 2>&1 &
+groups+=($!)
 wait_port "$repl_port"
 replicate
 echo "  replica at $work/replica/index: $(grep -v '^#' "$work/replica/index/XAPIANDB")"

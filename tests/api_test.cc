@@ -324,7 +324,7 @@ TEST_P(ApiTest, RemoteShardsAnswerAsOneDatabase) {
       auto b = ms::to_json(*got, ms::build_answer(*got));
       ASSERT_EQ(a["hits"].size(), b["hits"].size()) << q;
       for (std::size_t i = 0; i < a["hits"].size(); ++i) {
-        EXPECT_EQ(a["hits"][i]["id"], b["hits"][i]["id"]) << q << " rank " << i + 1 << " per_record " << per_record;
+        EXPECT_EQ(a["hits"][i]["passage_id"], b["hits"][i]["passage_id"]) << q << " rank " << i + 1 << " per_record " << per_record;
         EXPECT_NEAR(a["hits"][i]["score"].get<double>(), b["hits"][i]["score"].get<double>(), 1e-9) << q;
         a["hits"][i].erase("score");
         b["hits"][i].erase("score");
