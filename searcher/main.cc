@@ -18,7 +18,6 @@ namespace mc = medsearch::corpus;
 
 int main(int argc, char** argv) {
   CLI::App app{"medsearch-search: ranked, source-attributed passages for a clinical question"};
-  std::string db;
   std::string question;
   bool as_json = false;
   int limit = 10;
@@ -30,7 +29,20 @@ int main(int argc, char** argv) {
   std::string queries_path;
   std::string run_path;
   std::string tag = "medsearch";
-  app.add_option("--db", db, "index folder")->required();
+  std::vector<std::string> dbs;
+  ms::ShardOptions shard_options;
+  app.add_option("--db", dbs,
+                 "index folder; repeat for shards searched as one index: folders, tcp://HOST:PORT (xapian-tcpsrv), "
+                 "or a Xapian stub file")
+      ->required()
+      ->allow_extra_args(false);
+  app.add_option("--lexicon", shard_options.lexicon,
+                 "local database with the index's spellings and synonyms (medsearch-index --export-lexicon), for "
+                 "remote shards");
+  app.add_option("--shard-timeout-ms", shard_options.timeout_ms, "longest wait for a remote shard's answer")
+      ->check(CLI::Range(1, 3600000));
+  app.add_flag("--partial-results", shard_options.partial,
+               "when a shard is down, answer from the others (the JSON says which are missing)");
   app.add_flag("--json", as_json, "print the answer as JSON (the /search response shape)");
   bool no_rerank = false;
   std::string model_path;
@@ -67,7 +79,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto searcher = ms::Searcher::open(db);
+  auto searcher = ms::Searcher::open(dbs, shard_options);
   if (!searcher.ok()) {
     std::cerr << "medsearch-search: " << searcher.error().message << "\n";
     return 2;
@@ -80,6 +92,9 @@ int main(int argc, char** argv) {
     }
     (*searcher)->set_model(*model);
   }
+
+  if ((*searcher)->lacks_lexicon())
+    std::cerr << "medsearch-search: warning: remote shards without --lexicon: no synonyms, no spelling suggestions\n";
 
   if (!queries_path.empty()) {
     const int depth = limit_given ? limit : 100;
@@ -136,6 +151,11 @@ int main(int argc, char** argv) {
     }
     std::cerr << "medsearch-search: " << e.message << "\n";
     return e.code == mc::ErrorCode::invalid_argument ? 1 : 2;
+  }
+  if (response->partial) {
+    std::string missing;
+    for (const auto& shard : response->missing_shards) missing += (missing.empty() ? "" : ", ") + shard;
+    std::cerr << "medsearch-search: partial answer: no reply from " << missing << "\n";
   }
   const ms::Answer answer = ms::build_answer(*response);
   if (as_json) {

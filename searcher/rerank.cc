@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -241,8 +242,23 @@ FeatureExtractor::FeatureExtractor(const Xapian::Database& db, const Xapian::Que
   }
 }
 
+std::vector<Xapian::doccount> record_collapse_counts(const Xapian::MSet& mset, std::size_t n,
+                                                     const Xapian::ValueCountMatchSpy& per_record_spy, int per_record) {
+  std::unordered_map<std::string, Xapian::doccount> matching;
+  for (auto v = per_record_spy.values_begin(); v != per_record_spy.values_end(); ++v) matching[*v] = v.get_termfreq();
+  std::vector<Xapian::doccount> out;
+  std::size_t i = 0;
+  for (auto it = mset.begin(); it != mset.end() && i < n; ++it, ++i) {
+    const Xapian::doccount count = matching[it.get_document().get_value(corpus::schema::kSlotRecordId)];
+    const auto kept = static_cast<Xapian::doccount>(std::max(per_record, 0));
+    out.push_back(count > kept ? count - kept : 0);
+  }
+  return out;
+}
+
 std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
-                                                std::vector<std::pair<std::string, double>> feedback) const {
+                                                std::vector<std::pair<std::string, double>> feedback,
+                                                const std::vector<Xapian::doccount>& collapse_counts) const {
   n = std::min<std::size_t>(n, mset.size());
   std::vector<Features> out(n);
   if (n == 0) return out;
@@ -338,7 +354,8 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     f[3] = idf_total_ > 0 ? title_idf / idf_total_ : 0;
     f[4] = pair_total_ > 0 ? proximity / pair_total_ : 0;
     f[5] = bigram_total_ > 0 ? bigram / bigram_total_ : 0;
-    f[6] = collapse ? std::min(1.0, std::log1p(static_cast<double>(it.get_collapse_count())) / std::log(11.0)) : 0;
+    const Xapian::doccount collapsed = rank < collapse_counts.size() ? collapse_counts[rank] : it.get_collapse_count();
+    f[6] = collapse ? std::min(1.0, std::log1p(static_cast<double>(collapsed)) / std::log(11.0)) : 0;
     const double ratio = std::max(1.0, doclen) / average_length;
     f[7] = std::clamp(std::log(ratio), -3.0, 3.0) / 3.0;
     f[8] = feedback_total > 0 ? feedback_present / feedback_total : 0;

@@ -17,6 +17,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <mutex>
 #include <optional>
@@ -201,6 +202,11 @@ struct WorkerSearcher {
 thread_local WorkerSearcher t_worker_searcher;
 
 std::atomic<std::uint64_t> g_next_server_id{1};
+
+// What the searcher opens: the shard list, or the one index folder.
+std::vector<std::string> searcher_targets(const ServerOptions& options) {
+  return options.shards.empty() ? std::vector<std::string>{options.db_path} : options.shards;
+}
 
 }  // namespace
 
@@ -552,7 +558,7 @@ Result<searcher::Searcher*> Server::Impl::worker_searcher() {
     // The index was replaced or damaged underneath; a fresh open either recovers or says why.
     cache.searcher.reset();
   }
-  auto opened = searcher::Searcher::open(options_.db_path);
+  auto opened = searcher::Searcher::open(searcher_targets(options_), options_.shard_options);
   if (!opened.ok()) return opened.error();
   if (model_) (*opened)->set_model(*model_);
   cache.owner = id_;
@@ -917,13 +923,23 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (std::error_code ec; !options.web_dir.empty() && !std::filesystem::is_directory(options.web_dir, ec)) {
     return corpus::make_error(ErrorCode::invalid_argument, "web_dir " + options.web_dir + " is not a folder", "web_dir");
   }
+  if (!options.shards.empty() && !options.api_key.empty()) {
+    return corpus::make_error(ErrorCode::invalid_argument,
+                              "the write API needs one local index (--db DIR), not a list of shards: index "
+                              "remote shards with medsearch-index where they live", "api_key");
+  }
+  if (options.shard_options.timeout_ms < 1 || options.shard_options.connect_timeout_ms < 1) {
+    return corpus::make_error(ErrorCode::invalid_argument, "shard timeouts must be at least 1 ms", "shard_timeout");
+  }
   // Open once now so that a wrong path fails at start-up rather than on the first request.
-  auto opened = searcher::Searcher::open(options.db_path);
+  // A shard that is down at start-up is fine with partial answers on (it is retried).
+  auto opened = searcher::Searcher::open(searcher_targets(options), options.shard_options);
   if (!opened.ok()) {
     Error error = opened.error();
     // The caller prints this as is, so it must name the path (the searcher's message may).
-    if (error.message.find(options.db_path) == std::string::npos) {
-      error.message = "cannot open index at " + options.db_path + ": " + error.message;
+    const std::string where = options.shards.empty() ? options.db_path : std::string();
+    if (!where.empty() && error.message.find(where) == std::string::npos) {
+      error.message = "cannot open index at " + where + ": " + error.message;
     }
     return error;
   }
@@ -934,6 +950,10 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
       return corpus::make_error(ErrorCode::invalid_argument, loaded.error().message, "rerank_model");
     }
     model = std::move(*loaded);
+  }
+  if ((*opened)->lacks_lexicon()) {
+    std::cerr << "medsearch-server: warning: remote shards without --lexicon: no synonym expansion and no "
+                 "spelling suggestions (Xapian's remote backend serves neither)\n";
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->model_ = std::move(model);
