@@ -307,6 +307,22 @@ Result<SearchRequest> parse_search_request(const Params& params) {
   return request;
 }
 
+// A body's "sources" array, checked as GET's `source` parameter is (one name per element).
+Result<std::vector<corpus::Source>> parse_source_array(const std::string& key, const json& value) {
+  if (!value.is_array()) return bad_param(key, "sources must be an array of strings");
+  Params as_params;
+  for (const auto& item : value) {
+    if (!item.is_string()) return bad_param(key, "sources must be an array of strings");
+    const std::string name = item.get<std::string>();
+    if (name.empty() || name.find(',') != std::string::npos)
+      return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
+    as_params.emplace("source", name);
+  }
+  auto sources = parse_sources(as_params);
+  if (!sources.ok()) return bad_param(key, sources.error().message);
+  return sources;
+}
+
 Result<SearchRequest> parse_search_body(const std::string& body) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad_param("body", "the request body is not valid JSON");
@@ -347,16 +363,8 @@ Result<SearchRequest> parse_search_body(const std::string& body) {
         request.snippet_bytes = static_cast<std::size_t>(*n);
       }
     } else if (key == "sources") {
-      auto names = want_strings(key, value);
-      if (!names.ok()) return names.error();
-      Params as_params;
-      for (const auto& name : *names) {
-        if (name.empty() || name.find(',') != std::string::npos)
-          return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
-        as_params.emplace("source", name);
-      }
-      auto sources = parse_sources(as_params);
-      if (!sources.ok()) return bad_param(key, sources.error().message);
+      auto sources = parse_source_array(key, value);
+      if (!sources.ok()) return sources.error();
       request.sources = std::move(*sources);
     } else if (key == "drugs" || key == "sections" || key == "evidence_levels") {
       auto values = want_strings(key, value);
@@ -415,17 +423,8 @@ Result<searcher::ContextRequest> parse_context_body(const std::string& body) {
       if (n < INT_MIN || n > INT_MAX) return bad_param(key, key + " is out of range");
       (key == "budget_tokens" ? request.budget_tokens : request.per_record) = static_cast<int>(n);
     } else if (key == "sources") {
-      if (!value.is_array()) return bad_param(key, "sources must be an array of strings");
-      Params as_params;
-      for (const auto& item : value) {
-        if (!item.is_string()) return bad_param(key, "sources must be an array of strings");
-        const std::string name = item.get<std::string>();
-        if (name.empty() || name.find(',') != std::string::npos)
-          return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
-        as_params.emplace("source", name);
-      }
-      auto sources = parse_sources(as_params);
-      if (!sources.ok()) return bad_param(key, sources.error().message);
+      auto sources = parse_source_array(key, value);
+      if (!sources.ok()) return sources.error();
       request.sources = std::move(*sources);
     } else {
       return bad_param(key, "unknown field " + quote_value(key) + " in the request body");
