@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   bool dry_run = false;
   bool json_summary = false;
   bool do_compact = false;
+  std::string lexicon_out;
   app.add_option("--db", db, "index folder (created if missing)")->required();
   app.add_option("--format", format_name, "input format (auto detects per file)")->check(CLI::IsMember(mc::format_names()));
   app.add_option("--shards", shards,
@@ -116,6 +117,9 @@ int main(int argc, char** argv) {
   app.add_flag("--dry-run", dry_run, "read and validate every record, write nothing");
   app.add_flag("--json-summary", json_summary, "print the run's counts as JSON on stdout");
   app.add_flag("--compact", do_compact, "after indexing, merge the shards into one database (Xapian's compactor)");
+  app.add_option("--export-lexicon", lexicon_out,
+                 "after indexing, write the index's spelling and synonym tables to a small database here, for a "
+                 "coordinator that searches remote shards (medsearch-server --lexicon)");
   app.add_option("--progress", progress_mode, "auto (a bar on a terminal, lines otherwise), bar, lines, none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
   app.add_flag("-q,--quiet", quiet, "do not print rejected records or progress");
@@ -127,13 +131,14 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  if (inputs.empty() && deletes.empty() && !do_compact) {
-    std::cerr << "medsearch-index: nothing to do: give input files, --delete ID or --compact\n";
+  if (inputs.empty() && deletes.empty() && !do_compact && lexicon_out.empty()) {
+    std::cerr << "medsearch-index: nothing to do: give input files, --delete ID, --compact or --export-lexicon\n";
     return 2;
   }
 
-  if ((!deletes.empty() || do_compact) && inputs.empty() && !mi::index_exists(db)) {
-    std::cerr << "medsearch-index: " << db << ": no index there to " << (do_compact ? "compact" : "delete from") << "\n";
+  if ((!deletes.empty() || do_compact || !lexicon_out.empty()) && inputs.empty() && !mi::index_exists(db)) {
+    std::cerr << "medsearch-index: " << db << ": no index there to "
+              << (do_compact ? "compact" : !deletes.empty() ? "delete from" : "export a lexicon from") << "\n";
     return 2;
   }
   // A new index gets one shard per core unless told otherwise; an existing one keeps its count.
@@ -203,6 +208,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::cerr << "compacted " << current->shard_paths.size() << " shard(s) into one database\n";
+  }
+  if (!lexicon_out.empty() && !dry_run) {
+    auto exported = mi::export_lexicon(db, lexicon_out);
+    if (!exported.ok()) {
+      std::cerr << "medsearch-index: " << exported.error().message << "\n";
+      return 2;
+    }
+    if (!quiet) std::cerr << "lexicon (spellings, synonyms, metadata) written to " << lexicon_out << "\n";
   }
   return status;
 }

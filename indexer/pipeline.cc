@@ -734,4 +734,25 @@ Result<std::uint64_t> index_revision(const std::string& dir) {
   return revision;
 }
 
+Status export_lexicon(const std::string& dir, const std::string& out) {
+  try {
+    const Xapian::Database index(dir);
+    Xapian::WritableDatabase lexicon(out, Xapian::DB_CREATE_OR_OVERWRITE);
+    // The shards' dictionaries merged as a search over all of them sees them: a word's
+    // frequency is the sum of its shards' frequencies.
+    for (auto it = index.spellings_begin(); it != index.spellings_end(); ++it)
+      lexicon.add_spelling(*it, it.get_termfreq());
+    for (auto key = index.synonym_keys_begin(); key != index.synonym_keys_end(); ++key)
+      for (auto syn = index.synonyms_begin(*key); syn != index.synonyms_end(*key); ++syn) lexicon.add_synonym(*key, *syn);
+    for (auto key = index.metadata_keys_begin(); key != index.metadata_keys_end(); ++key)
+      lexicon.set_metadata(*key, index.get_metadata(*key));
+    lexicon.commit();
+    return Status::success();
+  } catch (const Xapian::Error& e) {
+    Error err = corpus::error_from_xapian(e, "export lexicon of " + dir + " to " + out);
+    if (err.code == ErrorCode::internal) err.code = ErrorCode::unavailable;
+    return err;
+  }
+}
+
 }  // namespace medsearch::indexer

@@ -108,6 +108,13 @@ Status compact(const Layout& layout);
 // cannot be opened.
 Result<std::uint64_t> index_revision(const std::string& dir);
 
+// Writes the lexicon of the index at `dir` to a new database at `out` (replacing one there):
+// its spelling dictionary (with frequencies), synonym table and metadata, and no documents.
+// A coordinator searching remote shards needs it, since Xapian 1.4's remote backend serves
+// neither spellings nor synonyms (searcher/shards.h, ShardOptions::lexicon). Rerun it after
+// each indexing run. Errors: unavailable when either database cannot be opened or written.
+Status export_lexicon(const std::string& dir, const std::string& out);
+
 // The summary as one JSON object (for --json-summary).
 std::string summary_json(const BulkSummary& summary);
 

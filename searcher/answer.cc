@@ -183,6 +183,11 @@ json to_json(const SearchResponse& response, const Answer& answer) {
   j["facets"] = response.facets ? facets_to_json(*response.facets) : json(nullptr);
   j["spelling"] = {{"suggestion", response.spelling ? json(*response.spelling) : json(nullptr)}};
   j["intent"] = intent_to_json(response.intent);
+  // Only over shards with partial answers on: which shards this answer lacks.
+  if (response.partial) {
+    j["partial"] = true;
+    j["missing_shards"] = response.missing_shards;
+  }
   return j;
 }
 

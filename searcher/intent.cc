@@ -35,11 +35,15 @@ std::string words_of(std::string_view question) {
   return out;
 }
 
-bool has(const std::string& words, std::string_view pattern) {
-  std::string needle(1, ' ');  // not " " + pattern: GCC 12 warns falsely (-Wrestrict) on that
+// Where `pattern` starts a word of `words` (which begins with a space), or npos. Built with
+// append, not " " + pattern: GCC 12 warns falsely (-Wrestrict) on that.
+std::size_t find_word_start(const std::string& words, std::string_view pattern) {
+  std::string needle(1, ' ');
   needle.append(pattern);
-  return words.find(needle) != std::string::npos;
+  return words.find(needle);
 }
+
+bool has(const std::string& words, std::string_view pattern) { return find_word_start(words, pattern) != std::string::npos; }
 
 void add(std::vector<IntentTarget>& out, const IntentTarget& target) {
   auto it = std::find_if(out.begin(), out.end(), [&](const IntentTarget& t) { return t.value == target.value; });
@@ -107,11 +111,7 @@ Intent detect_intent(std::string_view question) {
       if (!has(words, pattern)) continue;
       matched = true;
       // The whole words the pattern starts ("side effect" -> "side effects").
-      // (Built by appending: GCC 12 at -O3 reports `" " + std::string(...)` as an overlapping
-      // memcpy, -Wrestrict, a false positive that -Werror in CI turns into a failed build.)
-      std::string needle = " ";
-      needle += pattern;
-      std::size_t at = words.find(needle) + 1;
+      std::size_t at = find_word_start(words, pattern) + 1;
       std::size_t end = words.find(' ', at + pattern.size() - (pattern.back() == ' ' ? 1 : 0));
       std::string phrase = words.substr(at, end - at);
       while (!phrase.empty() && phrase.back() == ' ') phrase.pop_back();

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <numeric>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -16,7 +18,6 @@ namespace mc = medsearch::corpus;
 
 int main(int argc, char** argv) {
   CLI::App app{"medsearch-search: ranked, source-attributed passages for a clinical question"};
-  std::string db;
   std::string question;
   bool as_json = false;
   int limit = 10;
@@ -28,9 +29,24 @@ int main(int argc, char** argv) {
   std::string queries_path;
   std::string run_path;
   std::string tag = "medsearch";
-  app.add_option("--db", db, "index folder")->required();
+  std::vector<std::string> dbs;
+  ms::ShardOptions shard_options;
+  app.add_option("--db", dbs,
+                 "index folder; repeat for shards searched as one index: folders, tcp://HOST:PORT (xapian-tcpsrv), "
+                 "or a Xapian stub file")
+      ->required()
+      ->allow_extra_args(false);
+  app.add_option("--lexicon", shard_options.lexicon,
+                 "local database with the index's spellings and synonyms (medsearch-index --export-lexicon), for "
+                 "remote shards");
+  app.add_option("--shard-timeout-ms", shard_options.timeout_ms, "longest wait for a remote shard's answer")
+      ->check(CLI::Range(1, 3600000));
+  app.add_flag("--partial-results", shard_options.partial,
+               "when a shard is down, answer from the others (the JSON says which are missing)");
   app.add_flag("--json", as_json, "print the answer as JSON (the /search response shape)");
   bool no_rerank = false;
+  std::string model_path;
+  app.add_option("--rerank-model", model_path, "rerank weights from medsearch-train (default: the shipped ones)");
   app.add_flag("--no-rerank", no_rerank, "first stage (BM25) only: no feedback, no second stage");
   app.add_option("--limit", limit, "passages to show (1-100); with --run, records per query (1-1000)");
   app.add_option("--offset", offset, "skip this many results");
@@ -63,11 +79,22 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto searcher = ms::Searcher::open(db);
+  auto searcher = ms::Searcher::open(dbs, shard_options);
   if (!searcher.ok()) {
     std::cerr << "medsearch-search: " << searcher.error().message << "\n";
     return 2;
   }
+  if (!model_path.empty()) {
+    auto model = ms::rerank::Model::load(model_path);
+    if (!model.ok()) {
+      std::cerr << "medsearch-search: " << model.error().message << "\n";
+      return 2;
+    }
+    (*searcher)->set_model(*model);
+  }
+
+  if ((*searcher)->lacks_lexicon())
+    std::cerr << "medsearch-search: warning: remote shards without --lexicon: no synonyms, no spelling suggestions\n";
 
   if (!queries_path.empty()) {
     const int depth = limit_given ? limit : 100;
@@ -94,6 +121,14 @@ int main(int argc, char** argv) {
     }
     std::cerr << "queries " << counts.queries << ", failed " << counts.failed << ", run lines " << counts.lines
               << " -> " << run_path << "\n";
+    char latency[160];
+    std::snprintf(latency, sizeof latency, "latency ms per query: p50 %.2f, p95 %.2f, p99 %.2f, mean %.2f\n",
+                  ms::percentile(counts.latency_ms, 50), ms::percentile(counts.latency_ms, 95),
+                  ms::percentile(counts.latency_ms, 99),
+                  counts.latency_ms.empty() ? 0.0
+                                            : std::accumulate(counts.latency_ms.begin(), counts.latency_ms.end(), 0.0) /
+                                                  static_cast<double>(counts.latency_ms.size()));
+    std::cerr << latency;
     return counts.failed ? 1 : 0;
   }
 
@@ -116,6 +151,11 @@ int main(int argc, char** argv) {
     }
     std::cerr << "medsearch-search: " << e.message << "\n";
     return e.code == mc::ErrorCode::invalid_argument ? 1 : 2;
+  }
+  if (response->partial) {
+    std::string missing;
+    for (const auto& shard : response->missing_shards) missing += (missing.empty() ? "" : ", ") + shard;
+    std::cerr << "medsearch-search: partial answer: no reply from " << missing << "\n";
   }
   const ms::Answer answer = ms::build_answer(*response);
   if (as_json) {

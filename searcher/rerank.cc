@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <fstream>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -65,6 +67,8 @@ bool follows_within(const std::vector<Xapian::termpos>& x, const std::vector<Xap
   return false;
 }
 
+}  // namespace
+
 // True if the query is only words (OR of terms and synonyms), as a plain question parses; false
 // when the user wrote syntax (a phrase, AND, NOT, +/-, a field) that says exactly what to match.
 bool only_words(const Xapian::Query& query) {
@@ -83,7 +87,6 @@ bool only_words(const Xapian::Query& query) {
   }
 }
 
-}  // namespace
 
 const std::array<const char*, kFeatureCount> kFeatureNames = {
     "bm25", "coverage_idf", "coverage", "title_idf", "proximity", "bigram", "passages", "length", "prf", "first_rank",
@@ -190,6 +193,16 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
   return m;
 }
 
+corpus::Result<Model> Model::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(ErrorCode::unavailable, path + ": cannot open the rerank model");
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) return make_error(ErrorCode::parse, path + ": the rerank model is not valid JSON");
+  auto model = from_json(j);
+  if (!model.ok()) return make_error(ErrorCode::parse, path + ": " + model.error().message, model.error().param);
+  return model;
+}
+
 nlohmann::json Model::to_json() const {
   nlohmann::json named = nlohmann::json::object();
   for (std::size_t i = 0; i < kFeatureCount; ++i) named[kFeatureNames[i]] = weights_rounded(i);
@@ -229,8 +242,23 @@ FeatureExtractor::FeatureExtractor(const Xapian::Database& db, const Xapian::Que
   }
 }
 
+std::vector<Xapian::doccount> record_collapse_counts(const Xapian::MSet& mset, std::size_t n,
+                                                     const Xapian::ValueCountMatchSpy& per_record_spy, int per_record) {
+  std::unordered_map<std::string, Xapian::doccount> matching;
+  for (auto v = per_record_spy.values_begin(); v != per_record_spy.values_end(); ++v) matching[*v] = v.get_termfreq();
+  std::vector<Xapian::doccount> out;
+  std::size_t i = 0;
+  for (auto it = mset.begin(); it != mset.end() && i < n; ++it, ++i) {
+    const Xapian::doccount count = matching[it.get_document().get_value(corpus::schema::kSlotRecordId)];
+    const auto kept = static_cast<Xapian::doccount>(std::max(per_record, 0));
+    out.push_back(count > kept ? count - kept : 0);
+  }
+  return out;
+}
+
 std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
-                                                std::vector<std::pair<std::string, double>> feedback) const {
+                                                std::vector<std::pair<std::string, double>> feedback,
+                                                const std::vector<Xapian::doccount>& collapse_counts) const {
   n = std::min<std::size_t>(n, mset.size());
   std::vector<Features> out(n);
   if (n == 0) return out;
@@ -326,7 +354,8 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     f[3] = idf_total_ > 0 ? title_idf / idf_total_ : 0;
     f[4] = pair_total_ > 0 ? proximity / pair_total_ : 0;
     f[5] = bigram_total_ > 0 ? bigram / bigram_total_ : 0;
-    f[6] = collapse ? std::min(1.0, std::log1p(static_cast<double>(it.get_collapse_count())) / std::log(11.0)) : 0;
+    const Xapian::doccount collapsed = rank < collapse_counts.size() ? collapse_counts[rank] : it.get_collapse_count();
+    f[6] = collapse ? std::min(1.0, std::log1p(static_cast<double>(collapsed)) / std::log(11.0)) : 0;
     const double ratio = std::max(1.0, doclen) / average_length;
     f[7] = std::clamp(std::log(ratio), -3.0, 3.0) / 3.0;
     f[8] = feedback_total > 0 ? feedback_present / feedback_total : 0;

@@ -36,6 +36,10 @@ struct Feedback {
   unsigned widen_min_terms = 3;
 };
 
+// True if the query is only words (OR of terms and synonyms), as a plain question parses; false
+// when the user wrote syntax (a phrase, AND, NOT, +/-, a field) that says exactly what to match.
+bool only_words(const Xapian::Query& query);
+
 // Expansion terms (unprefixed stems) of the top `feedback.docs` passages of `query`, with
 // their ESet weights, best first. Empty when feedback is off or nothing matches.
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
@@ -56,6 +60,8 @@ struct Model {
   // The first stage alone: weight 1 on the normalised BM25 score, 0 elsewhere.
   static Model identity();
   static corpus::Result<Model> from_json(const nlohmann::json& j);
+  // Reads a model file as medsearch-train writes it; errors name the file.
+  static corpus::Result<Model> load(const std::string& path);
   nlohmann::json to_json() const;
 
   double score(const Features& f) const;
@@ -63,6 +69,12 @@ struct Model {
  private:
   double weights_rounded(std::size_t i) const;
 };
+
+// Collapse counts of mset items [0, n) from a ValueCountMatchSpy on the record id slot that saw
+// every match: a record's matching passages minus the `per_record` kept, at least 0 (what
+// MSetIterator::get_collapse_count() gives for one database when every match is checked).
+std::vector<Xapian::doccount> record_collapse_counts(const Xapian::MSet& mset, std::size_t n,
+                                                     const Xapian::ValueCountMatchSpy& per_record_spy, int per_record);
 
 // Computes the features of candidate documents for one query over one database.
 //
@@ -88,8 +100,12 @@ class FeatureExtractor {
   // says whether the mset was collapsed per record (then get_collapse_count is meaningful).
   // `feedback` are the expansion terms the first stage used, if any; without them the prf
   // feature takes its own ESet of the top 10 passages.
+  // `collapse_counts`, when given (one per item, in mset order), replace the MSet's collapse
+  // counts: over remote shards Xapian 1.4 reports every collapse count as 0, and the searcher
+  // counts the passages per record with a ValueCountMatchSpy instead (record_collapse_counts).
   std::vector<Features> compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
-                                std::vector<std::pair<std::string, double>> feedback = {}) const;
+                                std::vector<std::pair<std::string, double>> feedback = {},
+                                const std::vector<Xapian::doccount>& collapse_counts = {}) const;
 
  private:
   struct QueryTerm {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "corpus/analysis.h"
+#include "corpus/vocabulary.h"
 #include "corpus/xapian_error.h"
 #include "searcher/spelling.h"
 
@@ -21,6 +22,31 @@ namespace {
 constexpr unsigned kSynonymFlags = Xapian::QueryParser::FLAG_AUTO_SYNONYMS | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
 constexpr unsigned kStrictFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
                                   Xapian::QueryParser::FLAG_LOVEHATE | kSynonymFlags;
+
+// An ambiguous abbreviation written as the vocabulary writes it ("MS", "PE") stands for each of
+// its concepts, but less surely than an unambiguous name: the synonym table leaves it alone
+// (corpus/vocabulary.h), and here each of its concept terms joins the query at this weight.
+constexpr double kAmbiguousWeight = 0.5;
+
+Xapian::Query with_ambiguous_forms(const Xapian::Query& query, const std::string& text) {
+  const auto& ambiguous = corpus::builtin_vocabulary().ambiguous();
+  if (ambiguous.empty()) return query;
+  std::vector<std::string> concept_terms;
+  for (const corpus::Word& word : corpus::split_words(text)) {
+    const std::string_view written(text.data() + word.begin, word.end - word.begin);
+    for (const auto& form : ambiguous) {
+      if (form.form != written) continue;  // exactly as written: "MS", not "ms" or "Ms"
+      for (const auto& id : form.concepts) concept_terms.push_back(corpus::Vocabulary::term(id));
+    }
+  }
+  if (concept_terms.empty()) return query;
+  std::sort(concept_terms.begin(), concept_terms.end());
+  concept_terms.erase(std::unique(concept_terms.begin(), concept_terms.end()), concept_terms.end());
+  return Xapian::Query(Xapian::Query::OP_OR, query,
+                       Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                                     Xapian::Query(Xapian::Query::OP_OR, concept_terms.begin(), concept_terms.end()),
+                                     kAmbiguousWeight));
+}
 
 }  // namespace
 
@@ -73,6 +99,8 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
       return make_error(ErrorCode::invalid_argument, "q: cannot parse the query: " + again.get_msg(), "q");
     }
   }
+  if (!plan.query.empty() && plan.warnings.empty() && rerank::only_words(plan.query))
+    plan.query = with_ambiguous_forms(plan.query, text);
   if (plan.query.empty()) {
     // Every word was a stop word or punctuation; search them rather than nothing.
     Xapian::QueryParser plain;
@@ -104,11 +132,39 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::string& path) {
   }
 }
 
+Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>& shards, const ShardOptions& options) {
+  std::string shown;
+  for (const auto& s : shards) shown += (shown.empty() ? "" : ", ") + s;
+  auto set = ShardSet::open(shards, options);
+  if (!set.ok()) return set.error();
+  try {
+    auto searcher = std::make_unique<Searcher>(set->db(), shown);
+    Status version = schema::check_version(searcher->db_);
+    if (!version.ok()) return make_error(version.error().code, shown + ": " + version.error().message);
+    searcher->shards_ = std::make_shared<ShardSet>(std::move(*set));
+    if (!options.lexicon.empty()) {
+      searcher->lexicon_ = Xapian::Database(options.lexicon);
+      searcher->has_lexicon_ = true;
+    }
+    return searcher;
+  } catch (const Xapian::Error& e) {
+    Error err = corpus::error_from_xapian(e, "cannot open index " + shown);
+    if (err.code == ErrorCode::internal) err.code = ErrorCode::unavailable;
+    return err;
+  }
+}
+
 Searcher::Searcher(Xapian::Database db, std::string path)
     : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::kStemLanguage) {}
 
 Status Searcher::reopen() {
   try {
+    if (has_lexicon_) lexicon_.reopen();
+    if (shards_) {
+      Status refreshed = shards_->refresh();
+      db_ = shards_->db();
+      return refreshed;
+    }
     db_.reopen();
     return Status::success();
   } catch (const Xapian::Error& e) {
@@ -126,10 +182,22 @@ Result<SearchResponse> Searcher::search(const SearchRequest& request) {
       // A writer committed twice while we read; the old revision is gone. Reopen and retry.
       if (attempt >= 2) return make_error(ErrorCode::unavailable, "the index changed too often during the search");
       db_.reopen();
+    } catch (const Xapian::NetworkError& e) {
+      // A remote shard went down or timed out during the search: find out which, then either
+      // answer from the others (partial answers on) or say which shard failed.
+      if (!shards_ || attempt >= 2) return corpus::error_from_xapian(e, "search");
+      Status recovered = recover_shards();
+      if (!recovered.ok()) return recovered.error();
     } catch (const Xapian::Error& e) {
       return corpus::error_from_xapian(e, "search");
     }
   }
+}
+
+Status Searcher::recover_shards() {
+  Status recovered = shards_->recover();
+  db_ = shards_->db();
+  return recovered;
 }
 
 Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
@@ -143,7 +211,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     response.intent = detect_intent(request.intent_text.empty() ? request.query : request.intent_text);
     text = without_section_words(request.query, response.intent, db_);
   }
-  auto plan = build_query(text, db_);
+  auto plan = build_query(text, vocabulary());
   if (!plan.ok()) return plan.error();
   response.warnings = std::move(plan->warnings);
   Xapian::Query query = plan->query;
@@ -186,7 +254,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   filter_terms(schema::kPrefixDrug, request.drugs, true);
   filter_terms(schema::kPrefixSection, request.sections, false);
   filter_terms(schema::kPrefixEvidence, request.evidence_levels, false);
-  response.spelling = spelling_suggestion(request.query, db_, stemmer_);
+  response.spelling = spelling_suggestion(request.query, db_, vocabulary(), stemmer_);
 
   Xapian::Enquire enquire(db_);
   enquire.set_weighting_scheme(Xapian::BM25Weight());
@@ -197,7 +265,15 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   response.parsed_query = query.get_description();
   enquire.set_query(query);
   RecordFacetSpy spy;
-  if (request.facets) enquire.add_matchspy(&spy);
+  // A remote shard cannot run our match spy (stock xapian-tcpsrv has no registry for it, and
+  // the spy does not serialise): over remote shards the facets are a second pass below.
+  const bool remote = shards_ && shards_->any_remote();
+  if (request.facets && !remote) enquire.add_matchspy(&spy);
+  // Over remote shards Xapian 1.4 reports collapse counts as 0; the reranker's "passages"
+  // feature counts them with a built-in (serialisable) spy instead.
+  Xapian::ValueCountMatchSpy per_record_spy(schema::kSlotRecordId);
+  const bool count_per_record = remote && request.rerank && request.per_record > 0;
+  if (count_per_record) enquire.add_matchspy(&per_record_spy);
 
   const auto first = static_cast<Xapian::doccount>(request.offset);
   const auto count = static_cast<Xapian::doccount>(request.limit);
@@ -223,6 +299,17 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
   Xapian::MSet mset = enquire.get_mset(lo, want, std::max(check_at_least, lo + want));
   response.total_estimate = mset.get_matches_estimated();
+  if (request.facets && remote) {
+    // The same matches as the spy would see (every match, or the best check_at_least): the
+    // uncollapsed match set, its documents fetched in one batch, each fed to the spy.
+    Xapian::Enquire all(db_);
+    all.set_weighting_scheme(Xapian::BM25Weight());
+    all.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+    all.set_query(query);
+    Xapian::MSet matches = all.get_mset(0, check_at_least, check_at_least);
+    matches.fetch();
+    for (auto it = matches.begin(); it != matches.end(); ++it) spy(it.get_document(), it.get_weight());
+  }
   if (request.facets) {
     response.facets = spy.facets(check_at_least >= db_.get_doccount());
     // Every match was seen: count them rather than estimate.
@@ -250,7 +337,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     const double best = ranked.front().it.get_weight();
     const std::size_t n = std::min<std::size_t>(depth, ranked.size());
     rerank::FeatureExtractor extractor(db_, plan->query);
-    const std::vector<rerank::Features> features = extractor.compute(mset, n, request.per_record > 0, feedback);
+    const std::vector<rerank::Features> features = extractor.compute(
+        mset, n, request.per_record > 0, feedback,
+        count_per_record ? rerank::record_collapse_counts(mset, n, per_record_spy, request.per_record)
+                         : std::vector<Xapian::doccount>{});
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
     std::vector<double> model_score(n);
     std::size_t i = 0;
@@ -316,6 +406,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     hit.stored = std::move(stored.value());
     response.hits.push_back(std::move(hit));
   }
+  if (shards_ && !shards_->missing().empty()) {
+    response.partial = true;
+    response.missing_shards = shards_->missing();
+  }
   response.took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return response;
@@ -323,7 +417,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
 
 Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string& question, int depth) {
   try {
-    auto plan = build_query(question, db_);
+    auto plan = build_query(question, vocabulary());
     if (!plan.ok()) return plan.error();
     const auto feedback = rerank::feedback_terms(db_, plan->query, model_.feedback);
     Xapian::Enquire enquire(db_);
@@ -332,9 +426,14 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
     enquire.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
     enquire.set_collapse_key(schema::kSlotRecordId, 1);
     const auto n = static_cast<Xapian::doccount>(std::max(depth, 1));
+    const bool remote = shards_ && shards_->any_remote();
+    Xapian::ValueCountMatchSpy per_record_spy(schema::kSlotRecordId);
+    if (remote) enquire.add_matchspy(&per_record_spy);
     Xapian::MSet mset = enquire.get_mset(0, n, std::max(db_.get_doccount(), n));
     rerank::FeatureExtractor extractor(db_, plan->query);
-    const auto features = extractor.compute(mset, mset.size(), true, feedback);
+    const auto features = extractor.compute(
+        mset, mset.size(), true, feedback,
+        remote ? rerank::record_collapse_counts(mset, mset.size(), per_record_spy, 1) : std::vector<Xapian::doccount>{});
     std::vector<Candidate> out;
     std::size_t i = 0;
     for (auto it = mset.begin(); it != mset.end(); ++it, ++i)

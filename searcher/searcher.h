@@ -16,6 +16,7 @@
 #include "searcher/rerank.h"
 #include "searcher/facets.h"
 #include "searcher/intent.h"
+#include "searcher/shards.h"
 #include "searcher/suggest.h"
 
 namespace medsearch::searcher {
@@ -69,6 +70,9 @@ struct SearchResponse {
   std::optional<Facets> facets;       // when requested
   std::optional<std::string> spelling;  // the question with misspellings corrected, if any
   Intent intent;                      // what the boost favoured (empty when off or none)
+  // Shards that did not answer, left out of this answer (only with ShardOptions::partial).
+  bool partial = false;
+  std::vector<std::string> missing_shards;
 };
 
 struct IndexStats {
@@ -87,6 +91,7 @@ struct QueryPlan {
 };
 // Parses a question: strict syntax first (phrases, AND/OR/NOT, +/-, title:), and on a parse
 // error again leniently with a warning. Question boilerplate and stop words are dropped.
+// `db` supplies the synonym table (a Searcher passes its lexicon when it has one).
 Result<QueryPlan> build_query(const std::string& question, const Xapian::Database& db);
 
 struct ContextRequest;   // searcher/context.h
@@ -97,6 +102,11 @@ class Searcher {
   // Opens the index at `path` read-only. Fails with `unavailable` if it cannot be opened
   // and `corrupt` if its schema version is not ours.
   static Result<std::unique_ptr<Searcher>> open(const std::string& path);
+  // Opens shards as one index (searcher/shards.h: folders, tcp://HOST:PORT, stub files).
+  // Errors as open(path), plus invalid_argument (param "db") for a malformed shard name and
+  // unavailable (param "shard", naming it) for a shard that is down when partial answers are
+  // off. With options.lexicon, spelling and synonyms come from that local database.
+  static Result<std::unique_ptr<Searcher>> open(const std::vector<std::string>& shards, const ShardOptions& options);
   // Wraps an existing database (an in-memory one in tests).
   explicit Searcher(Xapian::Database db, std::string path = {});
 
@@ -117,8 +127,13 @@ class Searcher {
   // suggest_names, plus unavailable/corrupt/internal for index trouble.
   Result<SuggestResponse> suggest(const std::string& prefix, int limit);
 
-  // Picks up the latest commit; cheap when nothing changed.
+  // Picks up the latest commit; cheap when nothing changed. Over shards: reconnects remote
+  // shards whose connection broke and tries shards that were down again (ShardSet::refresh).
   Status reopen();
+
+  // True when some shard is remote and no lexicon was given: searches then run without
+  // synonyms and spelling suggestions (Xapian 1.4's remote backend serves neither).
+  bool lacks_lexicon() const { return shards_ && shards_->any_remote() && !has_lexicon_; }
 
   // The rerank model searches use (default: rerank::Model::builtin()).
   void set_model(const rerank::Model& model) { model_ = model; }
@@ -137,8 +152,15 @@ class Searcher {
 
  private:
   Result<SearchResponse> search_once(const SearchRequest& request);
+  // After a network error: drops the shards that do not answer (or fails naming them).
+  Status recover_shards();
+  // Where synonyms and spellings come from: the lexicon when given, else the index.
+  const Xapian::Database& vocabulary() const { return has_lexicon_ ? lexicon_ : db_; }
 
   Xapian::Database db_;
+  std::shared_ptr<ShardSet> shards_;  // null when wrapping a database given by the caller
+  Xapian::Database lexicon_;
+  bool has_lexicon_ = false;
   std::string path_;
   Xapian::Stem stemmer_;
   rerank::Model model_ = rerank::Model::builtin();

@@ -23,6 +23,11 @@ bool is_syntax_word(const std::string& word) {
 
 std::optional<std::string> spelling_suggestion(const std::string& question, const Xapian::Database& db,
                                                const Xapian::Stem& stemmer) {
+  return spelling_suggestion(question, db, db, stemmer);
+}
+
+std::optional<std::string> spelling_suggestion(const std::string& question, const Xapian::Database& db,
+                                               const Xapian::Database& dictionary, const Xapian::Stem& stemmer) {
   const std::string text = corpus::normalize_for_analysis(question);
   const Xapian::Stopper& stop = corpus::stopper();
   std::string out;
@@ -35,10 +40,10 @@ std::optional<std::string> spelling_suggestion(const std::string& question, cons
     // A word followed by ':' is a field prefix (title:, drug:), not a word to search.
     const bool prefix = next == ':';
     if (!prefix && !is_syntax_word(word) && corpus::is_spelling_word(lower) && !stop(lower) &&
-        !in_dictionary(db, lower) && db.get_termfreq(std::string("Z").append(stemmer(lower))) == 0) {
+        !in_dictionary(dictionary, lower) && db.get_termfreq(std::string("Z").append(stemmer(lower))) == 0) {
       std::size_t length = 0;
       for (Xapian::Utf8Iterator it(lower); it != Xapian::Utf8Iterator(); ++it) ++length;
-      const std::string suggestion = db.get_spelling_suggestion(lower, length <= 5 ? 1 : 2);
+      const std::string suggestion = dictionary.get_spelling_suggestion(lower, length <= 5 ? 1 : 2);
       if (!suggestion.empty() && suggestion != lower) {
         replacement = suggestion;
         changed = true;

@@ -19,5 +19,10 @@ namespace medsearch::searcher {
 // corrected words lowercased. May throw Xapian::Error.
 std::optional<std::string> spelling_suggestion(const std::string& question, const Xapian::Database& db,
                                                const Xapian::Stem& stemmer);
+// The same with the dictionary in another database than the passages: the lexicon of an
+// index with remote shards (searcher/shards.h), since Xapian 1.4's remote backend has no
+// spelling table. `db` still decides which words match passages.
+std::optional<std::string> spelling_suggestion(const std::string& question, const Xapian::Database& db,
+                                               const Xapian::Database& dictionary, const Xapian::Stem& stemmer);
 
 }  // namespace medsearch::searcher

@@ -1,6 +1,10 @@
 // BEIR queries in, TREC run out.
 #include "searcher/trec.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -61,6 +65,7 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
     request.rerank = rerank;
     int written = 0;
     bool failed = false;
+    const auto started = std::chrono::steady_clock::now();
     while (written < depth) {
       request.offset = written;
       request.limit = std::min(kMaxLimit, depth - written);
@@ -78,9 +83,22 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
       }
       if (response->hits.size() < static_cast<std::size_t>(request.limit)) break;
     }
-    if (failed) ++counts.failed;
+    if (failed) {
+      ++counts.failed;
+    } else {
+      counts.latency_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    }
   }
   return counts;
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double rank = std::ceil(p / 100.0 * static_cast<double>(values.size()));
+  const std::size_t index = rank < 1 ? 0 : std::min(values.size() - 1, static_cast<std::size_t>(rank) - 1);
+  return values[index];
 }
 
 }  // namespace medsearch::searcher

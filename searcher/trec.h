@@ -25,7 +25,11 @@ struct RunCounts {
   std::size_t queries = 0;
   std::size_t failed = 0;
   std::size_t lines = 0;
+  std::vector<double> latency_ms;  // wall time of each query that answered, in query order
 };
+
+// The p-th percentile (0-100, nearest rank) of `values`; 0 when empty.
+double percentile(std::vector<double> values, double p);
 
 // Writes `qid Q0 record_id rank score tag` lines, up to `depth` records per query (ranks
 // from 1). A query that fails is reported and contributes no lines. `rerank` false runs the

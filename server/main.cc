@@ -15,6 +15,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -64,7 +65,26 @@ int main(int argc, char** argv) {
   bool quiet = false;
   CLI::App app{"Serves a medsearch index over HTTP: the web page at /, and /search, /suggest, /context, "
                 "/passages/{id}, /health, /stats, /metrics, /openapi.json, and with an API key /records."};
-  app.add_option("--db", options.db_path, "Index directory")->required();
+  std::vector<std::string> dbs;
+  app.add_option("--db", dbs,
+                 "Index directory; repeat for shards searched as one index: folders, tcp://HOST:PORT (xapian-tcpsrv), "
+                 "or a Xapian stub file listing 'auto PATH' and 'remote HOST:PORT' lines")
+      ->required()
+      ->allow_extra_args(false);
+  app.add_option("--lexicon", options.shard_options.lexicon,
+                 "Local database with the index's spellings and synonyms (medsearch-index --export-lexicon), for "
+                 "remote shards, which serve neither");
+  app.add_option("--shard-timeout-ms", options.shard_options.timeout_ms,
+                 "Longest wait for a remote shard's answer; a slower shard counts as down")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_option("--shard-connect-timeout-ms", options.shard_options.connect_timeout_ms,
+                 "Longest wait to connect to a remote shard")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_flag("--partial-results", options.shard_options.partial,
+               "When a shard is down, answer from the others with \"partial\": true and \"missing_shards\" "
+               "(default: 503 naming the shard)");
   app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0 = any free port)")
       ->check(CLI::Range(0, 65535))
@@ -75,6 +95,9 @@ int main(int argc, char** argv) {
   auto* web_dir = app.add_option("--web-dir", options.web_dir, "Folder of the web page served at / (empty = no page)")
                       ->capture_default_str();
   app.add_flag("--quiet", quiet, "No access log on stderr");
+  app.add_option("--rerank-model", options.rerank_model_path,
+                 "Rerank weights written by medsearch-train (default: the shipped searcher/rerank_model.json)")
+      ->check(CLI::ExistingFile);
   std::string api_key_file;
   app.add_option("--api-key-file", api_key_file,
                  "File whose first line is the key that turns on the write API (POST /records, DELETE "
@@ -88,6 +111,13 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   options.access_log = !quiet;
+  // One local folder keeps the write API possible; anything else is a list of shards.
+  if (dbs.size() == 1 && dbs[0].rfind("tcp://", 0) != 0 && std::filesystem::is_directory(dbs[0])) {
+    options.db_path = dbs[0];
+  } else {
+    options.db_path = dbs[0];
+    options.shards = dbs;
+  }
   if (!api_key_file.empty()) {
     std::ifstream in(api_key_file);
     std::getline(in, options.api_key);

@@ -17,6 +17,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <mutex>
 #include <optional>
@@ -202,6 +203,11 @@ thread_local WorkerSearcher t_worker_searcher;
 
 std::atomic<std::uint64_t> g_next_server_id{1};
 
+// What the searcher opens: the shard list, or the one index folder.
+std::vector<std::string> searcher_targets(const ServerOptions& options) {
+  return options.shards.empty() ? std::vector<std::string>{options.db_path} : options.shards;
+}
+
 }  // namespace
 
 int http_status(ErrorCode code) {
@@ -301,6 +307,22 @@ Result<SearchRequest> parse_search_request(const Params& params) {
   return request;
 }
 
+// A body's "sources" array, checked as GET's `source` parameter is (one name per element).
+Result<std::vector<corpus::Source>> parse_source_array(const std::string& key, const json& value) {
+  if (!value.is_array()) return bad_param(key, "sources must be an array of strings");
+  Params as_params;
+  for (const auto& item : value) {
+    if (!item.is_string()) return bad_param(key, "sources must be an array of strings");
+    const std::string name = item.get<std::string>();
+    if (name.empty() || name.find(',') != std::string::npos)
+      return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
+    as_params.emplace("source", name);
+  }
+  auto sources = parse_sources(as_params);
+  if (!sources.ok()) return bad_param(key, sources.error().message);
+  return sources;
+}
+
 Result<SearchRequest> parse_search_body(const std::string& body) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad_param("body", "the request body is not valid JSON");
@@ -341,16 +363,8 @@ Result<SearchRequest> parse_search_body(const std::string& body) {
         request.snippet_bytes = static_cast<std::size_t>(*n);
       }
     } else if (key == "sources") {
-      auto names = want_strings(key, value);
-      if (!names.ok()) return names.error();
-      Params as_params;
-      for (const auto& name : *names) {
-        if (name.empty() || name.find(',') != std::string::npos)
-          return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
-        as_params.emplace("source", name);
-      }
-      auto sources = parse_sources(as_params);
-      if (!sources.ok()) return bad_param(key, sources.error().message);
+      auto sources = parse_source_array(key, value);
+      if (!sources.ok()) return sources.error();
       request.sources = std::move(*sources);
     } else if (key == "drugs" || key == "sections" || key == "evidence_levels") {
       auto values = want_strings(key, value);
@@ -409,17 +423,8 @@ Result<searcher::ContextRequest> parse_context_body(const std::string& body) {
       if (n < INT_MIN || n > INT_MAX) return bad_param(key, key + " is out of range");
       (key == "budget_tokens" ? request.budget_tokens : request.per_record) = static_cast<int>(n);
     } else if (key == "sources") {
-      if (!value.is_array()) return bad_param(key, "sources must be an array of strings");
-      Params as_params;
-      for (const auto& item : value) {
-        if (!item.is_string()) return bad_param(key, "sources must be an array of strings");
-        const std::string name = item.get<std::string>();
-        if (name.empty() || name.find(',') != std::string::npos)
-          return bad_param(key, "unknown source " + quote_value(name) + "; expected guideline, fda_label or research");
-        as_params.emplace("source", name);
-      }
-      auto sources = parse_sources(as_params);
-      if (!sources.ok()) return bad_param(key, sources.error().message);
+      auto sources = parse_source_array(key, value);
+      if (!sources.ok()) return sources.error();
       request.sources = std::move(*sources);
     } else {
       return bad_param(key, "unknown field " + quote_value(key) + " in the request body");
@@ -532,6 +537,7 @@ struct Server::Impl {
   void log_request(const httplib::Request& req, const httplib::Response& res);
 
   ServerOptions options_;
+  std::optional<searcher::rerank::Model> model_;  // from options_.rerank_model_path, if given
   const std::uint64_t id_;
   httplib::Server http_;
   std::atomic<bool> bound_{false};
@@ -551,8 +557,9 @@ Result<searcher::Searcher*> Server::Impl::worker_searcher() {
     // The index was replaced or damaged underneath; a fresh open either recovers or says why.
     cache.searcher.reset();
   }
-  auto opened = searcher::Searcher::open(options_.db_path);
+  auto opened = searcher::Searcher::open(searcher_targets(options_), options_.shard_options);
   if (!opened.ok()) return opened.error();
+  if (model_) (*opened)->set_model(*model_);
   cache.owner = id_;
   cache.searcher = std::move(*opened);
   return cache.searcher.get();
@@ -915,17 +922,40 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (std::error_code ec; !options.web_dir.empty() && !std::filesystem::is_directory(options.web_dir, ec)) {
     return corpus::make_error(ErrorCode::invalid_argument, "web_dir " + options.web_dir + " is not a folder", "web_dir");
   }
+  if (!options.shards.empty() && !options.api_key.empty()) {
+    return corpus::make_error(ErrorCode::invalid_argument,
+                              "the write API needs one local index (--db DIR), not a list of shards: index "
+                              "remote shards with medsearch-index where they live", "api_key");
+  }
+  if (options.shard_options.timeout_ms < 1 || options.shard_options.connect_timeout_ms < 1) {
+    return corpus::make_error(ErrorCode::invalid_argument, "shard timeouts must be at least 1 ms", "shard_timeout");
+  }
   // Open once now so that a wrong path fails at start-up rather than on the first request.
-  auto opened = searcher::Searcher::open(options.db_path);
+  // A shard that is down at start-up is fine with partial answers on (it is retried).
+  auto opened = searcher::Searcher::open(searcher_targets(options), options.shard_options);
   if (!opened.ok()) {
     Error error = opened.error();
     // The caller prints this as is, so it must name the path (the searcher's message may).
-    if (error.message.find(options.db_path) == std::string::npos) {
-      error.message = "cannot open index at " + options.db_path + ": " + error.message;
+    const std::string where = options.shards.empty() ? options.db_path : std::string();
+    if (!where.empty() && error.message.find(where) == std::string::npos) {
+      error.message = "cannot open index at " + where + ": " + error.message;
     }
     return error;
   }
+  std::optional<searcher::rerank::Model> model;
+  if (!options.rerank_model_path.empty()) {
+    auto loaded = searcher::rerank::Model::load(options.rerank_model_path);
+    if (!loaded.ok()) {
+      return corpus::make_error(ErrorCode::invalid_argument, loaded.error().message, "rerank_model");
+    }
+    model = std::move(*loaded);
+  }
+  if ((*opened)->lacks_lexicon()) {
+    std::cerr << "medsearch-server: warning: remote shards without --lexicon: no synonym expansion and no "
+                 "spelling suggestions (Xapian's remote backend serves neither)\n";
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
+  impl->model_ = std::move(model);
   impl->configure();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -27,6 +28,13 @@ std::string_view default_web_dir();
 
 struct ServerOptions {
   std::string db_path;
+  // Shards searched as one index instead of db_path (searcher/shards.h): folders, tcp://HOST:PORT
+  // shards served by xapian-tcpsrv, stub files. Empty = db_path alone. The write API needs
+  // one local index (db_path) and is refused with shards.
+  std::vector<std::string> shards;
+  // Per-shard timeouts, partial answers (a 503 naming the shard when off) and the lexicon
+  // that gives remote shards their synonyms and spellings.
+  searcher::ShardOptions shard_options;
   std::string host = "127.0.0.1";
   int port = 8080;                            // 0 = let the OS choose (see Server::bind)
   int threads = 0;                            // worker threads; 0 = hardware concurrency, at least 8
@@ -39,6 +47,8 @@ struct ServerOptions {
   // The write API (POST /records, DELETE /records/{id}) is on only when this is set; requests
   // must then carry it as "Authorization: Bearer <key>" or "X-API-Key: <key>".
   std::string api_key;
+  // Rerank weights from medsearch-train; empty = the shipped ones (searcher/rerank_model.json).
+  std::string rerank_model_path;
   // The web page: GET / and the files in this folder (nothing outside it); empty = no page.
   // API routes win over a file of the same name.
   std::string web_dir = std::string(default_web_dir());

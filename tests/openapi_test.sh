@@ -5,26 +5,66 @@
 # server/openapi.json gives for that path, method and status. Also: /metrics parses as
 # Prometheus text, writes are refused without the key, the follow-up scenario, determinism and
 # a committed write visible to the next search without a restart.
-# Usage: openapi_test.sh BIN_DIR SOURCE_DIR. Needs python3 with jsonschema (exit 77 without).
+# With a third argument "remote" (issue 7): the samples in three shards served by xapian-tcpsrv on
+# free loopback ports, the server searching them over Xapian's remote backend (no write API
+# there), and at the end a shard stopped: 503 naming it.
+# Usage: openapi_test.sh BIN_DIR SOURCE_DIR [remote]. Needs python3 with jsonschema (exit 77 without).
 set -uo pipefail
 bin="$1"
 src="$2"
+mode="${3:-local}"
+if [ "$mode" = remote ] && ! command -v xapian-tcpsrv >/dev/null 2>&1; then
+  echo "skip: xapian-tcpsrv is not installed (Debian package xapian-tools)"
+  exit 77
+fi
 if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
   echo "skip: the python3 jsonschema module is not installed (Debian package python3-jsonschema)"
   exit 77
 fi
 work="$(mktemp -d)"
 server_pid=""
+tcpsrv_pids=()
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  # Each tcpsrv leads its own process group (setsid): the group holds its forked connections.
+  for pid in "${tcpsrv_pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin/medsearch-index" --db "$work/index" --shards 2 -q "$src"/corpus/samples/*.jsonl || exit 1
-echo "test-key-$$" > "$work/key"
-"$bin/medsearch-server" --db "$work/index" --port 0 --api-key-file "$work/key" 2> "$work/server.log" &
-server_pid=$!
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+accepts() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null; }
+
+if [ "$mode" = remote ]; then
+  "$bin/medsearch-index" --db "$work/index" --shards 3 -q --export-lexicon "$work/lexicon" "$src"/corpus/samples/*.jsonl || exit 1
+  shard_args=()
+  for i in 0 1 2; do
+    up=""
+    for _ in 1 2 3 4 5; do  # a port taken between free_port and tcpsrv's bind: pick another
+      port_i="$(free_port)"
+      setsid xapian-tcpsrv --quiet --interface 127.0.0.1 --port "$port_i" "$work/index/shard-00$i" > "$work/tcpsrv-$i.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 1 300); do
+        accepts "$port_i" && { up=1; break; }
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.02
+      done
+      [ -n "$up" ] && break
+      kill -KILL -- "-$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    done
+    [ -n "$up" ] || { echo "xapian-tcpsrv did not start"; exit 1; }
+    tcpsrv_pids+=("$pid")
+    shard_args+=(--db "tcp://127.0.0.1:$port_i")
+  done
+  echo "" > "$work/key"
+  "$bin/medsearch-server" "${shard_args[@]}" --lexicon "$work/lexicon" --port 0 2> "$work/server.log" &
+  server_pid=$!
+else
+  "$bin/medsearch-index" --db "$work/index" --shards 2 -q "$src"/corpus/samples/*.jsonl || exit 1
+  echo "test-key-$$" > "$work/key"
+  "$bin/medsearch-server" --db "$work/index" --port 0 --api-key-file "$work/key" 2> "$work/server.log" &
+  server_pid=$!
+fi
 port=""
 for _ in $(seq 1 500); do
   port="$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log")"
@@ -34,11 +74,12 @@ for _ in $(seq 1 500); do
 done
 [ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
 
-python3 - "$port" "$src/server/openapi.json" "$(cat "$work/key")" "$work/server.log" <<'PY'
+python3 - "$port" "$src/server/openapi.json" "$(cat "$work/key")" "$work/server.log" "$mode" <<'PY'
 import json, re, sys, urllib.request, urllib.error
 import jsonschema
 
-port, spec_path, key, log_path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+port, spec_path, key, log_path, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+remote = mode == "remote"
 base = f"http://127.0.0.1:{port}"
 spec = json.load(open(spec_path))
 jsonschema.Draft202012Validator.check_schema({"$defs": spec["components"]["schemas"]})
@@ -196,30 +237,35 @@ else:
     validate("POST", "/search", s, h, b)
 
 # Writes: refused without the key or with a wrong one; accepted with it, visible at once.
-record = {"id": "api-test-record", "source": "research", "title": "Zygomycete prophylaxis with posaconazole",
-          "text": "Posaconazole prophylaxis reduced invasive zygomycete infections in this cohort.", "drugs": ["posaconazole"]}
-jsonl = json.dumps(record) + "\n" + "{broken\n" + json.dumps({"id": "no title", "source": "research", "text": "x"}) + "\n"
-s, h, b = call("DELETE", "/records/api-test-record", headers={"X-API-Key": key + "x"})
-if s != 401: fail(f"delete with a wrong key: {s}")
-for s_expected, (s, h, b) in [(401, call("POST", "/records", jsonl, {"Authorization": "Bearer wrong"}, "application/x-ndjson")),
-                              (401, call("POST", "/records", jsonl, None, "application/x-ndjson"))]:
-    if s != s_expected: fail(f"write without the key: {s}")
-    else: validate("POST", "/records", s, h, b)
-d = expect("POST", "/records", 200, jsonl, headers={"Authorization": f"Bearer {key}"}, ctype="application/x-ndjson")
-if d:
-    if (d["read"], d["indexed"], d["rejected"], d["added"]) != (3, 1, 2, 1):
-        fail(f"write counts: {d}")
-    if not (d["errors"] and d["errors"][0].startswith("line 2:") and d["errors"][1].startswith("line 3:")):
-        fail(f"write errors: {d['errors']}")
-d = expect("GET", "/search?q=zygomycete+posaconazole", 200)
-if not d or not d["hits"] or d["hits"][0]["record_id"] != "api-test-record":
-    fail("a written record is not found by the next search")
-expect("POST", "/records", 400, "\n\n", headers={"X-API-Key": key}, ctype="application/x-ndjson", param="body")
-expect("DELETE", "/records/api-test-record", 200, headers={"X-API-Key": key})
-expect("DELETE", "/records/api-test-record", 404, headers={"X-API-Key": key})
-d = expect("GET", "/search?q=zygomycete+posaconazole", 200)
-if d and d["hits"]:
-    fail("a deleted record is still found")
+# (Not over remote shards: the write API needs one local index.)
+def writes():
+    record = {"id": "api-test-record", "source": "research", "title": "Zygomycete prophylaxis with posaconazole",
+              "text": "Posaconazole prophylaxis reduced invasive zygomycete infections in this cohort.", "drugs": ["posaconazole"]}
+    jsonl = json.dumps(record) + "\n" + "{broken\n" + json.dumps({"id": "no title", "source": "research", "text": "x"}) + "\n"
+    s, h, b = call("DELETE", "/records/api-test-record", headers={"X-API-Key": key + "x"})
+    if s != 401: fail(f"delete with a wrong key: {s}")
+    for s_expected, (s, h, b) in [(401, call("POST", "/records", jsonl, {"Authorization": "Bearer wrong"}, "application/x-ndjson")),
+                                  (401, call("POST", "/records", jsonl, None, "application/x-ndjson"))]:
+        if s != s_expected: fail(f"write without the key: {s}")
+        else: validate("POST", "/records", s, h, b)
+    d = expect("POST", "/records", 200, jsonl, headers={"Authorization": f"Bearer {key}"}, ctype="application/x-ndjson")
+    if d:
+        if (d["read"], d["indexed"], d["rejected"], d["added"]) != (3, 1, 2, 1):
+            fail(f"write counts: {d}")
+        if not (d["errors"] and d["errors"][0].startswith("line 2:") and d["errors"][1].startswith("line 3:")):
+            fail(f"write errors: {d['errors']}")
+    d = expect("GET", "/search?q=zygomycete+posaconazole", 200)
+    if not d or not d["hits"] or d["hits"][0]["record_id"] != "api-test-record":
+        fail("a written record is not found by the next search")
+    expect("POST", "/records", 400, "\n\n", headers={"X-API-Key": key}, ctype="application/x-ndjson", param="body")
+    expect("DELETE", "/records/api-test-record", 200, headers={"X-API-Key": key})
+    expect("DELETE", "/records/api-test-record", 404, headers={"X-API-Key": key})
+    d = expect("GET", "/search?q=zygomycete+posaconazole", 200)
+    if d and d["hits"]:
+        fail("a deleted record is still found")
+
+if not remote:
+    writes()
 
 # Metrics: Prometheus text format 0.0.4.
 s, h, b = call("GET", "/metrics")
@@ -240,7 +286,7 @@ for name, kind in [("medsearch_http_requests_total", "counter"), ("medsearch_htt
                    ("medsearch_index_documents", "gauge"), ("medsearch_index_revision", "gauge")]:
     if types.get(name) != kind:
         fail(f"/metrics: {name} is not a {kind}")
-if 'route="/search",status="200"' not in text or 'route="/records",status="401"' not in text:
+if 'route="/search",status="200"' not in text or (not remote and 'route="/records",status="401"' not in text):
     fail("/metrics lacks request counts by route and status")
 if f"medsearch_index_documents {stats['passages']}" not in text:
     fail("/metrics: document count differs from /stats")
@@ -254,6 +300,27 @@ print(f"openapi: {checked} responses validated, {len(failures)} failures")
 sys.exit(1 if failures else 0)
 PY
 status=$?
+if [ "$mode" = remote ] && [ "$status" -eq 0 ]; then
+  # A shard down, partial answers off: 503 naming it, as openapi.json documents.
+  kill -KILL -- "-${tcpsrv_pids[1]}"; wait "${tcpsrv_pids[1]}" 2>/dev/null
+  python3 - "$port" "$src/server/openapi.json" "${shard_args[3]}" <<'PY' || status=1
+import json, sys, urllib.request, urllib.error
+import jsonschema
+port, spec_path, shard = sys.argv[1], sys.argv[2], sys.argv[3]
+spec = json.load(open(spec_path))
+for _ in range(3):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/search?q=riluzole", timeout=30)
+        sys.exit("FAIL: a search with a shard down answered 200")
+    except urllib.error.HTTPError as e:
+        body = json.loads(e.read())
+        schema = {"$ref": "#/components/schemas/Error", "components": spec["components"]}
+        jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
+        if e.code != 503 or body["error"]["param"] != "shard" or shard not in body["error"]["message"]:
+            sys.exit(f"FAIL: shard down: {e.code} {body}")
+print("shard down: 503 naming", shard)
+PY
+fi
 # Graceful stop on SIGTERM: exit 0.
 kill -TERM "$server_pid"
 wait "$server_pid"

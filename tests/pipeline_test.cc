@@ -57,14 +57,11 @@ std::vector<std::pair<std::string, double>> answer(ms::Searcher& searcher, const
   return out;
 }
 
-void expect_same_answers(const std::string& single, const std::string& sharded, const std::vector<std::string>& queries) {
-  auto a = ms::Searcher::open(single);
-  auto b = ms::Searcher::open(sharded);
-  ASSERT_TRUE(a.ok() && b.ok());
+void expect_same_answers(ms::Searcher& a, ms::Searcher& b, const std::vector<std::string>& queries) {
   for (const auto& q : queries) {
     for (int per_record : {0, 1}) {
-      auto x = answer(**a, q, per_record);
-      auto y = answer(**b, q, per_record);
+      auto x = answer(a, q, per_record);
+      auto y = answer(b, q, per_record);
       ASSERT_EQ(x.size(), y.size()) << q;
       for (std::size_t i = 0; i < x.size(); ++i) {
         ASSERT_EQ(x[i].first, y[i].first) << q << " rank " << i + 1 << " per_record " << per_record;
@@ -72,6 +69,36 @@ void expect_same_answers(const std::string& single, const std::string& sharded, 
       }
     }
   }
+}
+
+void expect_same_answers(const std::string& single, const std::string& sharded, const std::vector<std::string>& queries) {
+  auto a = ms::Searcher::open(single);
+  auto b = ms::Searcher::open(sharded);
+  ASSERT_TRUE(a.ok() && b.ok());
+  expect_same_answers(**a, **b, queries);
+}
+
+// The same index's shards served by xapian-tcpsrv and searched over Xapian's remote backend,
+// with the lexicon exported next to them.
+void expect_remote_answers_as_one(const std::string& single, const std::string& sharded, std::size_t shards,
+                                  const std::vector<std::string>& queries) {
+  if (!medsearch::test::TcpShards::available()) GTEST_SKIP() << "xapian-tcpsrv not installed (xapian-tools)";
+  std::vector<std::string> paths;
+  for (std::size_t i = 0; i < shards; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/shard-%03zu", i);
+    paths.push_back(sharded + name);
+  }
+  medsearch::test::TcpShards servers(paths);
+  ASSERT_TRUE(servers.ok());
+  ASSERT_TRUE(mi::export_lexicon(sharded, sharded + "-lexicon").ok());
+  ms::ShardOptions options;
+  options.lexicon = sharded + "-lexicon";
+  auto remote = ms::Searcher::open(servers.urls(), options);
+  ASSERT_TRUE(remote.ok()) << remote.error().message;
+  auto one = ms::Searcher::open(single);
+  ASSERT_TRUE(one.ok());
+  expect_same_answers(**one, **remote, queries);
 }
 
 }  // namespace
@@ -107,6 +134,32 @@ TEST(Sharding, GoldenFixtureAnswersAsOneDatabase) {
   expect_same_answers(dir.str("one"), dir.str("three"),
                       {"riluzole", "riluzole dose", "metformin lactic acidosis", "zinc cold", "\"twice daily\"",
                        "What are the treatment options for ALS?", "drug:rilutek", "beta blockers hypertension"});
+}
+
+TEST(Sharding, RemoteShardsAnswerAsOneDatabase) {
+  TempDir dir;
+  const std::vector<std::string> inputs = {fixture("golden.jsonl").string(), fixture("http.jsonl").string()};
+  run(dir.str("one"), inputs, 1);
+  run(dir.str("three"), inputs, 3);
+  expect_remote_answers_as_one(dir.str("one"), dir.str("three"), 3,
+                               {"riluzole", "riluzole dose", "metformin lactic acidosis", "zinc cold", "\"twice daily\"",
+                                "What are the treatment options for ALS?", "drug:rilutek", "beta blockers hypertension"});
+}
+
+TEST(Sharding, SciFactRemoteShardsAnswerAsOneDatabase) {
+  const auto corpus = medsearch::test::data_dir() / "scifact" / "corpus.jsonl";
+  const auto queries_path = medsearch::test::data_dir() / "scifact" / "queries.jsonl";
+  if (!std::filesystem::exists(corpus)) GTEST_SKIP() << "SciFact not found at " << corpus << " (set MEDSEARCH_DATA_DIR)";
+  TempDir dir;
+  run(dir.str("one"), {corpus.string()}, 1);
+  run(dir.str("three"), {corpus.string()}, 3);
+  auto queries = ms::read_beir_queries(queries_path.string(), [](const std::string&) {});
+  ASSERT_TRUE(queries.ok());
+  std::vector<std::string> texts;
+  // Every 200th query: 5 questions, each hundreds of round trips over the remote backend
+  // (scripts/cluster-demo.sh compares 50 over HTTP).
+  for (std::size_t i = 0; i < queries->size(); i += 200) texts.push_back((*queries)[i].text);
+  expect_remote_answers_as_one(dir.str("one"), dir.str("three"), 3, texts);
 }
 
 TEST(Sharding, SciFactAnswersAsOneDatabase) {

@@ -34,4 +34,32 @@ std::vector<corpus::Record> load_records(const std::filesystem::path& path);
 // Builds an on-disk index at `db_path` from native JSONL files; fails the test on error.
 void build_index(const std::string& db_path, const std::vector<std::filesystem::path>& inputs);
 
+// xapian-tcpsrv processes serving databases on loopback ports the OS chose free, one per path
+// (shard i at urls()[i]); each runs in its own process group, so stopping one also ends the
+// connections it forked. All are killed on destruction.
+class TcpShards {
+ public:
+  explicit TcpShards(std::vector<std::string> paths);
+  ~TcpShards();
+  TcpShards(const TcpShards&) = delete;
+  TcpShards& operator=(const TcpShards&) = delete;
+
+  static bool available();  // xapian-tcpsrv is on PATH
+  bool ok() const { return ok_; }
+  std::vector<std::string> urls() const;
+  void stop(std::size_t i);    // SIGKILL to the shard's process group
+  bool start(std::size_t i);   // (re)start on the same port; false if it does not come up
+  void pause(std::size_t i);   // SIGSTOP: a shard that accepts but never answers (slow)
+  void resume(std::size_t i);  // SIGCONT
+
+ private:
+  struct Shard {
+    std::string path;
+    int port = 0;
+    int pid = 0;
+  };
+  std::vector<Shard> shards_;
+  bool ok_ = true;
+};
+
 }  // namespace medsearch::test

@@ -1,0 +1,258 @@
+// Shards opened one by one (local, xapian-tcpsrv, xapian-progsrv), joined into one database,
+// with the health bookkeeping that partial answers and reconnection need.
+#include "searcher/shards.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "corpus/xapian_error.h"
+
+namespace medsearch::searcher {
+
+using corpus::Error;
+using corpus::ErrorCode;
+using corpus::make_error;
+using corpus::Status;
+
+namespace {
+
+constexpr const char* kStubName = "XAPIANDB";
+constexpr int kMaxStubDepth = 8;  // stubs may list stubs; a loop must not hang us
+
+Error bad_name(const std::string& message) { return make_error(ErrorCode::invalid_argument, message, "db"); }
+
+// "HOST:PORT" or "[IPv6]:PORT" -> host, port; false when malformed.
+bool parse_host_port(const std::string& text, std::string& host, unsigned& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size()) return false;
+  host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return false;  // an IPv6 address must be bracketed
+  }
+  unsigned long value = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned long>(c - '0');
+    if (value > 65535) return false;
+  }
+  if (value == 0) return false;
+  port = static_cast<unsigned>(value);
+  return true;
+}
+
+ShardSpec tcp_spec(const std::string& host, unsigned port) {
+  ShardSpec s;
+  s.kind = ShardSpec::Kind::tcp;
+  s.host = host;
+  s.port = port;
+  const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  s.name = "tcp://" + shown + ":" + std::to_string(port);
+  return s;
+}
+
+corpus::Status expand_one(const std::string& name, int depth, std::vector<ShardSpec>& out);
+
+// Xapian's stub syntax: "TYPE REST" per line, '#' comments and blank lines ignored.
+corpus::Status expand_stub(const std::filesystem::path& stub, int depth, std::vector<ShardSpec>& out) {
+  if (depth > kMaxStubDepth) return bad_name(stub.string() + ": stub files nested too deep (a loop?)");
+  std::ifstream in(stub);
+  if (!in) return make_error(ErrorCode::unavailable, stub.string() + ": cannot read the stub file", "db");
+  const std::filesystem::path base = stub.parent_path();
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    const auto start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    line.erase(0, start);
+    const auto space = line.find(' ');
+    const std::string type = line.substr(0, space);
+    const std::string rest = space == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', space));
+    const std::string where = stub.string() + ":" + std::to_string(number) + ": ";
+    if (rest.empty()) return bad_name(where + "'" + type + "' needs an argument");
+    if (type == "auto" || type == "glass" || type == "chert") {
+      std::filesystem::path path(rest);
+      if (path.is_relative()) path = base / path;
+      Status s = expand_one(path.string(), depth + 1, out);
+      if (!s.ok()) return s;
+    } else if (type == "remote" && rest[0] == ':') {
+      ShardSpec s;
+      s.kind = ShardSpec::Kind::prog;
+      const auto args_at = rest.find(' ');
+      s.path = rest.substr(1, args_at == std::string::npos ? std::string::npos : args_at - 1);
+      s.args = args_at == std::string::npos ? "" : rest.substr(args_at + 1);
+      s.name = "prog://" + rest.substr(1);
+      out.push_back(std::move(s));
+    } else if (type == "remote") {
+      std::string host;
+      unsigned port = 0;
+      if (!parse_host_port(rest, host, port)) return bad_name(where + "expected 'remote HOST:PORT' or 'remote :PROGRAM ARGS'");
+      out.push_back(tcp_spec(host, port));
+    } else {
+      return bad_name(where + "unknown database type '" + type + "' (auto, glass, chert or remote)");
+    }
+  }
+  return Status::success();
+}
+
+corpus::Status expand_one(const std::string& name, int depth, std::vector<ShardSpec>& out) {
+  if (name.rfind("tcp://", 0) == 0) {
+    std::string host;
+    unsigned port = 0;
+    if (!parse_host_port(name.substr(6), host, port))
+      return bad_name("shard '" + name + "': expected tcp://HOST:PORT with a port from 1 to 65535");
+    out.push_back(tcp_spec(host, port));
+    return Status::success();
+  }
+  std::error_code ec;
+  const std::filesystem::path path(name);
+  if (std::filesystem::is_directory(path, ec)) {
+    if (std::filesystem::is_regular_file(path / kStubName, ec)) return expand_stub(path / kStubName, depth, out);
+    ShardSpec s;
+    s.kind = ShardSpec::Kind::local;
+    s.name = name;
+    s.path = name;
+    out.push_back(std::move(s));
+    return Status::success();
+  }
+  if (std::filesystem::is_regular_file(path, ec)) return expand_stub(path, depth, out);
+  return make_error(ErrorCode::unavailable, "cannot open index " + name + ": no such folder, stub file or tcp:// shard", "db");
+}
+
+}  // namespace
+
+corpus::Result<std::vector<ShardSpec>> expand_shards(const std::vector<std::string>& names) {
+  if (names.empty()) return bad_name("no index given");
+  std::vector<ShardSpec> out;
+  for (const auto& name : names) {
+    Status s = expand_one(name, 0, out);
+    if (!s.ok()) return s.error();
+  }
+  if (out.empty()) return bad_name("the stub file lists no databases");
+  return out;
+}
+
+bool ShardSet::connect(Shard& shard) const {
+  try {
+    switch (shard.spec.kind) {
+      case ShardSpec::Kind::local: shard.db = Xapian::Database(shard.spec.path); break;
+      case ShardSpec::Kind::tcp:
+        shard.db = Xapian::Remote::open(shard.spec.host, shard.spec.port, static_cast<unsigned>(options_.timeout_ms),
+                                        static_cast<unsigned>(options_.connect_timeout_ms));
+        break;
+      case ShardSpec::Kind::prog:
+        shard.db = Xapian::Remote::open(shard.spec.path, shard.spec.args, static_cast<unsigned>(options_.timeout_ms));
+        break;
+    }
+    shard.up = true;
+    shard.error.clear();
+    return true;
+  } catch (const Xapian::Error& e) {
+    shard.db = Xapian::Database();
+    shard.up = false;
+    shard.error = e.get_description();
+    return false;
+  }
+}
+
+corpus::Result<ShardSet> ShardSet::open(const std::vector<std::string>& names, const ShardOptions& options) {
+  auto specs = expand_shards(names);
+  if (!specs.ok()) return specs.error();
+  auto set = open(std::move(*specs), options);
+  if (set.ok()) set->names_ = names;
+  return set;
+}
+
+corpus::Result<ShardSet> ShardSet::open(std::vector<ShardSpec> specs, const ShardOptions& options) {
+  ShardSet set;
+  set.options_ = options;
+  for (auto& spec : specs) {
+    set.any_remote_ = set.any_remote_ || spec.kind != ShardSpec::Kind::local;
+    Shard shard;
+    shard.spec = std::move(spec);
+    set.connect(shard);
+    set.shards_.push_back(std::move(shard));
+  }
+  Status built = set.rebuild();
+  if (!built.ok()) return built.error();
+  return set;
+}
+
+corpus::Status ShardSet::rebuild() {
+  db_ = Xapian::Database();
+  missing_.clear();
+  const Shard* first_down = nullptr;
+  std::size_t up = 0;
+  for (const auto& shard : shards_) {
+    if (shard.up) {
+      db_.add_database(shard.db);
+      ++up;
+    } else {
+      missing_.push_back(shard.spec.name);
+      if (!first_down) first_down = &shard;
+    }
+  }
+  if (!first_down) return Status::success();
+  std::string message = "shard " + first_down->spec.name + " is unavailable: " + first_down->error;
+  if (missing_.size() > 1) message += " (" + std::to_string(missing_.size()) + " of " + std::to_string(shards_.size()) + " shards are down)";
+  if (up == 0 && options_.partial) message += "; no shard answers";
+  if (up == 0 || !options_.partial) return make_error(ErrorCode::unavailable, message, "shard");
+  return Status::success();
+}
+
+corpus::Status ShardSet::refresh() {
+  if (!names_.empty()) {
+    auto specs = expand_shards(names_);
+    if (!specs.ok()) return specs.error();
+    bool same = specs->size() == shards_.size();
+    for (std::size_t i = 0; same && i < shards_.size(); ++i) same = (*specs)[i].name == shards_[i].spec.name;
+    if (!same) {
+      shards_.clear();
+      for (auto& spec : *specs) {
+        Shard shard;
+        shard.spec = std::move(spec);
+        connect(shard);
+        shards_.push_back(std::move(shard));
+      }
+      return rebuild();
+    }
+  }
+  bool changed = false;
+  for (auto& shard : shards_) {
+    if (!shard.up) {
+      changed = connect(shard) || changed;
+      continue;
+    }
+    try {
+      shard.db.reopen();
+    } catch (const Xapian::NetworkError&) {
+      // Usually a connection tcpsrv closed after its idle timeout: connect again.
+      connect(shard);
+      changed = true;
+    } catch (const Xapian::DatabaseClosedError&) {
+      connect(shard);
+      changed = true;
+    } catch (const Xapian::Error& e) {
+      if (shard.spec.kind != ShardSpec::Kind::local) {
+        connect(shard);
+        changed = true;
+        continue;
+      }
+      return corpus::error_from_xapian(e, "shard " + shard.spec.name);
+    }
+  }
+  if (changed || !missing_.empty()) return rebuild();
+  return Status::success();
+}
+
+corpus::Status ShardSet::recover() {
+  // A request that failed half-way may leave replies unread on the healthy connections too,
+  // so every remote shard gets a fresh connection; those that cannot be reached are left out.
+  for (auto& shard : shards_)
+    if (shard.spec.kind != ShardSpec::Kind::local) connect(shard);
+  return rebuild();
+}
+
+}  // namespace medsearch::searcher

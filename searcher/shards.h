@@ -1,0 +1,108 @@
+// The shards a Searcher reads as one database: local databases, remote shards served by
+// Xapian's own xapian-tcpsrv (tcp://host:port) or xapian-progsrv (a Xapian stub's
+// "remote :PROGRAM ARGS" line), or stub files listing either. Opens each shard on its own so
+// that a shard that is down or slow can be named, left out (partial answers) and reconnected.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <xapian.h>
+
+#include "corpus/result.h"
+
+namespace medsearch::searcher {
+
+struct ShardOptions {
+  // Remote shards: longest wait for one network operation, and for a connection. A shard
+  // that takes longer is treated as down for that request.
+  int timeout_ms = 5000;
+  int connect_timeout_ms = 2000;
+  // When a shard is down: false = the request fails (unavailable, naming the shard); true =
+  // the shards that answer are searched and the response says which ones are missing.
+  bool partial = false;
+  // A local database holding the spelling and synonym tables (and metadata) of the whole
+  // index, for indexes with remote shards: Xapian 1.4's remote backend serves neither, so
+  // without it searches over remote shards have no synonym expansion and no "did you mean"
+  // (medsearch-index --export-lexicon writes one). Empty = use the shards themselves.
+  std::string lexicon;
+};
+
+// One shard as named by the user: `name` is what errors and `missing_shards` show.
+struct ShardSpec {
+  enum class Kind { local, tcp, prog };
+  Kind kind = Kind::local;
+  std::string name;  // "tcp://127.0.0.1:7001", a path, or "prog://xapian-progsrv ..." for prog
+  std::string path;  // local: the database folder; prog: the program
+  std::string host;  // tcp
+  unsigned port = 0; // tcp
+  std::string args;  // prog: its arguments
+};
+
+// Expands a list of shard names into shards, in order:
+//   tcp://HOST:PORT (HOST may be [IPv6])  a remote shard served by xapian-tcpsrv;
+//   a folder holding a Xapian stub file XAPIANDB (a sharded medsearch index), or a stub file:
+//     each line is expanded: "auto|glass|chert PATH" (relative to the stub's folder),
+//     "remote HOST:PORT" (tcp) and "remote :PROGRAM ARGS" (prog), as Xapian's stub syntax;
+//   any other folder: one local database.
+// Errors: invalid_argument (param "db") for an empty list, a malformed tcp:// name or stub
+// line, or a name that is neither a folder nor a file.
+corpus::Result<std::vector<ShardSpec>> expand_shards(const std::vector<std::string>& names);
+
+// The shards, each opened on its own, and their union as one Xapian::Database. Not
+// thread-safe: one per Searcher, as the Database it holds.
+class ShardSet {
+ public:
+  // Opens every shard. A shard that cannot be opened fails the whole open (unavailable,
+  // naming the shard, param "shard") unless options.partial, where it is listed as missing
+  // (and at least one shard must open).
+  // `names` as expand_shards() takes them; they are expanded again at each refresh(), so a
+  // stub that now names other databases (xapian-replicate switching a replica to a fresh full
+  // copy) is followed.
+  static corpus::Result<ShardSet> open(const std::vector<std::string>& names, const ShardOptions& options);
+  static corpus::Result<ShardSet> open(std::vector<ShardSpec> specs, const ShardOptions& options);
+
+  // The shards that are up, as one database (Xapian's docids interleave them in shard order).
+  const Xapian::Database& db() const { return db_; }
+  // Names of the shards left out because they did not answer (only when options.partial).
+  const std::vector<std::string>& missing() const { return missing_; }
+  bool any_remote() const { return any_remote_; }
+  const ShardOptions& options() const { return options_; }
+
+  // Before a request: the names are expanded again and, when a stub now lists other
+  // databases, every shard is opened afresh (Xapian's replication replaces a replica's
+  // database by a new one on a full copy, and an open handle would keep reading the old one);
+  // otherwise each shard that is up picks up its latest revision; a remote shard whose
+  // connection broke (tcpsrv's idle timeout closes idle ones) is reconnected; shards that were
+  // down are tried again, so a shard that returns is used without restarting anything.
+  // Fails (unavailable, naming the shard) when a shard is down and partial answers are off,
+  // or when no shard is up. DatabaseModifiedError and other trouble of a local shard are
+  // errors too (corrupt/unavailable), as for a single database.
+  corpus::Status refresh();
+
+  // After a network error in the middle of a request: finds which shards no longer answer
+  // (a keep-alive round trip each), reconnects those it can and leaves the rest out. Returns
+  // an error (unavailable, naming the shard) when one is down and partial answers are off,
+  // or when none is up; success when the request may be retried on db().
+  corpus::Status recover();
+
+ private:
+  struct Shard {
+    ShardSpec spec;
+    Xapian::Database db;
+    bool up = false;
+    std::string error;  // why it is down
+  };
+  ShardSet() = default;
+  bool connect(Shard& shard) const;  // a fresh open; false with shard.error set
+  corpus::Status rebuild();
+
+  std::vector<Shard> shards_;
+  std::vector<std::string> names_;  // as given, when opened by name
+  ShardOptions options_;
+  Xapian::Database db_;
+  std::vector<std::string> missing_;
+  bool any_remote_ = false;
+};
+
+}  // namespace medsearch::searcher

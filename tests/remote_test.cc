@@ -1,0 +1,241 @@
+// Issue 7: shards served by xapian-tcpsrv on loopback. A shard that is down or slow gives a 503
+// naming it, or with partial answers on an answer from the others that lists it as missing;
+// when it returns, the next request uses it again without a restart. Also the shard-list and
+// stub-file parsing. Skipped where xapian-tcpsrv is not installed.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "indexer/pipeline.h"
+#include "searcher/searcher.h"
+#include "searcher/shards.h"
+#include "server/server.h"
+#include "tests/test_util.h"
+
+namespace ms = medsearch::searcher;
+namespace mi = medsearch::indexer;
+namespace mc = medsearch::corpus;
+using medsearch::test::TcpShards;
+using medsearch::test::TempDir;
+using nlohmann::json;
+
+namespace {
+
+// Three shards of tests/fixtures/golden.jsonl + http.jsonl, their lexicon, one database of the
+// same records, and xapian-tcpsrv serving each shard.
+class RemoteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!TcpShards::available()) GTEST_SKIP() << "xapian-tcpsrv not installed (Debian package xapian-tools)";
+    const std::vector<std::string> inputs = {medsearch::test::fixture("golden.jsonl").string(),
+                                             medsearch::test::fixture("http.jsonl").string()};
+    for (auto [name, shards] : {std::pair{"one", 1u}, std::pair{"three", 3u}}) {
+      auto layout = mi::open_layout(dir_.str(name), shards);
+      ASSERT_TRUE(layout.ok());
+      mi::BulkOptions options;
+      options.threads = 1;
+      ASSERT_TRUE(mi::index_files(*layout, inputs, mc::Format::automatic, options).ok());
+    }
+    ASSERT_TRUE(mi::export_lexicon(dir_.str("three"), dir_.str("lexicon")).ok());
+    servers_ = std::make_unique<TcpShards>(std::vector<std::string>{
+        dir_.str("three/shard-000"), dir_.str("three/shard-001"), dir_.str("three/shard-002")});
+    ASSERT_TRUE(servers_->ok());
+  }
+
+  std::unique_ptr<ms::Searcher> open(bool partial, int timeout_ms = 5000) {
+    ms::ShardOptions options;
+    options.partial = partial;
+    options.timeout_ms = timeout_ms;
+    options.lexicon = dir_.str("lexicon");
+    auto opened = ms::Searcher::open(servers_->urls(), options);
+    EXPECT_TRUE(opened.ok()) << opened.error().message;
+    return opened.ok() ? std::move(*opened) : nullptr;
+  }
+
+  static ms::SearchRequest request(const std::string& q) {
+    ms::SearchRequest r;
+    r.query = q;
+    r.limit = 20;
+    r.snippet_bytes = 0;
+    return r;
+  }
+
+  static std::vector<std::string> ids(const ms::SearchResponse& response) {
+    std::vector<std::string> out;
+    for (const auto& hit : response.hits) out.push_back(hit.stored.passage.id);
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TcpShards> servers_;
+};
+
+TEST_F(RemoteTest, ShardDownIsAnErrorNamingItWithoutPartialAnswers) {
+  auto searcher = open(false);
+  ASSERT_TRUE(searcher);
+  const auto before = searcher->search(request("riluzole"));
+  ASSERT_TRUE(before.ok());
+  EXPECT_FALSE(before->partial);
+
+  servers_->stop(1);
+  const std::string down = servers_->urls()[1];
+  // Mid-connection (the shard died under an open connection) and at the next reopen alike.
+  auto during = searcher->search(request("riluzole"));
+  ASSERT_FALSE(during.ok());
+  EXPECT_EQ(during.error().code, mc::ErrorCode::unavailable);
+  EXPECT_EQ(during.error().param, "shard");
+  EXPECT_NE(during.error().message.find(down), std::string::npos) << during.error().message;
+  auto reopened = searcher->reopen();
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_NE(reopened.error().message.find(down), std::string::npos);
+  auto fresh = ms::Searcher::open(servers_->urls(), ms::ShardOptions{});
+  ASSERT_FALSE(fresh.ok());
+  EXPECT_EQ(fresh.error().param, "shard");
+
+  // Back on the same port: the next reopen reconnects and answers as before.
+  ASSERT_TRUE(servers_->start(1));
+  ASSERT_TRUE(searcher->reopen().ok());
+  const auto after = searcher->search(request("riluzole"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(ids(*after), ids(*before));
+}
+
+TEST_F(RemoteTest, PartialAnswersListTheMissingShardAndRecover) {
+  auto searcher = open(true);
+  ASSERT_TRUE(searcher);
+  const auto before = searcher->search(request("riluzole metformin zinc"));
+  ASSERT_TRUE(before.ok());
+
+  servers_->stop(2);
+  auto partial = searcher->search(request("riluzole metformin zinc"));
+  ASSERT_TRUE(partial.ok()) << partial.error().message;
+  EXPECT_TRUE(partial->partial);
+  EXPECT_EQ(partial->missing_shards, std::vector<std::string>{servers_->urls()[2]});
+  EXPECT_LT(partial->hits.size(), before->hits.size());
+  // Every hit it gives is one the whole index gives: the other shards' records only.
+  for (const auto& id : ids(*partial))
+    EXPECT_NE(std::find(ids(*before).begin(), ids(*before).end(), id), ids(*before).end()) << id;
+  // Still missing at the next request (reopen tries again and fails), still an answer.
+  ASSERT_TRUE(searcher->reopen().ok());
+  auto again = searcher->search(request("riluzole metformin zinc"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->partial);
+  auto json_body = ms::to_json(*again, ms::build_answer(*again));
+  EXPECT_EQ(json_body["partial"], true);
+  EXPECT_EQ(json_body["missing_shards"], json::array({servers_->urls()[2]}));
+
+  ASSERT_TRUE(servers_->start(2));
+  ASSERT_TRUE(searcher->reopen().ok());
+  const auto after = searcher->search(request("riluzole metformin zinc"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->partial);
+  EXPECT_TRUE(after->missing_shards.empty());
+  EXPECT_EQ(ids(*after), ids(*before));
+  EXPECT_FALSE(ms::to_json(*after, ms::build_answer(*after)).contains("partial"));
+}
+
+TEST_F(RemoteTest, SlowShardTimesOutAndIsLeftOut) {
+  auto searcher = open(true, 300);
+  ASSERT_TRUE(searcher);
+  servers_->pause(0);  // accepts connections, never answers
+  const auto start = std::chrono::steady_clock::now();
+  auto response = searcher->search(request("riluzole"));
+  const auto took = std::chrono::steady_clock::now() - start;
+  servers_->resume(0);
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  EXPECT_TRUE(response->partial);
+  EXPECT_EQ(response->missing_shards, std::vector<std::string>{servers_->urls()[0]});
+  EXPECT_LT(took, std::chrono::seconds(5));
+  ASSERT_TRUE(searcher->reopen().ok());
+  auto back = searcher->search(request("riluzole"));
+  ASSERT_TRUE(back.ok());
+  EXPECT_FALSE(back->partial);
+}
+
+// Over HTTP: 503 with a JSON error naming the shard, or 200 with "partial" and
+// "missing_shards", as configured; reconnection without a restart.
+TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
+  for (bool partial : {false, true}) {
+    medsearch::server::ServerOptions options;
+    options.shards = servers_->urls();
+    options.db_path = options.shards[0];
+    options.port = 0;
+    options.threads = 2;
+    options.access_log = false;
+    options.web_dir.clear();
+    options.shard_options.partial = partial;
+    options.shard_options.lexicon = dir_.str("lexicon");
+    auto server = medsearch::server::Server::create(options);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    auto port = (*server)->bind();
+    ASSERT_TRUE(port.ok());
+    std::thread runner([&] { (*server)->run(); });
+    httplib::Client client("127.0.0.1", *port);
+    auto ok = client.Get("/search?q=riluzole");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200);
+
+    servers_->stop(1);
+    for (int i = 0; i < 3; ++i) {  // every worker, whatever state its connection is in
+      auto res = client.Get("/search?q=riluzole");
+      ASSERT_TRUE(res);
+      const json body = json::parse(res->body);
+      if (partial) {
+        EXPECT_EQ(res->status, 200) << res->body;
+        EXPECT_EQ(body["partial"], true);
+        EXPECT_EQ(body["missing_shards"], json::array({servers_->urls()[1]}));
+      } else {
+        EXPECT_EQ(res->status, 503) << res->body;
+        EXPECT_EQ(body["error"]["code"], "unavailable");
+        EXPECT_EQ(body["error"]["param"], "shard");
+        EXPECT_NE(body["error"]["message"].get<std::string>().find(servers_->urls()[1]), std::string::npos);
+      }
+    }
+    ASSERT_TRUE(servers_->start(1));
+    auto back = client.Get("/search?q=riluzole");
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->status, 200);
+    EXPECT_FALSE(json::parse(back->body).contains("partial"));
+    (*server)->stop();
+    runner.join();
+  }
+}
+
+TEST(Shards, NamesAndStubFilesExpandInOrder) {
+  TempDir dir;
+  {
+    std::ofstream stub(dir.str("cluster.stub"));
+    stub << "# a comment\n\nremote 10.0.0.1:7001\nremote [::1]:7002\nremote :ssh -q host xapian-progsrv /srv/db\n";
+  }
+  auto specs = ms::expand_shards({"tcp://127.0.0.1:7000", dir.str("cluster.stub")});
+  ASSERT_TRUE(specs.ok()) << specs.error().message;
+  ASSERT_EQ(specs->size(), 4u);
+  EXPECT_EQ((*specs)[0].name, "tcp://127.0.0.1:7000");
+  EXPECT_EQ((*specs)[1].name, "tcp://10.0.0.1:7001");
+  EXPECT_EQ((*specs)[2].host, "::1");
+  EXPECT_EQ((*specs)[2].name, "tcp://[::1]:7002");
+  EXPECT_EQ((*specs)[3].kind, ms::ShardSpec::Kind::prog);
+  EXPECT_EQ((*specs)[3].path, "ssh");
+  EXPECT_EQ((*specs)[3].args, "-q host xapian-progsrv /srv/db");
+  for (const std::string bad : {"tcp://host", "tcp://host:0", "tcp://host:99999", "tcp://::1:7000"}) {
+    auto refused = ms::expand_shards({bad});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.error().code, mc::ErrorCode::invalid_argument);
+    EXPECT_EQ(refused.error().param, "db");
+  }
+  {
+    std::ofstream stub(dir.str("bad.stub"));
+    stub << "flint /old/db\n";
+  }
+  auto unknown = ms::expand_shards({dir.str("bad.stub")});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("bad.stub:1"), std::string::npos) << unknown.error().message;
+  EXPECT_FALSE(ms::expand_shards({dir.str("no-such-folder")}).ok());
+}
+
+}  // namespace
