@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: fuzz_reader_medsearch fuzz_reader_beir
 #     fuzz_reader_openfda fuzz_reader_spl fuzz_reader_medline fuzz_reader_pubmed_xml fuzz_query
 #     fuzz_http fuzz_server (default: all)
-# Each target starts from seeds (tests/fixtures, corpus/samples, fuzz/seeds, and the shared
+# Each target starts from seeds (tests/fixtures, corpus/samples, tests/fuzz/seeds, and the shared
 # data's small files where present) and keeps what it finds in build-asan/corpus/TARGET.
 # A crash, leak, UB or timeout leaves its input in build-asan/artifacts/TARGET/ and makes the
 # script exit 1; reproduce with build-asan/bin/TARGET FILE. Logs: build-asan/logs/TARGET.log.
@@ -27,12 +27,12 @@ seeds_of() {
     fuzz_reader_medsearch) ls "$root"/corpus/samples/*.jsonl "$root"/tests/fixtures/*.jsonl ;;
     fuzz_reader_beir) ls "$root"/tests/fixtures/beir/*.jsonl ;;
     fuzz_reader_openfda) ls "$root"/tests/fixtures/fda/* ;;
-    fuzz_reader_spl) ls "$root"/fuzz/seeds/spl/*; ls "$data"/fda-spl-labels-sample/*.xml 2>/dev/null || true ;;
+    fuzz_reader_spl) ls "$root"/tests/fuzz/seeds/spl/*; ls "$data"/fda-spl-labels-sample/*.xml 2>/dev/null || true ;;
     fuzz_reader_medline) ls "$root"/tests/fixtures/pubmed/*.medline.txt; ls "$data"/pubmed-medline-sample/*.txt 2>/dev/null || true ;;
     fuzz_reader_pubmed_xml) ls "$root"/tests/fixtures/pubmed/*.xml ;;
-    fuzz_query) ls "$root"/fuzz/seeds/query/* ;;
-    fuzz_http) ls "$root"/fuzz/seeds/http/* ;;
-    fuzz_server) ls "$root"/fuzz/seeds/server/* ;;
+    fuzz_query) ls "$root"/tests/fuzz/seeds/query/* ;;
+    fuzz_http) ls "$root"/tests/fuzz/seeds/http/* ;;
+    fuzz_server) ls "$root"/tests/fuzz/seeds/server/* ;;
   esac
 }
 
