@@ -180,7 +180,8 @@ Result<SearchResponse> Searcher::search(const SearchRequest& request) {
       return search_once(request);
     } catch (const Xapian::DatabaseModifiedError&) {
       // A writer committed twice while we read; the old revision is gone. Reopen and retry.
-      if (attempt >= 2) return make_error(ErrorCode::unavailable, "the index changed too often during the search");
+      if (attempt + 1 >= kMaxModifiedAttempts)
+        return make_error(ErrorCode::unavailable, "the index changed too often during the search");
       db_.reopen();
     } catch (const Xapian::NetworkError& e) {
       // A remote shard went down or timed out during the search: find out which, then either

@@ -30,6 +30,11 @@ using corpus::Status;
 inline constexpr int kMaxLimit = 100;
 inline constexpr int kMaxOffset = 10000;
 inline constexpr std::size_t kMaxQueryBytes = 1024;
+// A read that a writer overtakes (two commits while it ran: Xapian's DatabaseModifiedError)
+// reopens and starts again, up to this many times in all. A search under heavy load can take
+// longer than two commit intervals of a busy bulk run (tests/concurrency_test.cc commits a few
+// hundred ms apart), so three attempts were not enough there; each retry reads the newest commit.
+inline constexpr int kMaxModifiedAttempts = 10;
 
 struct SearchRequest {
   std::string query;               // the user's question, valid UTF-8, at most kMaxQueryBytes

@@ -56,7 +56,8 @@ Result<SuggestResponse> Searcher::suggest(const std::string& prefix, int limit) 
     try {
       return suggest_names(db_, prefix, limit);
     } catch (const Xapian::DatabaseModifiedError&) {
-      if (attempt >= 2) return make_error(ErrorCode::unavailable, "the index changed too often during the lookup");
+      if (attempt + 1 >= kMaxModifiedAttempts)
+        return make_error(ErrorCode::unavailable, "the index changed too often during the lookup");
       db_.reopen();
     } catch (const Xapian::Error& e) {
       return corpus::error_from_xapian(e, "suggest");
