@@ -123,14 +123,19 @@ std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Databas
   return out;
 }
 
+bool widens(const Xapian::Query& query, const Feedback& feedback) {
+  if (feedback.alpha <= 0 || !only_words(query)) return false;
+  std::unordered_set<std::string> words;
+  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t)
+    if (is_body_term(*t)) words.insert(*t);
+  return words.size() >= feedback.widen_min_terms;
+}
+
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
                      const Feedback& feedback) {
   const double alpha = feedback.alpha;
   if (terms.empty() || alpha <= 0) return query;
-  std::unordered_set<std::string> words;
-  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t)
-    if (is_body_term(*t)) words.insert(*t);
-  const bool widen = words.size() >= feedback.widen_min_terms && only_words(query);
+  const bool widen = widens(query, feedback);
   const double best = terms.front().second > 0 ? terms.front().second : 1;
   std::vector<Xapian::Query> parts;
   for (const auto& [term, weight] : terms)

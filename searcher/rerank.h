@@ -44,6 +44,9 @@ bool only_words(const Xapian::Query& query);
 // their ESet weights, best first. Empty when feedback is off or nothing matches.
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback);
+// True if expand() ORs the expansion in (letting passages without the question's words in):
+// the query is only words, at least `feedback.widen_min_terms` of them.
+bool widens(const Xapian::Query& query, const Feedback& feedback);
 // query OR (or AND_MAYBE, see Feedback) alpha * (OR of the terms, each scaled by its weight
 // over the best weight).
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,

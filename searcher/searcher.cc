@@ -224,8 +224,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::Query query = plan->query;
   lap(response.timings.parse);
 
-  // First-stage feedback (when the model asks for it) widens the query; filters apply
-  // to the widened query, so expansion terms never let filtered-out passages in.
+  // First-stage feedback (when the model asks for it) widens the query.
   std::vector<std::pair<std::string, double>> feedback;
   if (request.rerank && model_.feedback.docs > 0) {
     feedback = rerank::feedback_terms(db_, query, model_.feedback);
@@ -233,36 +232,44 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   }
   lap(response.timings.feedback);
 
-  // Filters: sources (any of), year range.
+  // Filters: sources (any of), year range, drugs, sections, evidence levels (any value of a
+  // list, every list). They apply to the widened query, so expansion terms never let
+  // filtered-out passages in, and to the question's own query, which the counts describe.
+  std::vector<Xapian::Query> filters;
   if (!request.sources.empty()) {
     std::vector<Xapian::Query> terms;
     for (Source s : request.sources) terms.emplace_back(schema::term(schema::kPrefixSource, corpus::to_string(s)));
-    query = Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+    filters.emplace_back(Xapian::Query::OP_OR, terms.begin(), terms.end());
   }
-  if (request.year_from > 0 || request.year_to > 0) {
-    Xapian::Query range;
-    if (request.year_from > 0 && request.year_to > 0)
-      range = Xapian::Query(Xapian::Query::OP_VALUE_RANGE, schema::kSlotYear,
-                            Xapian::sortable_serialise(request.year_from), Xapian::sortable_serialise(request.year_to));
-    else if (request.year_from > 0)
-      range = Xapian::Query(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from));
-    else
-      range = Xapian::Query(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
-    query = Xapian::Query(Xapian::Query::OP_FILTER, query, range);
-  }
-  // Drug, section and evidence filters: any value of a list, every list.
-  auto filter_terms = [&query](std::string_view prefix, const std::vector<std::string>& values, bool lower) {
+  if (request.year_from > 0 && request.year_to > 0)
+    filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from),
+                         Xapian::sortable_serialise(request.year_to));
+  else if (request.year_from > 0)
+    filters.emplace_back(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from));
+  else if (request.year_to > 0)
+    filters.emplace_back(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
+  auto filter_terms = [&filters](std::string_view prefix, const std::vector<std::string>& values, bool lower) {
     if (values.empty()) return;
     std::vector<Xapian::Query> terms;
     for (std::string v : values) {
       if (lower) std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       terms.emplace_back(schema::term(prefix, v));
     }
-    query = Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+    filters.emplace_back(Xapian::Query::OP_OR, terms.begin(), terms.end());
   };
   filter_terms(schema::kPrefixDrug, request.drugs, true);
   filter_terms(schema::kPrefixSection, request.sections, false);
   filter_terms(schema::kPrefixEvidence, request.evidence_levels, false);
+  auto filtered = [&filters](Xapian::Query q) {
+    for (const auto& f : filters) q = Xapian::Query(Xapian::Query::OP_FILTER, q, f);
+    return q;
+  };
+  query = filtered(query);
+  // What the question itself matches. When feedback widened the query (an OR: passages sharing
+  // no word with the question but many with its best matches come in, below them), the widened
+  // query matches most of the index; the total and the facets count the question's matches.
+  const bool widened = !feedback.empty() && rerank::widens(plan->query, model_.feedback);
+  const Xapian::Query counted = widened ? filtered(plan->query) : query;
   response.spelling = spelling_suggestion(request.query, db_, vocabulary(), stemmer_);
   lap(response.timings.spelling);
 
@@ -276,9 +283,11 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   enquire.set_query(query);
   RecordFacetSpy spy;
   // A remote shard cannot run our match spy (stock xapian-tcpsrv has no registry for it, and
-  // the spy does not serialise): over remote shards the facets are a second pass below.
+  // the spy does not serialise): over remote shards the facets are a second pass below, as
+  // they are when the query was widened (they count the question's own matches).
   const bool remote = shards_ && shards_->any_remote();
-  if (request.facets && !remote) enquire.add_matchspy(&spy);
+  const bool spy_on_main = request.facets && !remote && !widened;
+  if (spy_on_main) enquire.add_matchspy(&spy);
 
   const auto first = static_cast<Xapian::doccount>(request.offset);
   const auto count = static_cast<Xapian::doccount>(request.limit);
@@ -302,15 +311,31 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
   if (rerank) lo = 0;
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
-  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(check_at_least, lo + want));
+  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(spy_on_main ? check_at_least : 0, lo + want));
   response.total_estimate = mset.get_matches_estimated();
+  if (widened && (!request.facets || remote)) {
+    // Xapian's estimate for the question's own matches, from its term statistics (no postings read).
+    Xapian::Enquire own(db_);
+    own.set_query(counted);
+    if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
+    response.total_estimate = own.get_mset(0, 0).get_matches_estimated();
+  }
+  if (request.facets && widened && !remote) {
+    Xapian::Enquire own(db_);
+    own.set_weighting_scheme(Xapian::BM25Weight());
+    own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+    if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
+    own.set_query(counted);
+    own.add_matchspy(&spy);
+    response.total_estimate = own.get_mset(0, first + count, check_at_least).get_matches_estimated();
+  }
   if (request.facets && remote) {
     // The same matches as the spy would see (every match, or the best check_at_least): the
     // uncollapsed match set, its documents fetched in one batch, each fed to the spy.
     Xapian::Enquire all(db_);
     all.set_weighting_scheme(Xapian::BM25Weight());
     all.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
-    all.set_query(query);
+    all.set_query(counted);
     Xapian::MSet matches = all.get_mset(0, check_at_least, check_at_least);
     matches.fetch();
     for (auto it = matches.begin(); it != matches.end(); ++it) spy(it.get_document(), it.get_weight());
