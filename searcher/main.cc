@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     }
     std::cerr << "queries " << counts.queries << ", failed " << counts.failed << ", run lines " << counts.lines
               << " -> " << run_path << "\n";
-    char latency[160];
+    char latency[320];
     std::snprintf(latency, sizeof latency, "latency ms per query: p50 %.2f, p95 %.2f, p99 %.2f, mean %.2f\n",
                   ms::percentile(counts.latency_ms, 50), ms::percentile(counts.latency_ms, 95),
                   ms::percentile(counts.latency_ms, 99),
@@ -129,6 +129,15 @@ int main(int argc, char** argv) {
                                             : std::accumulate(counts.latency_ms.begin(), counts.latency_ms.end(), 0.0) /
                                                   static_cast<double>(counts.latency_ms.size()));
     std::cerr << latency;
+    if (!counts.latency_ms.empty()) {
+      const double n = static_cast<double>(counts.latency_ms.size());
+      const ms::StageTimings& t = counts.stage_ms;
+      std::snprintf(latency, sizeof latency,
+                    "mean ms per query by stage: parse %.2f, feedback %.2f, match %.2f, rerank %.2f, spelling %.2f, "
+                    "output %.2f\n",
+                    t.parse / n, t.feedback / n, t.match / n, t.rerank / n, t.spelling / n, t.output / n);
+      std::cerr << latency;
+    }
     return counts.failed ? 1 : 0;
   }
 

@@ -100,14 +100,12 @@ std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Databas
   enquire.set_query(query);
   enquire.set_weighting_scheme(Xapian::BM25Weight());
   enquire.set_sort_by_relevance_then_value(corpus::schema::kSlotPassageId, false);
-  // Over several shards Xapian 1.4's pruning is not exact (see Searcher::search_once), and the
-  // same passage can score differently in the last bit in one database and across shards: the
-  // top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken by
-  // passage id and by term, so the expansion never depends on how the index is split.
+  // The same passage can score differently in the last bit in one database and across shards:
+  // the top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken
+  // by passage id and by term, so the expansion never depends on how the index is split.
   constexpr Xapian::doccount kMargin = 8;
   const Xapian::doccount want = feedback.docs + kMargin;
-  const Xapian::doccount check = db.size() > 1 ? std::max(db.get_doccount(), want) : want;
-  Xapian::MSet top = enquire.get_mset(0, want, check);
+  Xapian::MSet top = enquire.get_mset(0, want);
   if (top.empty()) return out;
   std::vector<std::tuple<long long, std::string, Xapian::docid>> ranked;
   for (auto it = top.begin(); it != top.end(); ++it)
@@ -125,14 +123,19 @@ std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Databas
   return out;
 }
 
+bool widens(const Xapian::Query& query, const Feedback& feedback) {
+  if (feedback.alpha <= 0 || !only_words(query)) return false;
+  std::unordered_set<std::string> words;
+  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t)
+    if (is_body_term(*t)) words.insert(*t);
+  return words.size() >= feedback.widen_min_terms;
+}
+
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
                      const Feedback& feedback) {
   const double alpha = feedback.alpha;
   if (terms.empty() || alpha <= 0) return query;
-  std::unordered_set<std::string> words;
-  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t)
-    if (is_body_term(*t)) words.insert(*t);
-  const bool widen = words.size() >= feedback.widen_min_terms && only_words(query);
+  const bool widen = widens(query, feedback);
   const double best = terms.front().second > 0 ? terms.front().second : 1;
   std::vector<Xapian::Query> parts;
   for (const auto& [term, weight] : terms)
@@ -242,15 +245,32 @@ FeatureExtractor::FeatureExtractor(const Xapian::Database& db, const Xapian::Que
   }
 }
 
-std::vector<Xapian::doccount> record_collapse_counts(const Xapian::MSet& mset, std::size_t n,
-                                                     const Xapian::ValueCountMatchSpy& per_record_spy, int per_record) {
-  std::unordered_map<std::string, Xapian::doccount> matching;
-  for (auto v = per_record_spy.values_begin(); v != per_record_spy.values_end(); ++v) matching[*v] = v.get_termfreq();
-  std::vector<Xapian::doccount> out;
+std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db, const Xapian::Query& query,
+                                                     const Xapian::MSet& mset, std::size_t n, int per_record) {
+  std::vector<std::string> records;
+  std::vector<std::string> ids;
   std::size_t i = 0;
   for (auto it = mset.begin(); it != mset.end() && i < n; ++it, ++i) {
-    const Xapian::doccount count = matching[it.get_document().get_value(corpus::schema::kSlotRecordId)];
-    const auto kept = static_cast<Xapian::doccount>(std::max(per_record, 0));
+    records.push_back(it.get_document().get_value(corpus::schema::kSlotRecordId));
+    ids.push_back(corpus::schema::term(corpus::schema::kPrefixRecordId, records.back()));
+  }
+  std::unordered_map<std::string, Xapian::doccount> matching;
+  if (!ids.empty()) {
+    Xapian::Enquire enquire(db);
+    enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, ids.begin(), ids.end())));
+    enquire.set_weighting_scheme(Xapian::BoolWeight());
+    enquire.set_docid_order(Xapian::Enquire::DONT_CARE);
+    // Every passage of those records at most: the record id terms' frequencies bound the matches.
+    Xapian::doccount bound = 0;
+    for (const auto& id : ids) bound += db.get_termfreq(id);
+    Xapian::MSet all = enquire.get_mset(0, bound, bound);
+    for (auto it = all.begin(); it != all.end(); ++it)
+      ++matching[it.get_document().get_value(corpus::schema::kSlotRecordId)];
+  }
+  const auto kept = static_cast<Xapian::doccount>(std::max(per_record, 0));
+  std::vector<Xapian::doccount> out;
+  for (const auto& record : records) {
+    const Xapian::doccount count = matching[record];
     out.push_back(count > kept ? count - kept : 0);
   }
   return out;

@@ -44,6 +44,9 @@ bool only_words(const Xapian::Query& query);
 // their ESet weights, best first. Empty when feedback is off or nothing matches.
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback);
+// True if expand() ORs the expansion in (letting passages without the question's words in):
+// the query is only words, at least `feedback.widen_min_terms` of them.
+bool widens(const Xapian::Query& query, const Feedback& feedback);
 // query OR (or AND_MAYBE, see Feedback) alpha * (OR of the terms, each scaled by its weight
 // over the best weight).
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
@@ -70,11 +73,13 @@ struct Model {
   double weights_rounded(std::size_t i) const;
 };
 
-// Collapse counts of mset items [0, n) from a ValueCountMatchSpy on the record id slot that saw
-// every match: a record's matching passages minus the `per_record` kept, at least 0 (what
-// MSetIterator::get_collapse_count() gives for one database when every match is checked).
-std::vector<Xapian::doccount> record_collapse_counts(const Xapian::MSet& mset, std::size_t n,
-                                                     const Xapian::ValueCountMatchSpy& per_record_spy, int per_record);
+// Collapse counts of mset items [0, n): for each item's record, its passages that match `query`
+// minus the `per_record` kept, at least 0. This is what MSetIterator::get_collapse_count() gives
+// for one database when every match is checked, counted instead by one small query (`query`
+// filtered to the records of those n items) so the main match need not check every match, and
+// the same over local or remote shards (where Xapian 1.4 reports collapse counts as 0).
+std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db, const Xapian::Query& query,
+                                                     const Xapian::MSet& mset, std::size_t n, int per_record);
 
 // Computes the features of candidate documents for one query over one database.
 //
@@ -101,8 +106,8 @@ class FeatureExtractor {
   // `feedback` are the expansion terms the first stage used, if any; without them the prf
   // feature takes its own ESet of the top 10 passages.
   // `collapse_counts`, when given (one per item, in mset order), replace the MSet's collapse
-  // counts: over remote shards Xapian 1.4 reports every collapse count as 0, and the searcher
-  // counts the passages per record with a ValueCountMatchSpy instead (record_collapse_counts).
+  // counts, which are exact only when the match checked every document and are 0 over remote
+  // shards: the searcher passes record_collapse_counts().
   std::vector<Features> compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
                                 std::vector<std::pair<std::string, double>> feedback = {},
                                 const std::vector<Xapian::doccount>& collapse_counts = {}) const;

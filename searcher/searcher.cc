@@ -205,6 +205,13 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   SearchResponse response;
   response.query = request.query;
+  // Each stage's time goes to response.timings: lap(x) adds the time since the last lap to x.
+  auto last = start;
+  auto lap = [&last](double& stage) {
+    const auto now = std::chrono::steady_clock::now();
+    stage += std::chrono::duration<double, std::milli>(now - last).count();
+    last = now;
+  };
 
   // Section intent ("side effects", "dose") becomes a boost (below) rather than words to match.
   std::string text = request.query;
@@ -216,46 +223,56 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   if (!plan.ok()) return plan.error();
   response.warnings = std::move(plan->warnings);
   Xapian::Query query = plan->query;
+  lap(response.timings.parse);
 
-  // First-stage feedback (when the model asks for it) widens the query; filters apply
-  // to the widened query, so expansion terms never let filtered-out passages in.
+  // First-stage feedback (when the model asks for it) widens the query.
   std::vector<std::pair<std::string, double>> feedback;
   if (request.rerank && model_.feedback.docs > 0) {
     feedback = rerank::feedback_terms(db_, query, model_.feedback);
     query = rerank::expand(query, feedback, model_.feedback);
   }
+  lap(response.timings.feedback);
 
-  // Filters: sources (any of), year range.
+  // Filters: sources (any of), year range, drugs, sections, evidence levels (any value of a
+  // list, every list). They apply to the widened query, so expansion terms never let
+  // filtered-out passages in, and to the question's own query, which the counts describe.
+  std::vector<Xapian::Query> filters;
   if (!request.sources.empty()) {
     std::vector<Xapian::Query> terms;
     for (Source s : request.sources) terms.emplace_back(schema::term(schema::kPrefixSource, corpus::to_string(s)));
-    query = Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+    filters.emplace_back(Xapian::Query::OP_OR, terms.begin(), terms.end());
   }
-  if (request.year_from > 0 || request.year_to > 0) {
-    Xapian::Query range;
-    if (request.year_from > 0 && request.year_to > 0)
-      range = Xapian::Query(Xapian::Query::OP_VALUE_RANGE, schema::kSlotYear,
-                            Xapian::sortable_serialise(request.year_from), Xapian::sortable_serialise(request.year_to));
-    else if (request.year_from > 0)
-      range = Xapian::Query(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from));
-    else
-      range = Xapian::Query(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
-    query = Xapian::Query(Xapian::Query::OP_FILTER, query, range);
-  }
-  // Drug, section and evidence filters: any value of a list, every list.
-  auto filter_terms = [&query](std::string_view prefix, const std::vector<std::string>& values, bool lower) {
+  if (request.year_from > 0 && request.year_to > 0)
+    filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from),
+                         Xapian::sortable_serialise(request.year_to));
+  else if (request.year_from > 0)
+    filters.emplace_back(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from));
+  else if (request.year_to > 0)
+    filters.emplace_back(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
+  auto filter_terms = [&filters](std::string_view prefix, const std::vector<std::string>& values, bool lower) {
     if (values.empty()) return;
     std::vector<Xapian::Query> terms;
     for (std::string v : values) {
       if (lower) std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       terms.emplace_back(schema::term(prefix, v));
     }
-    query = Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+    filters.emplace_back(Xapian::Query::OP_OR, terms.begin(), terms.end());
   };
   filter_terms(schema::kPrefixDrug, request.drugs, true);
   filter_terms(schema::kPrefixSection, request.sections, false);
   filter_terms(schema::kPrefixEvidence, request.evidence_levels, false);
+  auto filtered = [&filters](Xapian::Query q) {
+    for (const auto& f : filters) q = Xapian::Query(Xapian::Query::OP_FILTER, q, f);
+    return q;
+  };
+  query = filtered(query);
+  // What the question itself matches. When feedback widened the query (an OR: passages sharing
+  // no word with the question but many with its best matches come in, below them), the widened
+  // query matches most of the index; the total and the facets count the question's matches.
+  const bool widened = !feedback.empty() && rerank::widens(plan->query, model_.feedback);
+  const Xapian::Query counted = widened ? filtered(plan->query) : query;
   response.spelling = spelling_suggestion(request.query, db_, vocabulary(), stemmer_);
+  lap(response.timings.spelling);
 
   Xapian::Enquire enquire(db_);
   enquire.set_weighting_scheme(Xapian::BM25Weight());
@@ -267,25 +284,22 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   enquire.set_query(query);
   RecordFacetSpy spy;
   // A remote shard cannot run our match spy (stock xapian-tcpsrv has no registry for it, and
-  // the spy does not serialise): over remote shards the facets are a second pass below.
+  // the spy does not serialise): over remote shards the facets are a second pass below, as
+  // they are when the query was widened (they count the question's own matches).
   const bool remote = shards_ && shards_->any_remote();
-  if (request.facets && !remote) enquire.add_matchspy(&spy);
-  // Over remote shards Xapian 1.4 reports collapse counts as 0; the reranker's "passages"
-  // feature counts them with a built-in (serialisable) spy instead.
-  Xapian::ValueCountMatchSpy per_record_spy(schema::kSlotRecordId);
-  const bool count_per_record = remote && request.rerank && request.per_record > 0;
-  if (count_per_record) enquire.add_matchspy(&per_record_spy);
+  const bool spy_on_main = request.facets && !remote && !widened;
+  if (spy_on_main) enquire.add_matchspy(&spy);
 
   const auto first = static_cast<Xapian::doccount>(request.offset);
   const auto count = static_cast<Xapian::doccount>(request.limit);
-  // Xapian 1.4.22's pruning is not exact with a collapse key (SciFact query 1109: 97 of the
-  // top 100 records right) nor over several shards with an OR of many terms (query 801: 71 of
-  // 100). Checking every match makes both exact (tests/sharding_test pins it); plain searches
-  // of one database keep the fast path.
-  // Facets count every match when the index is small enough to look at all of them, and at
-  // least kFacetSampleMatches otherwise (then they say they are not exact).
+  // Xapian's pruning returns the exact top of the match (ties within floating-point noise
+  // aside: see the margin below), collapsed or not, over one database or several; only counts
+  // need every match checked. The reranker's per-record passage counts come from a small query
+  // of their own (rerank::record_collapse_counts), so that leaves facets: they count every match
+  // when the index is small enough to look at all of them, and at least kFacetSampleMatches
+  // otherwise (then they say they are not exact).
   const bool small_index = db_.get_doccount() <= kExactFacetsMaxPassages;
-  const bool exact_needs_all = request.per_record > 0 || db_.size() > 1 || (request.facets && small_index);
+  const bool exact_needs_all = request.facets && small_index;
   const Xapian::doccount check_at_least =
       exact_needs_all ? db_.get_doccount() : request.facets ? std::max(first + count, kFacetSampleMatches) : first + count;
   // Scores that differ only in floating-point noise (the same passage text scored in one
@@ -298,15 +312,31 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
   if (rerank) lo = 0;
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
-  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(check_at_least, lo + want));
+  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(spy_on_main ? check_at_least : 0, lo + want));
   response.total_estimate = mset.get_matches_estimated();
+  if (widened && (!request.facets || remote)) {
+    // Xapian's estimate for the question's own matches, from its term statistics (no postings read).
+    Xapian::Enquire own(db_);
+    own.set_query(counted);
+    if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
+    response.total_estimate = own.get_mset(0, 0).get_matches_estimated();
+  }
+  if (request.facets && widened && !remote) {
+    Xapian::Enquire own(db_);
+    own.set_weighting_scheme(Xapian::BM25Weight());
+    own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+    if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
+    own.set_query(counted);
+    own.add_matchspy(&spy);
+    response.total_estimate = own.get_mset(0, first + count, check_at_least).get_matches_estimated();
+  }
   if (request.facets && remote) {
     // The same matches as the spy would see (every match, or the best check_at_least): the
     // uncollapsed match set, its documents fetched in one batch, each fed to the spy.
     Xapian::Enquire all(db_);
     all.set_weighting_scheme(Xapian::BM25Weight());
     all.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
-    all.set_query(query);
+    all.set_query(counted);
     Xapian::MSet matches = all.get_mset(0, check_at_least, check_at_least);
     matches.fetch();
     for (auto it = matches.begin(); it != matches.end(); ++it) spy(it.get_document(), it.get_weight());
@@ -331,6 +361,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     return a.passage_id < b.passage_id;
   };
   std::stable_sort(ranked.begin(), ranked.end(), by_key);
+  lap(response.timings.match);
   if (rerank && !ranked.empty()) {
     // The top `depth` are scored by the model and put in its order; what follows keeps the
     // first-stage order. Scores stay monotone: reranked ones are 1 + (model score - the lowest
@@ -340,8 +371,8 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     rerank::FeatureExtractor extractor(db_, plan->query);
     const std::vector<rerank::Features> features = extractor.compute(
         mset, n, request.per_record > 0, feedback,
-        count_per_record ? rerank::record_collapse_counts(mset, n, per_record_spy, request.per_record)
-                         : std::vector<Xapian::doccount>{});
+        request.per_record > 0 ? rerank::record_collapse_counts(db_, query, mset, n, request.per_record)
+                               : std::vector<Xapian::doccount>{});
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
     std::vector<double> model_score(n);
     std::size_t i = 0;
@@ -375,6 +406,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     }
     std::stable_sort(ranked.begin(), ranked.end(), by_key);
   }
+  lap(response.timings.rerank);
 
   // Terms are indexed stemmed with positions (STEM_ALL_Z), and Xapian's snippets highlight
   // phrases only of unstemmed terms: for a query with phrases, highlight its words one by one
@@ -411,6 +443,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     response.partial = true;
     response.missing_shards = shards_->missing();
   }
+  lap(response.timings.output);
   response.took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return response;
@@ -422,19 +455,16 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
     if (!plan.ok()) return plan.error();
     const auto feedback = rerank::feedback_terms(db_, plan->query, model_.feedback);
     Xapian::Enquire enquire(db_);
-    enquire.set_query(rerank::expand(plan->query, feedback, model_.feedback));
+    const Xapian::Query expanded = rerank::expand(plan->query, feedback, model_.feedback);
+    enquire.set_query(expanded);
     enquire.set_weighting_scheme(Xapian::BM25Weight());
     enquire.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
     enquire.set_collapse_key(schema::kSlotRecordId, 1);
     const auto n = static_cast<Xapian::doccount>(std::max(depth, 1));
-    const bool remote = shards_ && shards_->any_remote();
-    Xapian::ValueCountMatchSpy per_record_spy(schema::kSlotRecordId);
-    if (remote) enquire.add_matchspy(&per_record_spy);
-    Xapian::MSet mset = enquire.get_mset(0, n, std::max(db_.get_doccount(), n));
+    Xapian::MSet mset = enquire.get_mset(0, n);
     rerank::FeatureExtractor extractor(db_, plan->query);
-    const auto features = extractor.compute(
-        mset, mset.size(), true, feedback,
-        remote ? rerank::record_collapse_counts(mset, mset.size(), per_record_spy, 1) : std::vector<Xapian::doccount>{});
+    const auto features =
+        extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1));
     std::vector<Candidate> out;
     std::size_t i = 0;
     for (auto it = mset.begin(); it != mset.end(); ++it, ++i)

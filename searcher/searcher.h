@@ -65,11 +65,22 @@ struct Hit {
   corpus::schema::StoredPassage stored;
 };
 
+// Where a search's time went, in milliseconds (steady clock), stage by stage.
+struct StageTimings {
+  double parse = 0;     // intent, query parsing, synonyms
+  double feedback = 0;  // the feedback pass: its first-stage match and the expansion terms
+  double match = 0;     // the main match (and facets)
+  double rerank = 0;    // features and the model over the top `depth`
+  double spelling = 0;  // the spelling suggestion
+  double output = 0;    // snippets and stored passages of the page
+};
+
 struct SearchResponse {
   std::string query;         // as given
   std::string parsed_query;  // Xapian's description of the query that ran
   std::uint64_t total_estimate = 0;
   double took_ms = 0;
+  StageTimings timings;
   std::vector<Hit> hits;
   std::vector<std::string> warnings;  // e.g. syntax the parser could not honour
   std::optional<Facets> facets;       // when requested

@@ -75,6 +75,13 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
         failed = true;
         break;
       }
+      const StageTimings& t = response->timings;
+      counts.stage_ms.parse += t.parse;
+      counts.stage_ms.feedback += t.feedback;
+      counts.stage_ms.match += t.match;
+      counts.stage_ms.rerank += t.rerank;
+      counts.stage_ms.spelling += t.spelling;
+      counts.stage_ms.output += t.output;
       for (const Hit& hit : response->hits) {
         std::snprintf(score, sizeof score, "%.6f", hit.score);
         out << q.id << " Q0 " << hit.stored.passage.record_id << ' ' << hit.rank << ' ' << score << ' ' << tag << '\n';

@@ -26,6 +26,7 @@ struct RunCounts {
   std::size_t failed = 0;
   std::size_t lines = 0;
   std::vector<double> latency_ms;  // wall time of each query that answered, in query order
+  StageTimings stage_ms;           // summed over every search the run made
 };
 
 // The p-th percentile (0-100, nearest rank) of `values`; 0 when empty.

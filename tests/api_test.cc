@@ -146,6 +146,36 @@ TEST_P(ApiTest, FacetsCountRecordsAndAddUpToTheTotal) {
   }
 }
 
+// Feedback widens a plain question to passages that share none of its words (ranked below those
+// that do); the total and the facets still describe what the question itself matches, so they
+// are the same with the second stage on as with it off.
+TEST_P(ApiTest, FacetsAndTotalCountTheQuestionNotItsExpansion) {
+  for (const char* q : {"What are the treatment options for ALS?", "metformin kidney function", "asthma inhaler children"}) {
+    ms::SearchRequest request;
+    request.query = q;
+    request.limit = 100;
+    request.facets = true;
+    request.rerank = false;
+    const ms::SearchResponse plain = search(request);
+    request.rerank = true;
+    const ms::SearchResponse widened = search(request);
+    ASSERT_TRUE(plain.facets && widened.facets) << q;
+    EXPECT_GT(widened.hits.size(), plain.hits.size()) << q << ": the expansion brings in more passages";
+    EXPECT_EQ(widened.total_estimate, plain.total_estimate) << q;
+    EXPECT_EQ(widened.facets->exact, plain.facets->exact) << q;
+    auto values = [](const std::vector<ms::FacetValue>& v) {
+      std::vector<std::pair<std::string, std::uint64_t>> out;
+      for (const auto& x : v) out.emplace_back(x.value, x.count);
+      return out;
+    };
+    EXPECT_EQ(values(widened.facets->source), values(plain.facets->source)) << q;
+    EXPECT_EQ(values(widened.facets->drug), values(plain.facets->drug)) << q;
+    EXPECT_EQ(values(widened.facets->section), values(plain.facets->section)) << q;
+    EXPECT_EQ(values(widened.facets->year), values(plain.facets->year)) << q;
+    EXPECT_EQ(values(widened.facets->evidence_level), values(plain.facets->evidence_level)) << q;
+  }
+}
+
 TEST_P(ApiTest, FacetsWithoutCollapseStillCountRecords) {
   ms::SearchRequest request;
   request.query = "riluzole";
