@@ -4,19 +4,22 @@
 // MultiFieldQueryParser over "title" and "text" with EnglishAnalyzer (default operator OR), the
 // question escaped with QueryParser.escape so that its punctuation is text, search(query, 10),
 // and the 10 hits' stored documents read. Same timing rules as query_loop.h (the C++ engines):
-// warm-up passes on one thread first (this is the JIT warm-up), then one timed pass on N threads
+// warm-up passes on one thread first (this is the JIT warm-up: at least P passes and at least
+// --warmup-queries W queries, within the budget), then one timed pass on N threads
 // taking queries from a shared counter, stopping after S seconds if S > 0.
 //
 //   java -cp lucene-core.jar:lucene-analyzers-common.jar:lucene-queryparser.jar:. LuceneSearch \
 //     --index DIR --queries FILE.tsv --out FILE [--threads N] [--warmup P] [--budget-s S]
 //
-// Output as query_loop.h: LATENCIES.tsv "set id thread ms hits" and one stdout line
+// Output as query_loop.h: LATENCIES.tsv "set id thread ms hits cpu_ms" (CPU time from ThreadMXBean) and one stdout line
 // "queries N errors E wall_s W qps Q".
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.FileInputStream;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,7 +43,7 @@ public final class LuceneSearch {
 
   public static void main(String[] args) throws Exception {
     String index = null, queriesPath = null, outPath = null;
-    int threads = 1, warmup = 1;
+    int threads = 1, warmup = 1, warmupQueries = 0;
     double budget = 0;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
@@ -49,12 +52,13 @@ public final class LuceneSearch {
         case "--out": outPath = args[i + 1]; break;
         case "--threads": threads = Integer.parseInt(args[i + 1]); break;
         case "--warmup": warmup = Integer.parseInt(args[i + 1]); break;
+        case "--warmup-queries": warmupQueries = Integer.parseInt(args[i + 1]); break;
         case "--budget-s": budget = Double.parseDouble(args[i + 1]); break;
         default: System.err.println("LuceneSearch: unknown option " + args[i]); System.exit(2);
       }
     }
     if (index == null || queriesPath == null || outPath == null) {
-      System.err.println("usage: LuceneSearch --index DIR --queries FILE.tsv --out FILE [--threads N] [--warmup P] [--budget-s S]");
+      System.err.println("usage: LuceneSearch --index DIR --queries FILE.tsv --out FILE [--threads N] [--warmup P] [--warmup-queries W] [--budget-s S]");
       System.exit(2);
     }
     final List<Q> queries = new ArrayList<>();
@@ -75,10 +79,12 @@ public final class LuceneSearch {
 
     final long warmStart = System.nanoTime();
     MultiFieldQueryParser warmParser = new MultiFieldQueryParser(new String[] {"title", "text"}, analyzer);
+    int warmed = 0;
     outer:
-    for (int p = 0; p < warmup; ++p) {
+    for (int p = 0; p < warmup || warmed < warmupQueries; ++p) {
       for (Q q : queries) {
         search(searcher, warmParser, q.text);
+        ++warmed;
         if (budget > 0 && (System.nanoTime() - warmStart) / 1e9 > budget) break outer;
       }
     }
@@ -87,8 +93,9 @@ public final class LuceneSearch {
     final double budgetS = budget;
     final AtomicInteger next = new AtomicInteger();
     final AtomicBoolean stop = new AtomicBoolean();
-    final List<List<double[]>> rows = new ArrayList<>();  // {query index, thread, ms, hits}
+    final List<List<double[]>> rows = new ArrayList<>();  // {query index, thread, ms, hits, cpu ms}
     for (int t = 0; t < n; ++t) rows.add(new ArrayList<>());
+    final ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
     final long start = System.nanoTime();
     Thread[] workers = new Thread[n];
     for (int t = 0; t < n; ++t) {
@@ -98,10 +105,12 @@ public final class LuceneSearch {
         while (!stop.get()) {
           int i = next.getAndIncrement();
           if (i >= queries.size()) break;
+          long c0 = cpu.getCurrentThreadCpuTime();
           long t0 = System.nanoTime();
           int hits = search(searcher, parser, queries.get(i).text);
           long t1 = System.nanoTime();
-          rows.get(thread).add(new double[] {i, thread, (t1 - t0) / 1e6, hits});
+          long c1 = cpu.getCurrentThreadCpuTime();
+          rows.get(thread).add(new double[] {i, thread, (t1 - t0) / 1e6, hits, (c1 - c0) / 1e6});
           if (budgetS > 0 && (t1 - start) / 1e9 > budgetS) stop.set(true);
         }
       });
@@ -114,7 +123,7 @@ public final class LuceneSearch {
       for (List<double[]> per : rows) {
         for (double[] r : per) {
           Q q = queries.get((int) r[0]);
-          out.println(q.set + "\t" + q.id + "\t" + (int) r[1] + "\t" + r[2] + "\t" + (int) r[3]);
+          out.println(q.set + "\t" + q.id + "\t" + (int) r[1] + "\t" + r[2] + "\t" + (int) r[3] + "\t" + r[4]);
           ++count;
           if (r[3] < 0) ++errors;
         }
