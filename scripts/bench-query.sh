@@ -367,10 +367,10 @@ for size in "${size_list[@]}"; do
     done
     curl -fsS "http://127.0.0.1:$port/health" >/dev/null || die "medsearch-server did not answer on port $port"
     # Warm-up: one pass over the queries, as the library runs get.
-    wrk -t1 -c1 -d"$(( wrk_seconds / 4 + 1 ))"s -s "$bench/wrk-queries.lua" "http://127.0.0.1:$port" -- "$work/paths.txt" >/dev/null
+    wrk -t1 -c1 -d"$(( wrk_seconds / 4 + 1 ))"s --timeout 10s -s "$bench/wrk-queries.lua" "http://127.0.0.1:$port" -- "$work/paths.txt" >/dev/null
     for conf in "1 1" "2 8"; do
       read -r wt wc <<< "$conf"
-      wrk -t"$wt" -c"$wc" -d"${wrk_seconds}"s --latency -s "$bench/wrk-queries.lua" "http://127.0.0.1:$port" -- "$work/paths.txt" > "$work/wrk.log"
+      wrk -t"$wt" -c"$wc" -d"${wrk_seconds}"s --timeout 10s --latency -s "$bench/wrk-queries.lua" "http://127.0.0.1:$port" -- "$work/paths.txt" > "$work/wrk.log"
       req=$(awk '$1 == "wrk_requests" { print $2 }' "$work/wrk.log")
       secs=$(awk '$1 == "wrk_seconds" { print $2 }' "$work/wrk.log")
       errs=$(awk '$1 == "wrk_errors" { print $2 }' "$work/wrk.log")
@@ -410,7 +410,7 @@ rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- **Warning**: the machine was busy (1-minute load above 2 during some runs): absolute numbers are pessimistic and noisy; compare ratios"
   echo "- Queries: $query_count a pass, interleaved: the first $per_set SciFact claims, the first $per_set NFCorpus queries and $(wc -l < "$bench/clinical-questions.jsonl") clinical questions (\`scripts/bench/clinical-questions.jsonl\`); one untimed warm-up pass (for Lucene's JIT: at least three passes and 5,000 queries), then one timed pass, cut after $budget s (the last column shows how many were timed)"
   echo "- medsearch index: \`medsearch-index ${MEDSEARCH_INDEX_ARGS:---compact}\` (2 shards while indexing, compacted into one database); peers as in scripts/bench/README.md"
-  echo "- HTTP: wrk $wrk_seconds s, \`-t2 -c8\` (saturated) and \`-t1 -c1\`, GET /search?q=…&limit=10 on medsearch-server with its default worker threads"
+  echo "- HTTP: wrk $wrk_seconds s, \`-t2 -c8\` (saturated) and \`-t1 -c1\`, \`--timeout 10s\` (wrk's default of 2 s would count slow answers as errors), GET /search?q=…&limit=10 on medsearch-server with its default worker threads"
 } > "$out/env.md"
 {
   echo "## Rerunning"

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 
+KEEP_MARKER = "<!-- Written by hand: kept when bench-query.sh --publish rewrites the measurements above. -->"
 ENGINE_ORDER = ["xapian", "medsearch-full", "medsearch-bare", "http", "lucene", "fts5"]
 LABEL = {
     "xapian": "plain Xapian loop (BM25, simplesearch)",
@@ -249,8 +250,16 @@ def report(out, markdown, plot_dir):
     commands = os.path.join(out, "commands.md")
     if os.path.exists(commands):
         lines += [open(commands, encoding="utf-8").read().rstrip(), ""]
+    # Analysis written by hand below the marker survives a rerun (the measured part above is replaced).
+    kept = ""
+    if os.path.exists(markdown):
+        old = open(markdown, encoding="utf-8").read()
+        if KEEP_MARKER in old:
+            kept = old[old.index(KEEP_MARKER):]
     with open(markdown, "w", encoding="utf-8") as f:
         f.write("\n".join(lines).rstrip() + "\n")
+        if kept:
+            f.write("\n" + kept.rstrip() + "\n")
 
 
 def has_pngcairo():
