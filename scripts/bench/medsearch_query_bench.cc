@@ -1,0 +1,53 @@
+// medsearch through its library, for scripts/bench-query.sh: one searcher::Searcher per thread
+// (as the server keeps one per worker), each query a SearchRequest with top 10, timed by the
+// shared loop in query_loop.h. Engine options:
+//   --snippets BYTES   SearchRequest::snippet_bytes (default 300, the default; 0 = off)
+//   --facets 0|1       SearchRequest::facets (default 1: on, as the server's /search has them)
+//   --rerank 0|1       SearchRequest::rerank (default 1, the default)
+// Everything else is the library's default (intent boost on, one passage per record).
+// Built by CMake (scripts/bench/CMakeLists.txt) because it links medsearch_searcher.
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+
+#include "scripts/bench/query_loop.h"
+#include "searcher/searcher.h"
+
+int main(int argc, char** argv) {
+  bench::Options o;
+  if (!bench::parse_args(argc, argv, o)) {
+    std::cerr << "usage: medsearch-query-bench --index DIR --queries FILE.tsv --out FILE [--threads N] "
+                 "[--warmup P] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1]\n";
+    return 2;
+  }
+  const std::size_t snippets = std::strtoul(o.get("snippets", "300").c_str(), nullptr, 10);
+  const bool facets = o.get("facets", "1") != "0";
+  const bool rerank = o.get("rerank", "1") != "0";
+  std::atomic<std::size_t> refused{0};
+  try {
+    return bench::run(o, [&]() -> bench::Engine {
+      auto opened = medsearch::searcher::Searcher::open(o.index);
+      if (!opened.ok()) throw std::runtime_error(opened.error().message);
+      std::shared_ptr<medsearch::searcher::Searcher> searcher(std::move(*opened));
+      return [searcher, snippets, facets, rerank, &refused](const std::string& text) {
+        medsearch::searcher::SearchRequest request;
+        request.query = text;
+        request.limit = 10;
+        request.snippet_bytes = snippets;
+        request.facets = facets;
+        request.rerank = rerank;
+        auto response = searcher->search(request);
+        if (!response.ok()) {
+          if (refused++ < 5) std::cerr << "medsearch-query-bench: refused: " << response.error().message << "\n";
+          return -1;
+        }
+        std::size_t bytes = 0;  // touch what a caller would read
+        for (const auto& hit : response->hits) bytes += hit.snippet.size() + hit.stored.passage.text.size();
+        return bytes == static_cast<std::size_t>(-1) ? 0 : static_cast<int>(response->hits.size());
+      };
+    });
+  } catch (const std::exception& e) {
+    std::cerr << "medsearch-query-bench: " << e.what() << "\n";
+    return 2;
+  }
+}
