@@ -247,32 +247,35 @@ FeatureExtractor::FeatureExtractor(const Xapian::Database& db, const Xapian::Que
 
 std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db, const Xapian::Query& query,
                                                      const Xapian::MSet& mset, std::size_t n, int per_record) {
-  std::vector<std::string> records;
+  // Each of the n records' passages, from its XR posting list (a few entries each): which
+  // record a matching passage belongs to is then a lookup, not a document value read.
   std::vector<std::string> ids;
+  std::vector<Xapian::Query> filter;
+  std::unordered_map<Xapian::docid, std::size_t> record_of;  // passage -> index into ids
   std::size_t i = 0;
   for (auto it = mset.begin(); it != mset.end() && i < n; ++it, ++i) {
-    records.push_back(it.get_document().get_value(corpus::schema::kSlotRecordId));
-    ids.push_back(corpus::schema::term(corpus::schema::kPrefixRecordId, records.back()));
+    std::string id = corpus::schema::term(corpus::schema::kPrefixRecordId, it.get_document().get_value(corpus::schema::kSlotRecordId));
+    for (auto p = db.postlist_begin(id); p != db.postlist_end(id); ++p) record_of.emplace(*p, ids.size());
+    filter.emplace_back(id);
+    ids.push_back(std::move(id));
   }
-  std::unordered_map<std::string, Xapian::doccount> matching;
-  if (!ids.empty()) {
+  std::vector<Xapian::doccount> matching(ids.size(), 0);
+  if (!record_of.empty()) {
     Xapian::Enquire enquire(db);
-    enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, ids.begin(), ids.end())));
+    enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query(Xapian::Query::OP_OR, filter.begin(), filter.end())));
     enquire.set_weighting_scheme(Xapian::BoolWeight());
     enquire.set_docid_order(Xapian::Enquire::DONT_CARE);
-    // Every passage of those records at most: the record id terms' frequencies bound the matches.
-    Xapian::doccount bound = 0;
-    for (const auto& id : ids) bound += db.get_termfreq(id);
+    // Every passage of those records at most.
+    const auto bound = static_cast<Xapian::doccount>(record_of.size());
     Xapian::MSet all = enquire.get_mset(0, bound, bound);
-    for (auto it = all.begin(); it != all.end(); ++it)
-      ++matching[it.get_document().get_value(corpus::schema::kSlotRecordId)];
+    for (auto it = all.begin(); it != all.end(); ++it) {
+      auto found = record_of.find(*it);
+      if (found != record_of.end()) ++matching[found->second];
+    }
   }
   const auto kept = static_cast<Xapian::doccount>(std::max(per_record, 0));
   std::vector<Xapian::doccount> out;
-  for (const auto& record : records) {
-    const Xapian::doccount count = matching[record];
-    out.push_back(count > kept ? count - kept : 0);
-  }
+  for (Xapian::doccount count : matching) out.push_back(count > kept ? count - kept : 0);
   return out;
 }
 
