@@ -553,6 +553,9 @@ enum class StreamLimit { none, uri, headers, timeout };
 
 // Bytes a request line may have beyond its target: method, two spaces, "HTTP/1.1", CRLF.
 constexpr std::size_t kRequestLineSlack = 32;
+// httplib's own limit on one header line (CPPHTTPLIB_HEADER_MAX_LENGTH, compiled in), past
+// which it answers 400: counted here too, so that it is a 431 like the other header limits.
+constexpr std::size_t kMaxHeaderLineBytes = 8192;
 // How often an idle keep-alive connection looks whether the server is stopping.
 constexpr int kIdlePollMs = 50;
 
@@ -595,7 +598,7 @@ void ip_and_port(const sockaddr_storage& addr, socklen_t len, std::string& ip, i
 
 // A socket as httplib::Stream, counting the request head as httplib reads it (httplib reads a
 // head one byte at a time): the request line, the header lines and their bytes. At a limit,
-// or when the request's receive deadline passes, reads fail (after a line end, when the
+// or when a wait for bytes (read_timeout_s) or the request's receive deadline passes, reads fail (after a line end, when the
 // request line is unfinished, so that httplib still answers) and limit() says which; the
 // error handler turns httplib's 400 into 414, 431 or 408, and the connection is closed.
 class GuardedStream final : public httplib::Stream {
@@ -682,10 +685,8 @@ class GuardedStream final : public httplib::Stream {
       const auto left = deadline_ - Clock::now();
       if (left <= Clock::duration::zero()) return hit(StreamLimit::timeout);
       const int wait_ms = std::min(static_cast<int>(options_.read_timeout_s) * 1000, std::max(1, to_poll_ms(left)));
-      if (!wait_socket(sock_, POLLIN, wait_ms)) {
-        if (Clock::now() >= deadline_) return hit(StreamLimit::timeout);
-        return false;  // read_timeout_s without a byte: as httplib's own stream
-      }
+      // No byte for read_timeout_s, or the deadline passed: either way the request is late.
+      if (!wait_socket(sock_, POLLIN, wait_ms)) return hit(StreamLimit::timeout);
       const ssize_t n = ::recv(sock_, buf_, sizeof buf_, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
@@ -711,7 +712,7 @@ class GuardedStream final : public httplib::Stream {
       ++line_bytes_;
       if (in_request_line_) {
         if (line_bytes_ > options_.max_uri_bytes + kRequestLineSlack) return hit(StreamLimit::uri), i;
-      } else if (++header_bytes_ > options_.max_header_bytes) {
+      } else if (++header_bytes_ > options_.max_header_bytes || line_bytes_ > kMaxHeaderLineBytes) {
         return hit(StreamLimit::headers), i;
       }
       if (c == '\n') {

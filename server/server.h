@@ -52,13 +52,13 @@ struct ServerOptions {
   // "uri_too_long"). At most kMaxUriBytesCeiling, httplib's compiled-in limit.
   std::size_t max_uri_bytes = 8192;
   // Header lines after the request line, and their bytes in all: more gets 431 (code
-  // "headers_too_large"). httplib also refuses any one line over 8,192 bytes (400).
+  // "headers_too_large"), as does any one header line over 8,192 bytes (httplib's limit).
   std::size_t max_headers = 64;
   std::size_t max_header_bytes = 16384;
   // The longest a client may take to send one whole request (line, headers and body), from
   // its first byte (from the connection's acceptance for its first request); slower gets 408
-  // (code "request_timeout") and the connection is closed. read_timeout_s still bounds each
-  // wait for more bytes.
+  // (code "request_timeout") and the connection is closed. So does a wait of read_timeout_s
+  // for the next byte of a request.
   int receive_timeout_ms = 10000;
   // A request's deadline, counted as receive_timeout_ms is: a search or context request still
   // unanswered when it passes is refused with 503 and Retry-After (code "deadline_exceeded")

@@ -265,6 +265,27 @@ TEST(HeaderLimits, TooManyHeadersOrTooManyHeaderBytesIs431) {
   EXPECT_TRUE(server.healthy());
 }
 
+TEST(HeaderLimits, OneHeaderLineOverHttplibsLimitIs431) {
+  test::TempDir dir;
+  LimitsServer server(dir, [](ServerOptions&) {});
+  ASSERT_TRUE(server.ok());
+  expect_error(server.raw("GET /health HTTP/1.1\r\nX-Big: " + std::string(9000, 'b') + "\r\n\r\n"), 431,
+               "headers_too_large");
+  EXPECT_TRUE(server.healthy());
+}
+
+TEST(ReceiveTimeout, AWaitForTheNextByteOverTheReadTimeoutIs408) {
+  test::TempDir dir;
+  LimitsServer server(dir, [](ServerOptions& o) {
+    o.read_timeout_s = 1;
+    o.receive_timeout_ms = 60000;
+  });
+  ASSERT_TRUE(server.ok());
+  RawConnection connection(server.port());
+  ASSERT_TRUE(connection.send("POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"q\":"));
+  expect_error(connection.read_response(), 408, "request_timeout");
+}
+
 TEST(ReceiveTimeout, ARequestThatNeverEndsIs408) {
   test::TempDir dir;
   // Each wait for bytes may last 30 s, the whole request only 300 ms.
