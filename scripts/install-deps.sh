@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages medsearch needs to build, test (chromium, node and npm for
 # the web page's browser test; clang and its runtimes for the sanitizer build and the fuzz
-# targets) and serve.
+# targets), serve and load-test (wrk, scripts/load.sh).
 # Idempotent: installs only what is missing. Runs as root (no sudo) or via sudo when available.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ packages=(
   zlib1g-dev
   python3 python3-jsonschema
   curl ca-certificates
+  wrk
   chromium
 )
 # node and npm drive chromium in the browser test (tests/browser). A node that already comes
