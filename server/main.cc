@@ -135,6 +135,10 @@ int main(int argc, char** argv) {
                  "Most words in a question (/search's q, /context's question); more gets 400")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
       ->capture_default_str();
+  app.add_option("--max-query-bytes", options.max_query_bytes,
+                 "Longest question in bytes (/search's q, /context's question); longer gets 400")
+      ->check(CLI::Range(std::size_t{1}, medsearch::searcher::kMaxQueryBytes))
+      ->capture_default_str();
   app.add_option("--max-limit", options.max_limit, "Largest /search limit; larger gets 400")
       ->check(CLI::Range(1, medsearch::searcher::kMaxLimit))
       ->capture_default_str();

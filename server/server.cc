@@ -1073,6 +1073,11 @@ void Server::Impl::handle_context(const httplib::Request& req, httplib::Response
 }
 
 bool Server::Impl::within_caps(const std::string& question, int limit, int offset, httplib::Response& res) {
+  if (question.size() > options_.max_query_bytes) {
+    send_error(res, bad_param("q", "q: the question is longer than " + std::to_string(options_.max_query_bytes) +
+                                       " bytes"));
+    return false;
+  }
   if (const std::size_t terms = count_query_terms(question); terms > options_.max_query_terms) {
     send_error(res, bad_param("q", "q: the question has " + std::to_string(terms) + " words; at most " +
                                        std::to_string(options_.max_query_terms) + " are searched"));
@@ -1475,6 +1480,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (options.request_deadline_ms < 0) return bad_option("request_deadline", "request_deadline_ms must be 0 or more");
   if (options.retry_after_s < 0) return bad_option("retry_after", "retry_after_s must be 0 or more");
   if (options.max_query_terms < 1) return bad_option("max_query_terms", "max_query_terms must be at least 1");
+  if (options.max_query_bytes < 1 || options.max_query_bytes > searcher::kMaxQueryBytes)
+    return bad_option("max_query_bytes", "max_query_bytes must be 1.." + std::to_string(searcher::kMaxQueryBytes));
   if (options.max_limit < 1 || options.max_limit > searcher::kMaxLimit)
     return bad_option("max_limit", "max_limit must be 1.." + std::to_string(searcher::kMaxLimit));
   if (options.max_offset < 0 || options.max_offset > searcher::kMaxOffset)

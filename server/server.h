@@ -65,10 +65,11 @@ struct ServerOptions {
   // before searching, or searches with the time left as Xapian's time limit and says
   // "deadline_exceeded": true (searcher::SearchRequest::deadline). 0 = none.
   int request_deadline_ms = 10000;
-  // Caps on a search (GET/POST /search, and /context's question): at most this many words in
-  // the question (400, param "q"), and limit and offset at most these (400), each no more than
-  // the searcher's own ceilings (searcher::kMaxLimit, kMaxOffset).
+  // Caps on a search (GET/POST /search, and /context's question): at most this many words and
+  // bytes in the question (400, param "q"), and limit and offset at most these (400), each no
+  // more than the searcher's own ceilings (searcher::kMaxQueryBytes, kMaxLimit, kMaxOffset).
   std::size_t max_query_terms = 64;
+  std::size_t max_query_bytes = searcher::kMaxQueryBytes;
   int max_limit = searcher::kMaxLimit;
   int max_offset = searcher::kMaxOffset;
   // Origins allowed to call the API from a browser page served elsewhere (CORS): an origin

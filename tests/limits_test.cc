@@ -421,6 +421,7 @@ TEST(SearchCaps, TooManyTermsLimitAndOffsetAre400NamingTheField) {
   test::TempDir dir;
   LimitsServer server(dir, [](ServerOptions& o) {
     o.max_query_terms = 5;
+    o.max_query_bytes = 40;
     o.max_limit = 20;
     o.max_offset = 50;
   });
@@ -434,6 +435,8 @@ TEST(SearchCaps, TooManyTermsLimitAndOffsetAre400NamingTheField) {
   const Case cases[] = {
       {"/search?q=riluzole+als+survival+dose+trial", 200, ""},
       {"/search?q=riluzole+als+survival+dose+trial+adults", 400, "q"},
+      {"/search?q=riluzole-amyotrophic-lateral-sclerosis-survival", 400, "q"},  // 5 words, 47 bytes
+      {"/search?q=riluzole-amyotrophic-lateral-sclerosis", 200, ""},  // 4 words, 38 bytes
       {"/search?q=riluzole&limit=20", 200, ""},
       {"/search?q=riluzole&limit=21", 400, "limit"},
       {"/search?q=riluzole&offset=50", 200, ""},
@@ -571,6 +574,7 @@ TEST(LimitOptions, OutOfRangeOptionsAreRefused) {
       {[](ServerOptions& o) { o.max_headers = 0; }, "max_headers"},
       {[](ServerOptions& o) { o.receive_timeout_ms = 0; }, "receive_timeout"},
       {[](ServerOptions& o) { o.max_limit = searcher::kMaxLimit + 1; }, "max_limit"},
+      {[](ServerOptions& o) { o.max_query_bytes = searcher::kMaxQueryBytes + 1; }, "max_query_bytes"},
       {[](ServerOptions& o) { o.max_offset = -1; }, "max_offset"},
       {[](ServerOptions& o) { o.cors_origins = {"https://a.example\r\nX-Evil: 1"}; }, "cors_origin"},
   };
