@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages medsearch needs to build, test (chromium, node and npm for
 # the web page's browser test; clang and its runtimes for the sanitizer build and the fuzz
-# targets; wrk and gnuplot for the query benchmark) and serve.
+# targets; wrk and gnuplot for the query benchmark), serve and load-test (wrk, scripts/load.sh).
 # Idempotent: installs only what is missing. Runs as root (no sudo) or via sudo when available.
 set -euo pipefail
 
@@ -18,7 +18,7 @@ packages=(
   zlib1g-dev
   python3 python3-jsonschema
   curl ca-certificates
-  wrk gnuplot-nox  # scripts/bench-query.sh: HTTP load and the latency plots
+  wrk gnuplot-nox  # bench-query.sh and load.sh: HTTP load; gnuplot: the latency plots
   chromium
 )
 # node and npm drive chromium in the browser test (tests/browser). A node that already comes

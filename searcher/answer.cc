@@ -188,6 +188,7 @@ json to_json(const SearchResponse& response, const Answer& answer) {
     j["partial"] = true;
     j["missing_shards"] = response.missing_shards;
   }
+  if (response.deadline_exceeded) j["deadline_exceeded"] = true;
   return j;
 }
 

@@ -312,7 +312,21 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
   if (rerank) lo = 0;
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
+  // The deadline as Xapian's time limit: past it the match stops checking beyond the best
+  // hits. A deadline already passed still gets a (tiny) limit, so the answer says so.
+  double time_limit = 0;
+  if (request.deadline && !remote) {
+    const double left = std::chrono::duration<double>(*request.deadline - std::chrono::steady_clock::now()).count();
+    time_limit = std::max(left, 1e-6);
+    enquire.set_time_limit(time_limit);
+  }
+  const auto match_start = std::chrono::steady_clock::now();
   Xapian::MSet mset = enquire.get_mset(lo, want, std::max(spy_on_main ? check_at_least : 0, lo + want));
+  if (time_limit > 0 &&
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - match_start).count() >= time_limit) {
+    response.deadline_exceeded = true;
+    response.warnings.push_back("the request's deadline passed during the match: total_estimate and facets are estimates");
+  }
   response.total_estimate = mset.get_matches_estimated();
   if (widened && (!request.facets || remote)) {
     // Xapian's estimate for the question's own matches, from its term statistics (no postings read).
@@ -328,6 +342,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
     own.set_query(counted);
     own.add_matchspy(&spy);
+    if (time_limit > 0) own.set_time_limit(time_limit);
     response.total_estimate = own.get_mset(0, first + count, check_at_least).get_matches_estimated();
   }
   if (request.facets && remote) {
@@ -342,7 +357,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     for (auto it = matches.begin(); it != matches.end(); ++it) spy(it.get_document(), it.get_weight());
   }
   if (request.facets) {
-    response.facets = spy.facets(check_at_least >= db_.get_doccount());
+    response.facets = spy.facets(check_at_least >= db_.get_doccount() && !response.deadline_exceeded);
     // Every match was seen: count them rather than estimate.
     if (response.facets->exact) response.total_estimate = spy.matches(request.per_record);
     enquire.clear_matchspies();

@@ -2,6 +2,7 @@
 // source-attributed passages (Hits). One Searcher per thread: it owns its Xapian::Database.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -53,6 +54,11 @@ struct SearchRequest {
   bool facets = false;   // count facets over the matches (SearchResponse::facets)
   bool intent = true;    // detect section/evidence intent and boost toward it (searcher/intent.h)
   std::string intent_text;  // detect intent from this text instead of `query` when not empty
+  // When set, the time left until it is Xapian's time limit for the match
+  // (Enquire::set_time_limit): past it Xapian stops checking matches beyond the best hits, so
+  // total_estimate and facets become estimates. Xapian 1.4 cannot stop a match midway. Local
+  // indexes only (Xapian warns that the limit may misbehave with remote shards).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 inline constexpr std::size_t kMaxFilterValues = 20;
@@ -89,6 +95,8 @@ struct SearchResponse {
   // Shards that did not answer, left out of this answer (only with ShardOptions::partial).
   bool partial = false;
   std::vector<std::string> missing_shards;
+  // The match ran into SearchRequest::deadline (see there); a warning says so too.
+  bool deadline_exceeded = false;
 };
 
 struct IndexStats {

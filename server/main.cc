@@ -92,6 +92,63 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 8)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  // Limits (docs/RELIABILITY.md lists each with the test behind it).
+  app.add_option("--max-queued", options.max_queued,
+                 "Connections that may wait for a busy worker; past them the server answers 503 with Retry-After "
+                 "(code overloaded)")
+      ->capture_default_str();
+  app.add_option("--retry-after", options.retry_after_s, "Seconds in the Retry-After of the server's 503 answers")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--request-deadline-ms", options.request_deadline_ms,
+                 "A search's deadline, counted from its connection's acceptance: past it before searching, 503 "
+                 "(code deadline_exceeded); during the match, Xapian's time limit (\"deadline_exceeded\": true). 0 = none")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--receive-timeout-ms", options.receive_timeout_ms,
+                 "Longest time a client may take to send a whole request (line, headers, body); slower gets 408")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_option("--read-timeout", options.read_timeout_s, "Seconds to wait for each read from a client")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--write-timeout", options.write_timeout_s, "Seconds to wait for each write to a client")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--keep-alive-timeout", options.keep_alive_timeout_s,
+                 "Seconds an idle keep-alive connection is kept (it holds a worker meanwhile)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", options.max_payload_bytes, "Largest request body; larger gets 413")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-uri-bytes", options.max_uri_bytes, "Longest request URI (path and query); longer gets 414")
+      ->check(CLI::Range(std::size_t{16}, medsearch::server::kMaxUriBytesCeiling))
+      ->capture_default_str();
+  app.add_option("--max-headers", options.max_headers, "Most header lines in a request; more gets 431")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))
+      ->capture_default_str();
+  app.add_option("--max-header-bytes", options.max_header_bytes, "Most bytes of headers in a request; more gets 431")
+      ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--max-query-terms", options.max_query_terms,
+                 "Most words in a question (/search's q, /context's question); more gets 400")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
+      ->capture_default_str();
+  app.add_option("--max-query-bytes", options.max_query_bytes,
+                 "Longest question in bytes (/search's q, /context's question); longer gets 400")
+      ->check(CLI::Range(std::size_t{1}, medsearch::searcher::kMaxQueryBytes))
+      ->capture_default_str();
+  app.add_option("--max-limit", options.max_limit, "Largest /search limit; larger gets 400")
+      ->check(CLI::Range(1, medsearch::searcher::kMaxLimit))
+      ->capture_default_str();
+  app.add_option("--max-offset", options.max_offset, "Largest /search offset; larger gets 400")
+      ->check(CLI::Range(0, medsearch::searcher::kMaxOffset))
+      ->capture_default_str();
+  app.add_option("--cors-origin", options.cors_origins,
+                 "Origin allowed to call the API from a page served elsewhere (repeat, or a comma-separated list; "
+                 "\"*\" for any). Default: CORS off, no Access-Control-* headers")
+      ->delimiter(',');
   auto* web_dir = app.add_option("--web-dir", options.web_dir, "Folder of the web page served at / (empty = no page)")
                       ->capture_default_str();
   app.add_flag("--quiet", quiet, "No access log on stderr");

@@ -4,16 +4,23 @@
 #include "server/server.h"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <deque>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -64,6 +71,12 @@ void send_json(httplib::Response& res, int status, const json& body) {
 
 void send_error(httplib::Response& res, const Error& error) {
   send_json(res, http_status(error.code), error_to_json(error));
+}
+
+// An error body whose code is the HTTP layer's own ("overloaded", "uri_too_long", ...), finer
+// than the library's error codes.
+json coded_error(const std::string& code, const std::string& message) {
+  return json{{"error", {{"code", code}, {"message", message}}}};
 }
 
 Error bad_param(const std::string& param, std::string message) {
@@ -230,17 +243,29 @@ json error_to_json(const Error& error) {
 
 std::string_view version() { return MEDSEARCH_VERSION; }
 
+std::size_t count_query_terms(std::string_view question) {
+  std::size_t terms = 0;
+  bool in_word = false;
+  for (unsigned char c : question) {
+    const bool word = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (word && !in_word) ++terms;
+    in_word = word;
+  }
+  return terms;
+}
+
 bool keys_equal(std::string_view given, std::string_view expected) {
-  // Every byte of the longer string is compared, and the lengths are folded in too.
-  unsigned char diff = given.size() == expected.size() ? 0 : 1;
-  const std::size_t n = std::max(given.size(), expected.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char a = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
-    const unsigned char b = i < expected.size() ? static_cast<unsigned char>(expected[i]) : 0;
-    diff |= static_cast<unsigned char>(a ^ b);
+  // One pass over the given key, whatever the expected key's length: each of its bytes is
+  // compared with the expected key's byte at the same position, cycling through it. The time
+  // depends on the given key's length alone, which the caller knows anyway; a different
+  // length fails through `diff` without an early return.
+  if (expected.empty()) return false;
+  std::size_t diff = given.size() ^ expected.size();
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(expected[i % expected.size()]);
   }
   // Keep the compiler from turning the loop into an early exit.
-  volatile unsigned char result = diff;
+  volatile std::size_t result = diff;
   return result == 0;
 }
 
@@ -512,6 +537,427 @@ void install_web_routes(httplib::Server& http, const std::string& web_dir) {
 std::string_view default_web_dir() { return MEDSEARCH_WEB_DIR; }
 // ---- end of the web page -----------------------------------------------------------------
 
+// ---- Connections: limits on the request head, a whole-request receive deadline, a bounded
+// queue ---------------------------------------------------------------------------------------
+// httplib 0.11.4 (Debian's, a compiled library) reads a request line and headers of any
+// length and any number, and bounds only each wait for bytes (read_timeout), so a client that
+// trickles one byte every few seconds holds a worker for hours; its ThreadPool queues without
+// bound. Its compile-time CPPHTTPLIB_* limits were fixed when Debian built the library, so
+// defining them here would change nothing. Instead HttpServer below overrides
+// process_and_close_socket (virtual in httplib) to serve each connection through a
+// GuardedStream, which counts what httplib reads of each request head, and BoundedPool
+// replaces the ThreadPool.
+namespace {
+
+enum class StreamLimit { none, uri, headers, timeout };
+
+// Bytes a request line may have beyond its target: method, two spaces, "HTTP/1.1", CRLF.
+constexpr std::size_t kRequestLineSlack = 32;
+// httplib's own limit on one header line (CPPHTTPLIB_HEADER_MAX_LENGTH, compiled in), past
+// which it answers 400: counted here too, so that it is a 431 like the other header limits.
+constexpr std::size_t kMaxHeaderLineBytes = 8192;
+// How often an idle keep-alive connection looks whether the server is stopping.
+constexpr int kIdlePollMs = 50;
+
+using Clock = std::chrono::steady_clock;
+
+// Set by BoundedPool's rejecter thread: the connection its task serves gets a 503.
+thread_local bool t_rejecting = false;
+// When the connection the worker is running was accepted (queued).
+thread_local Clock::time_point t_accepted_at{};
+// When the request being handled began: its connection's acceptance for the first request
+// on a connection, its first byte for later ones. The receive and request deadlines count
+// from here.
+thread_local Clock::time_point t_request_began{};
+
+int to_poll_ms(Clock::duration d) {
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  return ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms, INT_MAX));
+}
+
+// Waits for `events` on `sock` for up to `timeout_ms` (poll, which unlike httplib's select has
+// no FD_SETSIZE ceiling). True when ready.
+bool wait_socket(socket_t sock, short events, int timeout_ms) {
+  pollfd p{sock, events, 0};
+  for (;;) {
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+void ip_and_port(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& port) {
+  char host[NI_MAXHOST] = "";
+  char serv[NI_MAXSERV] = "";
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                  NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+    ip = host;
+    port = std::atoi(serv);
+  }
+}
+
+// A socket as httplib::Stream, counting the request head as httplib reads it (httplib reads a
+// head one byte at a time): the request line, the header lines and their bytes. At a limit,
+// or when a wait for bytes (read_timeout_s) or the request's receive deadline passes, reads fail (after a line end, when the
+// request line is unfinished, so that httplib still answers) and limit() says which; the
+// error handler turns httplib's 400 into 414, 431 or 408, and the connection is closed.
+class GuardedStream final : public httplib::Stream {
+ public:
+  GuardedStream(socket_t sock, const ServerOptions& options) : sock_(sock), options_(options) {}
+
+  // Before each request: the head starts again, and the receive deadline counts from `began`.
+  void begin_request(Clock::time_point began) {
+    deadline_ = began + std::chrono::milliseconds(options_.receive_timeout_ms);
+    in_head_ = true;
+    in_request_line_ = true;
+    line_bytes_ = 0;
+    prev_cr_ = false;
+    header_lines_ = 0;
+    header_bytes_ = 0;
+  }
+
+  // Waits for the next request's first byte for up to `timeout`, giving up early when the
+  // server stops (its listening socket closed). False when none came.
+  bool wait_for_request(Clock::duration timeout, const std::atomic<socket_t>& listening) {
+    if (off_ < len_) return true;
+    const auto until = Clock::now() + timeout;
+    while (listening != INVALID_SOCKET) {
+      const auto left = until - Clock::now();
+      if (left <= Clock::duration::zero()) return false;
+      if (wait_socket(sock_, POLLIN, std::min(kIdlePollMs, std::max(1, to_poll_ms(left))))) return true;
+    }
+    return false;
+  }
+
+  StreamLimit limit() const { return limit_; }
+
+  bool is_readable() const override {
+    return off_ < len_ || wait_socket(sock_, POLLIN, static_cast<int>(options_.read_timeout_s) * 1000);
+  }
+  bool is_writable() const override {
+    return wait_socket(sock_, POLLOUT, static_cast<int>(options_.write_timeout_s) * 1000);
+  }
+
+  ssize_t read(char* ptr, std::size_t size) override {
+    if (size == 0) return 0;
+    if (inject_ > 0) {  // the line end that lets httplib answer an unfinished request line
+      const std::size_t n = std::min(size, inject_);
+      static constexpr char kCrlf[] = "\r\n";
+      std::memcpy(ptr, kCrlf + (2 - inject_), n);
+      inject_ -= n;
+      return static_cast<ssize_t>(n);
+    }
+    if (limit_ != StreamLimit::none) return -1;
+    if (off_ == len_ && !fill()) return -1;
+    std::size_t n = std::min(size, len_ - off_);
+    if (in_head_) n = count_head(n);
+    if (n == 0) return read(ptr, size);  // a limit was hit on the first byte
+    std::memcpy(ptr, buf_ + off_, n);
+    off_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, std::size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (getpeername(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) ip_and_port(addr, len, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (getsockname(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) ip_and_port(addr, len, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  // Refills the buffer, waiting at most read_timeout_s each time and never past the deadline.
+  bool fill() {
+    for (;;) {
+      const auto left = deadline_ - Clock::now();
+      if (left <= Clock::duration::zero()) return hit(StreamLimit::timeout);
+      const int wait_ms = std::min(static_cast<int>(options_.read_timeout_s) * 1000, std::max(1, to_poll_ms(left)));
+      // No byte for read_timeout_s, or the deadline passed: either way the request is late.
+      if (!wait_socket(sock_, POLLIN, wait_ms)) return hit(StreamLimit::timeout);
+      const ssize_t n = ::recv(sock_, buf_, sizeof buf_, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      off_ = 0;
+      len_ = static_cast<std::size_t>(n);
+      return true;
+    }
+  }
+
+  // Marks a limit; an unfinished request line gets a line end so httplib answers it. False.
+  bool hit(StreamLimit what) {
+    limit_ = what;
+    if (in_head_ && in_request_line_ && line_bytes_ > 0) inject_ = 2;
+    return false;
+  }
+
+  // How many of the next `n` buffered bytes may be handed to httplib: all of them, or those
+  // before the byte that passes a limit (which is then marked). Past the blank line that
+  // ends the head, nothing more is counted.
+  std::size_t count_head(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = buf_[off_ + i];
+      ++line_bytes_;
+      if (in_request_line_) {
+        if (line_bytes_ > options_.max_uri_bytes + kRequestLineSlack) return hit(StreamLimit::uri), i;
+      } else if (++header_bytes_ > options_.max_header_bytes || line_bytes_ > kMaxHeaderLineBytes) {
+        return hit(StreamLimit::headers), i;
+      }
+      if (c == '\n') {
+        if (in_request_line_) {
+          in_request_line_ = false;
+        } else if (line_bytes_ == 2 && prev_cr_) {
+          in_head_ = false;
+          return i + 1;
+        } else if (++header_lines_ > options_.max_headers) {
+          return hit(StreamLimit::headers), i;
+        }
+        line_bytes_ = 0;
+      }
+      prev_cr_ = c == '\r';
+    }
+    return n;
+  }
+
+  socket_t sock_;
+  const ServerOptions& options_;
+  char buf_[4096];
+  std::size_t off_ = 0;
+  std::size_t len_ = 0;
+  std::size_t inject_ = 0;
+  StreamLimit limit_ = StreamLimit::none;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool in_head_ = true;
+  bool in_request_line_ = true;
+  std::size_t line_bytes_ = 0;
+  bool prev_cr_ = false;
+  std::size_t header_lines_ = 0;
+  std::size_t header_bytes_ = 0;
+};
+
+// The stream of the connection this worker serves, for the error handler.
+thread_local const GuardedStream* t_stream = nullptr;
+
+// Counters shared by the pool (which httplib creates and deletes inside run()) and load().
+struct PoolState {
+  std::atomic<std::size_t> workers{0};
+  std::atomic<std::size_t> busy{0};
+  std::atomic<std::size_t> queued{0};
+  std::atomic<std::uint64_t> rejected{0};
+};
+
+// httplib's ThreadPool with a bound: a connection waits for a worker only while fewer than
+// max_queued others do. Past that its task still has to run (httplib's task owns the socket
+// and closes it), so it goes to one rejecter thread, which runs it with t_rejecting set: the
+// server then answers 503 at once and closes (HttpServer::reject).
+class BoundedPool final : public httplib::TaskQueue {
+ public:
+  BoundedPool(std::size_t workers, std::size_t max_queued, PoolState& state) : max_queued_(max_queued), state_(state) {
+    state_.workers = workers;
+    for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+    rejecter_ = std::thread([this] { reject_loop(); });
+  }
+  ~BoundedPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mutex_);
+      const std::size_t idle = workers_.size() - busy_;
+      if (jobs_.size() < idle + max_queued_) {
+        jobs_.push_back({std::move(fn), Clock::now()});
+        state_.queued = jobs_.size();
+        cond_.notify_one();
+        return;
+      }
+      rejects_.push_back(std::move(fn));
+      ++state_.rejected;
+    }
+    reject_cond_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      shutdown_ = true;
+    }
+    cond_.notify_all();
+    reject_cond_.notify_all();
+    for (auto& t : workers_) t.join();
+    rejecter_.join();
+    state_.workers = 0;
+  }
+
+  // Rejected connections waiting for the rejecter: past a few, it answers without waiting
+  // for their requests.
+  static thread_local std::size_t t_reject_backlog;
+
+ private:
+  struct Job {
+    std::function<void()> fn;
+    Clock::time_point accepted;
+  };
+
+  void work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mutex_);
+        cond_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        if (jobs_.empty()) return;  // shutting down with nothing left
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+        ++busy_;
+        state_.busy = busy_;
+        state_.queued = jobs_.size();
+      }
+      t_accepted_at = job.accepted;
+      job.fn();
+      std::lock_guard lock(mutex_);
+      --busy_;
+      state_.busy = busy_;
+    }
+  }
+
+  void reject_loop() {
+    t_rejecting = true;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mutex_);
+        reject_cond_.wait(lock, [this] { return !rejects_.empty() || shutdown_; });
+        if (rejects_.empty()) return;
+        fn = std::move(rejects_.front());
+        rejects_.pop_front();
+        t_reject_backlog = rejects_.size();
+      }
+      fn();
+    }
+  }
+
+  const std::size_t max_queued_;
+  PoolState& state_;
+  std::vector<std::thread> workers_;
+  std::thread rejecter_;
+  std::mutex mutex_;
+  std::condition_variable cond_;
+  std::condition_variable reject_cond_;
+  std::deque<Job> jobs_;
+  std::deque<std::function<void()>> rejects_;
+  std::size_t busy_ = 0;
+  bool shutdown_ = false;
+};
+thread_local std::size_t BoundedPool::t_reject_backlog = 0;
+
+}  // namespace
+
+// httplib::Server serving each connection through a GuardedStream, and answering the
+// connections BoundedPool rejects.
+class HttpServer final : public httplib::Server {
+ public:
+  explicit HttpServer(const ServerOptions& options) : options_(options) {}
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    if (t_rejecting) {
+      reject(sock);
+    } else if (serve(sock) != StreamLimit::none) {
+      linger(sock);
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return true;
+  }
+
+  // Closing a socket with unread bytes makes the kernel reset the connection, and the client
+  // may lose the answer it has not read yet (a 431 while it still sends a huge header). So
+  // stop sending, and read and drop what still comes, for a short while.
+  static void linger(socket_t sock) {
+    ::shutdown(sock, SHUT_WR);
+    char buf[16384];
+    std::size_t dropped = 0;
+    const auto until = Clock::now() + std::chrono::seconds(2);
+    while (dropped < (std::size_t{8} << 20) && wait_socket(sock, POLLIN, to_poll_ms(until - Clock::now()))) {
+      const ssize_t n = ::recv(sock, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      dropped += static_cast<std::size_t>(n);
+    }
+  }
+
+  // httplib's keep-alive loop (detail::process_server_socket), over a GuardedStream. Returns
+  // the limit that ended the connection, if one did.
+  StreamLimit serve(socket_t sock) {
+    GuardedStream stream(sock, options_);
+    t_stream = &stream;
+    const auto receive = std::chrono::milliseconds(options_.receive_timeout_ms);
+    for (std::size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+      const bool first = left == keep_alive_max_count_;
+      // The first request gets no longer to start than to arrive whole.
+      Clock::duration wait = std::chrono::seconds(keep_alive_timeout_sec_);
+      if (first) wait = std::min<Clock::duration>(wait, receive);
+      if (!stream.wait_for_request(wait, svr_sock_)) break;
+      // Receiving is timed from now (time spent queued is not the client's doing); the
+      // request's deadline from the connection's acceptance.
+      t_request_began = first ? t_accepted_at : Clock::now();
+      stream.begin_request(Clock::now());
+      bool closed = false;
+      if (!process_request(stream, left == 1, closed, nullptr) || closed) break;
+      if (stream.limit() != StreamLimit::none) break;
+    }
+    t_stream = nullptr;
+    return stream.limit();
+  }
+
+  // 503 with Retry-After, without reading more than the client sent at once: the request is
+  // read (briefly, and not at all when many wait) so that closing does not reset the
+  // connection before the client has read the answer.
+  void reject(socket_t sock) {
+    const bool hurry = BoundedPool::t_reject_backlog > 8;
+    const auto until = Clock::now() + std::chrono::milliseconds(hurry ? 0 : 200);
+    std::string head;
+    char buf[4096];
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 16384) {
+      if (!wait_socket(sock, POLLIN, to_poll_ms(until - Clock::now()))) break;
+      const ssize_t n = ::recv(sock, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      head.append(buf, static_cast<std::size_t>(n));
+    }
+    const std::string body = dump(coded_error("overloaded", "the server is busy: every worker is serving and the "
+                                                         "queue is full; retry later"));
+    std::string response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: ";
+    response += std::to_string(options_.retry_after_s);
+    response += "\r\nConnection: close\r\nContent-Length: ";
+    response += std::to_string(body.size());
+    response += "\r\n\r\n";
+    response += body;
+    std::size_t sent = 0;
+    while (sent < response.size() && wait_socket(sock, POLLOUT, 1000)) {
+      const ssize_t n = ::send(sock, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+    ::shutdown(sock, SHUT_WR);
+    // Let the client read the answer and close first (bounded).
+    const auto drain_until = Clock::now() + std::chrono::milliseconds(hurry ? 0 : 200);
+    while (wait_socket(sock, POLLIN, to_poll_ms(drain_until - Clock::now()))) {
+      if (::recv(sock, buf, sizeof buf, 0) <= 0) break;
+    }
+  }
+
+  const ServerOptions& options_;
+};
+
 struct Server::Impl {
   explicit Impl(ServerOptions options)
       : options_(std::move(options)), id_(g_next_server_id.fetch_add(1)) {}
@@ -536,10 +982,20 @@ struct Server::Impl {
 
   void log_request(const httplib::Request& req, const httplib::Response& res);
 
+  // Checks a search's question, limit and offset against this server's caps (400 naming the
+  // field), and its deadline (503 when it has passed). False when `res` holds the answer.
+  bool within_caps(const std::string& question, int limit, int offset, httplib::Response& res);
+  // The current request's deadline, if the server has one.
+  std::optional<Clock::time_point> deadline() const;
+  bool past_deadline(httplib::Response& res);
+  // The CORS headers for a request whose Origin is allowed (none when CORS is off).
+  void add_cors_headers(const httplib::Request& req, httplib::Response& res) const;
+
   ServerOptions options_;
   std::optional<searcher::rerank::Model> model_;  // from options_.rerank_model_path, if given
   const std::uint64_t id_;
-  httplib::Server http_;
+  HttpServer http_{options_};
+  PoolState pool_;
   std::atomic<bool> bound_{false};
   // stop() and run() may race: run_active_ says run() is past its stop check and heading into
   // (or inside) listen_after_bind, which stop() must then wait for before closing the socket.
@@ -568,6 +1024,8 @@ Result<searcher::Searcher*> Server::Impl::worker_searcher() {
 void Server::Impl::handle_search(const httplib::Request& req, httplib::Response& res) {
   auto request = req.method == "POST" ? parse_search_body(req.body) : parse_search_request(req.params);
   if (!request.ok()) return send_error(res, request.error());
+  if (!within_caps(request->query, request->limit, request->offset, res)) return;
+  request->deadline = deadline();
   auto searcher = worker_searcher();
   if (!searcher.ok()) return send_error(res, searcher.error());
   auto response = (*searcher)->search(*request);
@@ -606,11 +1064,67 @@ void Server::Impl::handle_suggest(const httplib::Request& req, httplib::Response
 void Server::Impl::handle_context(const httplib::Request& req, httplib::Response& res) {
   auto request = parse_context_body(req.body);
   if (!request.ok()) return send_error(res, request.error());
+  if (!within_caps(request->question, 1, 0, res)) return;
   auto searcher = worker_searcher();
   if (!searcher.ok()) return send_error(res, searcher.error());
   auto response = (*searcher)->context(*request);
   if (!response.ok()) return send_error(res, response.error());
   send_json(res, 200, searcher::context_to_json(*response));
+}
+
+bool Server::Impl::within_caps(const std::string& question, int limit, int offset, httplib::Response& res) {
+  if (question.size() > options_.max_query_bytes) {
+    send_error(res, bad_param("q", "q: the question is longer than " + std::to_string(options_.max_query_bytes) +
+                                       " bytes"));
+    return false;
+  }
+  if (const std::size_t terms = count_query_terms(question); terms > options_.max_query_terms) {
+    send_error(res, bad_param("q", "q: the question has " + std::to_string(terms) + " words; at most " +
+                                       std::to_string(options_.max_query_terms) + " are searched"));
+    return false;
+  }
+  if (limit > options_.max_limit) {
+    send_error(res, bad_param("limit", "limit: must be between 1 and " + std::to_string(options_.max_limit)));
+    return false;
+  }
+  if (offset > options_.max_offset) {
+    send_error(res, bad_param("offset", "offset: must be between 0 and " + std::to_string(options_.max_offset)));
+    return false;
+  }
+  return !past_deadline(res);
+}
+
+std::optional<Clock::time_point> Server::Impl::deadline() const {
+  if (options_.request_deadline_ms <= 0) return std::nullopt;
+  return t_request_began + std::chrono::milliseconds(options_.request_deadline_ms);
+}
+
+bool Server::Impl::past_deadline(httplib::Response& res) {
+  const auto until = deadline();
+  if (!until || Clock::now() < *until) return false;
+  res.set_header("Retry-After", std::to_string(options_.retry_after_s));
+  send_json(res, 503,
+            coded_error("deadline_exceeded", "the request waited past its deadline of " +
+                                                 std::to_string(options_.request_deadline_ms) +
+                                                 " ms before it could be searched; retry later"));
+  return true;
+}
+
+void Server::Impl::add_cors_headers(const httplib::Request& req, httplib::Response& res) const {
+  if (options_.cors_origins.empty() || !req.has_header("Origin")) return;
+  const std::string origin = req.get_header_value("Origin");
+  const auto& allowed = options_.cors_origins;
+  const bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+  if (!any && std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) return;
+  res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
+  if (!any) res.set_header("Vary", "Origin");
+  res.set_header("Access-Control-Expose-Headers", "Retry-After");
+  if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {
+    // A preflight: the route's own OPTIONS handler adds Allow and the 204.
+    res.set_header("Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS");
+    res.set_header("Access-Control-Allow-Headers", "Content-Type, Authorization, X-API-Key");
+    res.set_header("Access-Control-Max-Age", "600");
+  }
 }
 
 bool Server::Impl::authorised(const httplib::Request& req, httplib::Response& res) {
@@ -744,6 +1258,10 @@ void Server::Impl::handle_metrics(httplib::Response& res) {
       {"medsearch_index_documents", "Passages (Xapian documents) in the index.", static_cast<double>(stats->passages)},
       {"medsearch_index_records", "Records in the index.", static_cast<double>(stats->records)},
       {"medsearch_index_revision", "Revision of the index (the sum over shards for a sharded index).", revision.ok() ? static_cast<double>(*revision) : 0.0},
+      {"medsearch_http_workers", "Worker threads serving connections.", static_cast<double>(pool_.workers.load())},
+      {"medsearch_http_workers_busy", "Workers serving a connection now.", static_cast<double>(pool_.busy.load())},
+      {"medsearch_http_queued", "Connections waiting for a worker.", static_cast<double>(pool_.queued.load())},
+      {"medsearch_http_rejected", "Connections answered 503 (queue full) since the server started.", static_cast<double>(pool_.rejected.load())},
   });
   res.status = 200;
   res.set_content(body, "text/plain; version=0.0.4; charset=utf-8");
@@ -796,7 +1314,9 @@ void Server::Impl::configure() {
   const int threads = options_.threads > 0
                           ? options_.threads
                           : std::max(8, static_cast<int>(std::thread::hardware_concurrency()));
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  http_.new_task_queue = [this, threads] {
+    return new BoundedPool(static_cast<std::size_t>(threads), options_.max_queued, pool_);
+  };
 
   http_.set_payload_max_length(options_.max_payload_bytes);
   http_.set_read_timeout(options_.read_timeout_s, 0);
@@ -811,8 +1331,16 @@ void Server::Impl::configure() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
-  http_.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request_start = std::chrono::steady_clock::now();
+    add_cors_headers(req, res);
+    // The stream already cut request lines far over the limit; this is the exact check.
+    if (req.target.size() > options_.max_uri_bytes) {
+      send_json(res, 414,
+                coded_error("uri_too_long", "the request URI is longer than " +
+                                                std::to_string(options_.max_uri_bytes) + " bytes"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });
@@ -821,6 +1349,28 @@ void Server::Impl::configure() {
   // (no route, malformed request, body too large) still need a body. Declared with its type
   // because a lambda fits both set_error_handler overloads.
   httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request& req, httplib::Response& res) {
+    // A request the connection's stream cut short: httplib saw a malformed request (400) or
+    // a long line (414); say what it was. The connection is closed after this answer.
+    if (const StreamLimit limit = t_stream ? t_stream->limit() : StreamLimit::none; limit != StreamLimit::none) {
+      json body;
+      if (limit == StreamLimit::uri) {
+        res.status = 414;
+        body = coded_error("uri_too_long",
+                           "the request URI is longer than " + std::to_string(options_.max_uri_bytes) + " bytes");
+      } else if (limit == StreamLimit::headers) {
+        res.status = 431;
+        body = coded_error("headers_too_large", "the request has more than " + std::to_string(options_.max_headers) +
+                                                    " header lines or " + std::to_string(options_.max_header_bytes) +
+                                                    " bytes of headers");
+      } else {
+        res.status = 408;
+        body = coded_error("request_timeout", "the request did not arrive whole within " +
+                                                  std::to_string(options_.receive_timeout_ms) + " ms");
+      }
+      res.set_header("Connection", "close");
+      res.set_content(dump(body), kJsonType);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     res.set_content(dump(error_to_json(error_for_status(req, res.status, options_.max_payload_bytes))),
                     kJsonType);
@@ -919,6 +1469,27 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (options.read_timeout_s < 0 || options.write_timeout_s < 0 || options.keep_alive_timeout_s < 0) {
     return corpus::make_error(ErrorCode::invalid_argument, "timeouts must be 0 or more", "timeout");
   }
+  auto bad_option = [](const char* param, const std::string& message) {
+    return corpus::make_error(ErrorCode::invalid_argument, message, param);
+  };
+  if (options.max_uri_bytes < 16 || options.max_uri_bytes > kMaxUriBytesCeiling)
+    return bad_option("max_uri_bytes", "max_uri_bytes must be 16.." + std::to_string(kMaxUriBytesCeiling));
+  if (options.max_headers < 1 || options.max_header_bytes < 64)
+    return bad_option("max_headers", "max_headers must be at least 1 and max_header_bytes at least 64");
+  if (options.receive_timeout_ms < 1) return bad_option("receive_timeout", "receive_timeout_ms must be at least 1");
+  if (options.request_deadline_ms < 0) return bad_option("request_deadline", "request_deadline_ms must be 0 or more");
+  if (options.retry_after_s < 0) return bad_option("retry_after", "retry_after_s must be 0 or more");
+  if (options.max_query_terms < 1) return bad_option("max_query_terms", "max_query_terms must be at least 1");
+  if (options.max_query_bytes < 1 || options.max_query_bytes > searcher::kMaxQueryBytes)
+    return bad_option("max_query_bytes", "max_query_bytes must be 1.." + std::to_string(searcher::kMaxQueryBytes));
+  if (options.max_limit < 1 || options.max_limit > searcher::kMaxLimit)
+    return bad_option("max_limit", "max_limit must be 1.." + std::to_string(searcher::kMaxLimit));
+  if (options.max_offset < 0 || options.max_offset > searcher::kMaxOffset)
+    return bad_option("max_offset", "max_offset must be 0.." + std::to_string(searcher::kMaxOffset));
+  for (const std::string& origin : options.cors_origins) {
+    if (origin.empty() || origin.find_first_of("\r\n, ") != std::string::npos)
+      return bad_option("cors_origin", "a CORS origin is \"*\" or one origin such as https://example.org, got '" + origin + "'");
+  }
   if (std::error_code ec; !options.web_dir.empty() && !std::filesystem::is_directory(options.web_dir, ec)) {
     return corpus::make_error(ErrorCode::invalid_argument, "web_dir " + options.web_dir + " is not a folder", "web_dir");
   }
@@ -992,6 +1563,11 @@ void Server::stop() {
 }
 
 bool Server::is_running() const { return impl_->http_.is_running(); }
+
+ServerLoad Server::load() const {
+  const PoolState& pool = impl_->pool_;
+  return {pool.workers.load(), pool.busy.load(), pool.queued.load(), pool.rejected.load()};
+}
 
 const ServerOptions& Server::options() const { return impl_->options_; }
 

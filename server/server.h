@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,37 @@ struct ServerOptions {
   int write_timeout_s = 5;
   int keep_alive_timeout_s = 5;               // an idle keep-alive connection holds a worker
   std::size_t keep_alive_max_requests = 100;  // requests per connection before it is closed
+  // Connections accepted while every worker is busy wait in a queue of this many; past it they
+  // are answered 503 with Retry-After (code "overloaded") and closed. 0 = no waiting at all.
+  std::size_t max_queued = 64;
+  int retry_after_s = 1;                      // the Retry-After of every 503 the server chooses
+  // The request line's target (path and query string): longer gets 414 (code
+  // "uri_too_long"). At most kMaxUriBytesCeiling, httplib's compiled-in limit.
+  std::size_t max_uri_bytes = 8192;
+  // Header lines after the request line, and their bytes in all: more gets 431 (code
+  // "headers_too_large"), as does any one header line over 8,192 bytes (httplib's limit).
+  std::size_t max_headers = 64;
+  std::size_t max_header_bytes = 16384;
+  // The longest a client may take to send one whole request (line, headers and body), from
+  // its first byte (from the connection's acceptance for its first request); slower gets 408
+  // (code "request_timeout") and the connection is closed. So does a wait of read_timeout_s
+  // for the next byte of a request.
+  int receive_timeout_ms = 10000;
+  // A request's deadline, counted as receive_timeout_ms is: a search or context request still
+  // unanswered when it passes is refused with 503 and Retry-After (code "deadline_exceeded")
+  // before searching, or searches with the time left as Xapian's time limit and says
+  // "deadline_exceeded": true (searcher::SearchRequest::deadline). 0 = none.
+  int request_deadline_ms = 10000;
+  // Caps on a search (GET/POST /search, and /context's question): at most this many words and
+  // bytes in the question (400, param "q"), and limit and offset at most these (400), each no
+  // more than the searcher's own ceilings (searcher::kMaxQueryBytes, kMaxLimit, kMaxOffset).
+  std::size_t max_query_terms = 64;
+  std::size_t max_query_bytes = searcher::kMaxQueryBytes;
+  int max_limit = searcher::kMaxLimit;
+  int max_offset = searcher::kMaxOffset;
+  // Origins allowed to call the API from a browser page served elsewhere (CORS): an origin
+  // ("https://example.org") or "*". Empty = CORS off: no Access-Control-* headers at all.
+  std::vector<std::string> cors_origins;
   bool access_log = true;                     // one JSON line per request on stderr
   // The write API (POST /records, DELETE /records/{id}) is on only when this is set; requests
   // must then carry it as "Authorization: Bearer <key>" or "X-API-Key: <key>".
@@ -52,6 +84,18 @@ struct ServerOptions {
   // The web page: GET / and the files in this folder (nothing outside it); empty = no page.
   // API routes win over a file of the same name.
   std::string web_dir = std::string(default_web_dir());
+};
+
+// httplib 0.11.4 reads request lines up to this long (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH, fixed
+// when Debian built its library): ServerOptions::max_uri_bytes may only lower it.
+inline constexpr std::size_t kMaxUriBytesCeiling = 8192;
+
+// What the worker pool is doing, for tests and /metrics.
+struct ServerLoad {
+  std::size_t workers = 0;      // threads serving connections
+  std::size_t busy = 0;         // of which serving a connection now
+  std::size_t queued = 0;       // connections accepted and waiting for a worker
+  std::uint64_t rejected = 0;   // connections answered 503 "overloaded" since start
 };
 
 // An HTTP server over one on-disk index.
@@ -90,6 +134,9 @@ class Server {
   // True while run() is accepting connections.
   bool is_running() const;
 
+  // The worker pool's state now (zeros before run()). Safe from any thread.
+  ServerLoad load() const;
+
   const ServerOptions& options() const;
 
  private:
@@ -119,9 +166,14 @@ Result<searcher::SearchRequest> parse_search_body(const std::string& body);
 // "answer"?}], "budget_tokens", "sources":[], "per_record"}; errors as parse_search_body.
 Result<searcher::ContextRequest> parse_context_body(const std::string& body);
 
-// True when the two keys are equal, in time that depends only on their lengths (not on where
-// they first differ), so a client cannot guess the key byte by byte from response times.
+// True when the two keys are equal, in time that depends only on the given key's length (not
+// on where they first differ, nor on the expected key's length), so a client cannot guess the
+// key, or its length, from response times. False when `expected` is empty.
 bool keys_equal(std::string_view given, std::string_view expected);
+
+// Words in a question as the limit on query terms counts them: runs of letters and digits
+// (every byte of a multi-byte UTF-8 character counts as a letter), so "β-blocker HbA1c" is 3.
+std::size_t count_query_terms(std::string_view question);
 
 // The HTTP status for an error code: invalid_argument/parse 400, not_found 404,
 // unavailable 503, corrupt/internal 500.

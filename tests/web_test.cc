@@ -94,6 +94,9 @@ class WebTest : public ::testing::Test {
     write_file(web_ / "sub" / "index.html", "<p>sub</p>");
     write_file(dir_.path() / "secret.txt", kSecret);
     fs::create_symlink(dir_.path() / "secret.txt", web_ / "link.txt");
+    // A folder inside the web folder that is a symlink to one outside it.
+    write_file(dir_.path() / "outside" / "page.html", kSecret);
+    fs::create_symlink(dir_.path() / "outside", web_ / "linkdir");
     server_ = std::make_unique<WebServer>(dir_, web_.string());
     ASSERT_TRUE(server_->ok());
   }
@@ -152,7 +155,9 @@ TEST_F(WebTest, NothingOutsideTheFolderIsServed) {
            "/%2e%2e%2fsecret.txt", "/sub/../../secret.txt", "/sub/%2e%2e/%2e%2e/secret.txt",
            "/./index.html", "//etc/passwd", "/..", "/%2e%2e", "/link.txt", "/.hidden.txt",
            "/%2ehidden.txt", "/notes.unknown", "/missing.js", "/sub", "/index.html%00.js",
-           "/..\\secret.txt", "/../CMakeLists.txt", "/%2e%2e/%2e%2e/CMakeLists.txt"}) {
+           "/..\\secret.txt", "/../CMakeLists.txt", "/%2e%2e/%2e%2e/CMakeLists.txt", "/linkdir/page.html",
+           "/linkdir/", "/sub%2f..%2f..%2fsecret.txt", "/sub%2F%2E%2E%2F%2E%2E%2Fsecret.txt", "/%252e%252e/secret.txt",
+           "/sub/..%5c..%5csecret.txt", "/.%2e/secret.txt"}) {
     SCOPED_TRACE(path);
     expect_refused(path);
   }
