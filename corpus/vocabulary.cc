@@ -47,9 +47,33 @@ unsigned digit_infix(unsigned ch) {
   return 0;
 }
 
-bool is_digit(unsigned ch) { return U::get_category(ch) == U::DECIMAL_DIGIT_NUMBER; }
-bool is_upper(unsigned ch) { return U::get_category(ch) == U::UPPERCASE_LETTER || U::get_category(ch) == U::TITLECASE_LETTER; }
-bool is_lower(unsigned ch) { return U::get_category(ch) == U::LOWERCASE_LETTER; }
+// ASCII first: tagging runs over every passage, and Xapian's Unicode table lookups for each
+// character of mostly-ASCII text were most of its cost. Same answers as Xapian's tables.
+bool is_digit(unsigned ch) {
+  if (ch < 0x80) return ch >= '0' && ch <= '9';
+  return U::get_category(ch) == U::DECIMAL_DIGIT_NUMBER;
+}
+bool is_upper(unsigned ch) {
+  if (ch < 0x80) return ch >= 'A' && ch <= 'Z';
+  return U::get_category(ch) == U::UPPERCASE_LETTER || U::get_category(ch) == U::TITLECASE_LETTER;
+}
+bool is_lower(unsigned ch) {
+  if (ch < 0x80) return ch >= 'a' && ch <= 'z';
+  return U::get_category(ch) == U::LOWERCASE_LETTER;
+}
+// Xapian's word characters: letters, marks, numbers and connector punctuation ('_' in ASCII).
+bool is_wordchar(unsigned ch) {
+  if (ch < 0x80) return is_lower(ch) || is_upper(ch) || is_digit(ch) || ch == '_';
+  return U::is_wordchar(ch);
+}
+unsigned to_lower(unsigned ch) {
+  if (ch < 0x80) return is_upper(ch) ? ch + ('a' - 'A') : ch;
+  return U::tolower(ch);
+}
+void append_char(std::string& out, unsigned ch) {
+  if (ch < 0x80) out += static_cast<char>(ch);
+  else U::append_utf8(out, ch);
+}
 
 void note_case(Word& w, unsigned ch) {
   if (is_lower(ch)) w.has_lower = true;
@@ -70,7 +94,7 @@ std::vector<Word> split_words(std::string_view text) {
   Xapian::Utf8Iterator it(text.data(), text.size());
   std::size_t previous_end = 0;
   while (true) {
-    while (it != end && !U::is_wordchar(*it)) ++it;
+    while (it != end && !is_wordchar(*it)) ++it;
     if (it == end) break;
     Word w;
     w.begin = static_cast<std::size_t>(it.raw() - base);
@@ -82,11 +106,11 @@ std::vector<Word> split_words(std::string_view text) {
       Xapian::Utf8Iterator p = it;
       std::size_t count = 0;
       do {
-        U::append_utf8(initials, U::tolower(*p));
+        append_char(initials, to_lower(*p));
         ++p;
         ++count;
       } while (p != end && *p == '.' && ++p != end && is_upper(*p));
-      if (count > 1 && (p == end || !U::is_wordchar(*p))) {
+      if (count > 1 && (p == end || !is_wordchar(*p))) {
         w.lower = std::move(initials);
         w.capitals = true;
         it = p;
@@ -96,19 +120,19 @@ std::vector<Word> split_words(std::string_view text) {
     if (!done) {
       unsigned previous = 0;
       while (true) {
-        while (it != end && U::is_wordchar(*it)) {
+        while (it != end && is_wordchar(*it)) {
           note_case(w, *it);
-          U::append_utf8(w.lower, U::tolower(*it));
+          append_char(w.lower, to_lower(*it));
           previous = *it;
           ++it;
         }
         if (it == end) break;
         Xapian::Utf8Iterator next = it;
         ++next;
-        if (next == end || !U::is_wordchar(*next)) break;
+        if (next == end || !is_wordchar(*next)) break;
         const unsigned glue = (is_digit(previous) && is_digit(*next)) ? digit_infix(*it) : infix(*it);
         if (glue == 0) break;
-        if (glue != kIgnore) U::append_utf8(w.lower, glue);
+        if (glue != kIgnore) append_char(w.lower, glue);
         it = next;
       }
       // Up to three '+' or '#' end a word ("C++"), unless a word character follows.
@@ -119,10 +143,10 @@ std::vector<Word> split_words(std::string_view text) {
           w.lower.resize(length);
           break;
         }
-        U::append_utf8(w.lower, *it);
+        append_char(w.lower, *it);
         ++it;
       }
-      if (it != end && U::is_wordchar(*it)) w.lower.resize(length);
+      if (it != end && is_wordchar(*it)) w.lower.resize(length);
     }
     w.end = static_cast<std::size_t>(it.raw() - base);
     if (it == end) w.end = text.size();

@@ -254,6 +254,20 @@ Indexer::Indexer(Xapian::WritableDatabase db, IndexerOptions options)
   db_.set_metadata(std::string(schema::kMetaSchemaVersion), std::to_string(schema::kVersion));
   write_vocabulary();
   load_known();
+  // Everything between two commits is one Xapian transaction. Outside a transaction Xapian
+  // commits whenever its flush threshold is reached; inside one it only moves the buffered
+  // postings into the tables, so a small threshold (pipeline.cc sets it) keeps the inverter's
+  // maps small and fast while readers still see whole commits of `commit_every` records.
+  begin();
+}
+
+void Indexer::begin() {
+  try {
+    db_.begin_transaction();
+    in_transaction_ = true;
+  } catch (const Xapian::UnimplementedError&) {
+    in_transaction_ = false;  // the in-memory backend has no transactions (and no flushes)
+  }
 }
 
 void Indexer::write_vocabulary() {
@@ -280,12 +294,13 @@ void Indexer::write_vocabulary() {
 }
 
 Indexer::~Indexer() {
-  if (pending_ > 0) {
-    try {
-      db_.commit();
-    } catch (const Xapian::Error&) {
-      // Nothing to report to in a destructor; callers that care call commit() themselves.
-    }
+  // Xapian would cancel an open transaction; commit it, as Xapian commits a database closed
+  // outside one (metadata set by the caller included).
+  try {
+    if (in_transaction_) db_.commit_transaction();
+    else if (pending_ > 0) db_.commit();
+  } catch (const Xapian::Error&) {
+    // Nothing to report to in a destructor; callers that care call commit() themselves.
   }
 }
 
@@ -384,7 +399,13 @@ Result<std::size_t> Indexer::remove(const std::string& record_id) {
 
 Status Indexer::commit() {
   try {
-    db_.commit();
+    if (in_transaction_) {
+      in_transaction_ = false;
+      db_.commit_transaction();  // durable: a flushed transaction commits
+      begin();
+    } else {
+      db_.commit();
+    }
     pending_ = 0;
     return Status::success();
   } catch (const Xapian::Error& e) {

@@ -128,6 +128,7 @@ class Indexer {
   };
   void load_known();
   void write_vocabulary();
+  void begin();  // starts the transaction that the next commit() commits
   Status maybe_commit();
 
   Xapian::WritableDatabase db_;
@@ -135,6 +136,7 @@ class Indexer {
   DocumentBuilder builder_;
   std::unordered_map<std::string, Known> known_;  // record id -> what the index holds
   std::uint32_t pending_ = 0;
+  bool in_transaction_ = false;
 };
 
 }  // namespace medsearch::indexer

@@ -16,6 +16,7 @@ packages=(
   libcli11-dev
   libpugixml-dev
   zlib1g-dev
+  libjemalloc-dev
   python3 python3-jsonschema
   curl ca-certificates
   wrk gnuplot-nox  # bench-query.sh and load.sh: HTTP load; gnuplot: the latency plots
