@@ -16,8 +16,10 @@ namespace medsearch::searcher {
 inline constexpr std::size_t kMaxDrugFacetValues = 20;
 inline constexpr int kYearBucketWidth = 5;
 // Up to this many passages, a search with facets examines every match so the counts are
-// exact; a larger index counts over at least kFacetSampleMatches matches (not exact).
-inline constexpr Xapian::doccount kExactFacetsMaxPassages = 500000;
+// exact; a larger index counts over at least kFacetSampleMatches matches (not exact). Was
+// 500,000: at 100,000 generated passages, exact facets held a search to 7 per second on one
+// thread, sampled ones 15 (medsearch-query-bench, snippets off; docs/PERFORMANCE.md).
+inline constexpr Xapian::doccount kExactFacetsMaxPassages = 20000;
 inline constexpr Xapian::doccount kFacetSampleMatches = 10000;
 
 struct FacetValue {

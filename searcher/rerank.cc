@@ -93,7 +93,7 @@ const std::array<const char*, kFeatureCount> kFeatureNames = {
     "bm25_query"};
 
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
-                                                           const Feedback& feedback) {
+                                                           const Feedback& feedback, bool check_all) {
   std::vector<std::pair<std::string, double>> out;
   if (feedback.docs == 0 || feedback.terms == 0) return out;
   Xapian::Enquire enquire(db);
@@ -105,7 +105,7 @@ std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Databas
   // by passage id and by term, so the expansion never depends on how the index is split.
   constexpr Xapian::doccount kMargin = 8;
   const Xapian::doccount want = feedback.docs + kMargin;
-  Xapian::MSet top = enquire.get_mset(0, want);
+  Xapian::MSet top = enquire.get_mset(0, want, check_all ? std::max(db.get_doccount(), want) : want);
   if (top.empty()) return out;
   std::vector<std::tuple<long long, std::string, Xapian::docid>> ranked;
   for (auto it = top.begin(); it != top.end(); ++it)

@@ -42,8 +42,10 @@ bool only_words(const Xapian::Query& query);
 
 // Expansion terms (unprefixed stems) of the top `feedback.docs` passages of `query`, with
 // their ESet weights, best first. Empty when feedback is off or nothing matches.
+// `check_all` makes the first stage check every match (the searcher asks for it over remote
+// shards, see Searcher::search_once).
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
-                                                           const Feedback& feedback);
+                                                           const Feedback& feedback, bool check_all = false);
 // True if expand() ORs the expansion in (letting passages without the question's words in):
 // the query is only words, at least `feedback.widen_min_terms` of them.
 bool widens(const Xapian::Query& query, const Feedback& feedback);

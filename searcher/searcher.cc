@@ -228,7 +228,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // First-stage feedback (when the model asks for it) widens the query.
   std::vector<std::pair<std::string, double>> feedback;
   if (request.rerank && model_.feedback.docs > 0) {
-    feedback = rerank::feedback_terms(db_, query, model_.feedback);
+    feedback = rerank::feedback_terms(db_, query, model_.feedback, shards_ && shards_->any_remote());
     query = rerank::expand(query, feedback, model_.feedback);
   }
   lap(response.timings.feedback);
@@ -298,8 +298,13 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // of their own (rerank::record_collapse_counts), so that leaves facets: they count every match
   // when the index is small enough to look at all of them, and at least kFacetSampleMatches
   // otherwise (then they say they are not exact).
+  // Over remote shards (slow anyway: a round trip per shard), and whenever facets check every
+  // match, the main match checks every match too: a pruned match can order near-ties (scores a
+  // last bit apart over shards) differently from a full one, and the reranker's first_rank
+  // feature then moves the tail of the top 30 (api_test's three_remote_shards against one
+  // database, "rilutek side effects", before this rule).
   const bool small_index = db_.get_doccount() <= kExactFacetsMaxPassages;
-  const bool exact_needs_all = request.facets && small_index;
+  const bool exact_needs_all = (request.facets && small_index) || remote;
   const Xapian::doccount check_at_least =
       exact_needs_all ? db_.get_doccount() : request.facets ? std::max(first + count, kFacetSampleMatches) : first + count;
   // Scores that differ only in floating-point noise (the same passage text scored in one
@@ -321,7 +326,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     enquire.set_time_limit(time_limit);
   }
   const auto match_start = std::chrono::steady_clock::now();
-  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(spy_on_main ? check_at_least : 0, lo + want));
+  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(spy_on_main || exact_needs_all ? check_at_least : 0, lo + want));
   if (time_limit > 0 &&
       std::chrono::duration<double>(std::chrono::steady_clock::now() - match_start).count() >= time_limit) {
     response.deadline_exceeded = true;
