@@ -333,22 +333,21 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     response.warnings.push_back("the request's deadline passed during the match: total_estimate and facets are estimates");
   }
   response.total_estimate = mset.get_matches_estimated();
-  if (widened && (!request.facets || remote)) {
-    // Xapian's estimate for the question's own matches, from its term statistics (no postings read).
+  if (widened) {
+    // The total and the facets count the question's own matches: a second, narrower match.
     Xapian::Enquire own(db_);
     own.set_query(counted);
     if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
-    response.total_estimate = own.get_mset(0, 0).get_matches_estimated();
-  }
-  if (request.facets && widened && !remote) {
-    Xapian::Enquire own(db_);
-    own.set_weighting_scheme(Xapian::BM25Weight());
-    own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
-    if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
-    own.set_query(counted);
-    own.add_matchspy(&spy);
-    if (time_limit > 0) own.set_time_limit(time_limit);
-    response.total_estimate = own.get_mset(0, first + count, check_at_least).get_matches_estimated();
+    if (request.facets && !remote) {
+      own.set_weighting_scheme(Xapian::BM25Weight());
+      own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+      own.add_matchspy(&spy);
+      if (time_limit > 0) own.set_time_limit(time_limit);
+      response.total_estimate = own.get_mset(0, first + count, check_at_least).get_matches_estimated();
+    } else {
+      // Xapian's estimate from the term statistics (no postings read).
+      response.total_estimate = own.get_mset(0, 0).get_matches_estimated();
+    }
   }
   if (request.facets && remote) {
     // The same matches as the spy would see (every match, or the best check_at_least): the

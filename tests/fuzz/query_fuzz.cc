@@ -10,10 +10,9 @@
 #include <memory>
 #include <string>
 
-#include "corpus/reader.h"
-#include "indexer/indexer.h"
 #include "searcher/context.h"
 #include "searcher/searcher.h"
+#include "tests/fuzz/samples_index.h"
 
 namespace {
 
@@ -21,27 +20,12 @@ namespace fs = std::filesystem;
 using namespace medsearch;
 
 std::unique_ptr<searcher::Searcher> open_samples() {
-  std::string tmpl = (fs::temp_directory_path() / "medsearch-fuzz-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-  const std::string db = tmpl + "/db";
-  {
-    auto writer = indexer::Indexer::open(db);
-    if (!writer.ok()) std::abort();
-    for (const auto& entry : fs::directory_iterator(fs::path(MEDSEARCH_SOURCE_DIR) / "corpus" / "samples")) {
-      if (entry.path().extension() != ".jsonl") continue;
-      auto reader = corpus::open_reader(entry.path().string(), corpus::Format::medsearch);
-      if (!reader.ok()) std::abort();
-      corpus::ReadItem item;
-      while ((*reader)->next(item))
-        if (item.record && !(*writer)->add(*item.record).ok()) std::abort();
-    }
-    if (!(*writer)->commit().ok()) std::abort();
-  }
+  const std::string db = fuzz::index_samples();
   auto opened = searcher::Searcher::open(db);
   if (!opened.ok()) std::abort();
   // The files stay open; the folder goes when the process ends.
   std::error_code ec;
-  fs::remove_all(tmpl, ec);
+  fs::remove_all(fs::path(db).parent_path(), ec);
   return std::move(*opened);
 }
 

@@ -15,13 +15,11 @@
 #include <string>
 #include <thread>
 
-#include "corpus/reader.h"
-#include "indexer/indexer.h"
 #include "server/server.h"
+#include "tests/fuzz/samples_index.h"
 
 namespace {
 
-namespace fs = std::filesystem;
 using namespace medsearch;
 
 struct Running {
@@ -30,22 +28,7 @@ struct Running {
 };
 
 Running start() {
-  std::string tmpl = (fs::temp_directory_path() / "medsearch-fuzz-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-  const std::string db = tmpl + "/db";
-  {
-    auto writer = indexer::Indexer::open(db);
-    if (!writer.ok()) std::abort();
-    for (const auto& entry : fs::directory_iterator(fs::path(MEDSEARCH_SOURCE_DIR) / "corpus" / "samples")) {
-      if (entry.path().extension() != ".jsonl") continue;
-      auto reader = corpus::open_reader(entry.path().string(), corpus::Format::medsearch);
-      if (!reader.ok()) std::abort();
-      corpus::ReadItem item;
-      while ((*reader)->next(item))
-        if (item.record && !(*writer)->add(*item.record).ok()) std::abort();
-    }
-    if (!(*writer)->commit().ok()) std::abort();
-  }
+  const std::string db = fuzz::index_samples();
   server::ServerOptions options;
   options.db_path = db;
   options.port = 0;
