@@ -8,6 +8,7 @@
 #include "corpus/analysis.h"
 #include "corpus/vocabulary.h"
 #include "corpus/xapian_error.h"
+#include "searcher/deadline.h"
 #include "searcher/spelling.h"
 
 namespace medsearch::searcher {
@@ -317,18 +318,14 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
   if (rerank) lo = 0;
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
-  // The deadline as Xapian's time limit: past it the match stops checking beyond the best
-  // hits. A deadline already passed still gets a (tiny) limit, so the answer says so.
-  double time_limit = 0;
-  if (request.deadline && !remote) {
-    const double left = std::chrono::duration<double>(*request.deadline - std::chrono::steady_clock::now()).count();
-    time_limit = std::max(left, 1e-6);
-    enquire.set_time_limit(time_limit);
-  }
-  const auto match_start = std::chrono::steady_clock::now();
-  Xapian::MSet mset = enquire.get_mset(lo, want, std::max(spy_on_main || exact_needs_all ? check_at_least : 0, lo + want));
-  if (time_limit > 0 &&
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - match_start).count() >= time_limit) {
+  // The deadline: when it has passed (or passes during the match), checking stops at the best
+  // hits, and the total and the facets become estimates (searcher/deadline.h).
+  const Clock::time_point deadline = remote || !request.deadline ? Clock::time_point::max() : *request.deadline;
+  bool cut = false;
+  Xapian::MSet mset = match_until(enquire, lo, want,
+                                  std::max(spy_on_main || exact_needs_all ? check_at_least : 0, lo + want),
+                                  deadline, cut);
+  if (cut) {
     response.deadline_exceeded = true;
     response.warnings.push_back("the request's deadline passed during the match: total_estimate and facets are estimates");
   }
@@ -342,8 +339,13 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       own.set_weighting_scheme(Xapian::BM25Weight());
       own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
       own.add_matchspy(&spy);
-      if (time_limit > 0) own.set_time_limit(time_limit);
-      response.total_estimate = own.get_mset(0, first + count, check_at_least).get_matches_estimated();
+      bool own_cut = false;
+      response.total_estimate =
+          match_until(own, 0, first + count, check_at_least, deadline, own_cut).get_matches_estimated();
+      if (own_cut && !response.deadline_exceeded) {
+        response.deadline_exceeded = true;
+        response.warnings.push_back("the request's deadline passed during the match: total_estimate and facets are estimates");
+      }
     } else {
       // Xapian's estimate from the term statistics (no postings read).
       response.total_estimate = own.get_mset(0, 0).get_matches_estimated();

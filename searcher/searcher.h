@@ -54,10 +54,10 @@ struct SearchRequest {
   bool facets = false;   // count facets over the matches (SearchResponse::facets)
   bool intent = true;    // detect section/evidence intent and boost toward it (searcher/intent.h)
   std::string intent_text;  // detect intent from this text instead of `query` when not empty
-  // When set, the time left until it is Xapian's time limit for the match
-  // (Enquire::set_time_limit): past it Xapian stops checking matches beyond the best hits, so
-  // total_estimate and facets become estimates. Xapian 1.4 cannot stop a match midway. Local
-  // indexes only (Xapian warns that the limit may misbehave with remote shards).
+  // When set and passed before or during the match, checking stops at the best hits, so
+  // total_estimate and facets become estimates (SearchResponse::deadline_exceeded). The clock is
+  // checked every few candidates on the searching thread; Xapian 1.4 cannot stop a match
+  // midway, so a match over the deadline stops and reruns pruned. Local indexes only.
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 

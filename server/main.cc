@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--request-deadline-ms", options.request_deadline_ms,
                  "A search's deadline, counted from its connection's acceptance: past it before searching, 503 "
-                 "(code deadline_exceeded); during the match, Xapian's time limit (\"deadline_exceeded\": true). 0 = none")
+                 "(code deadline_exceeded); during the match, checking stops at the best hits (\"deadline_exceeded\": true). 0 = none")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
   app.add_option("--receive-timeout-ms", options.receive_timeout_ms,

@@ -62,7 +62,7 @@ struct ServerOptions {
   int receive_timeout_ms = 10000;
   // A request's deadline, counted as receive_timeout_ms is: a search or context request still
   // unanswered when it passes is refused with 503 and Retry-After (code "deadline_exceeded")
-  // before searching, or searches with the time left as Xapian's time limit and says
+  // before searching, or searches with it (checking stops at the best hits once it passes) and says
   // "deadline_exceeded": true (searcher::SearchRequest::deadline). 0 = none.
   int request_deadline_ms = 10000;
   // Caps on a search (GET/POST /search, and /context's question): at most this many words and

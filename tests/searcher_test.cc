@@ -2,12 +2,14 @@
 // evaluation metrics and property tests over the golden fixture.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "indexer/indexer.h"
 #include "searcher/answer.h"
+#include "searcher/deadline.h"
 #include "searcher/evaluation.h"
 #include "searcher/searcher.h"
 #include "tests/test_util.h"
@@ -323,4 +325,84 @@ TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"weights", {{"bm25", "high"}}}}).ok());
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"depth", 0}, {"weights", nlohmann::json::object()}}).ok());
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json::array()).ok());
+}
+
+// The request deadline (searcher/deadline.h), with a clock the test controls: the first read is
+// before the deadline, every later one after it, so the match runs into it at the spy's first
+// check and must stop, rerun pruned, and leave the enquire without its spies.
+namespace {
+
+std::atomic<int> clock_reads{0};
+const ms::Clock::time_point kDeadline = ms::Clock::time_point() + std::chrono::hours(1);
+
+ms::Clock::time_point passes_after_first_read() {
+  return clock_reads++ == 0 ? kDeadline - std::chrono::seconds(1) : kDeadline + std::chrono::seconds(1);
+}
+
+class CountingSpy : public Xapian::MatchSpy {
+ public:
+  void operator()(const Xapian::Document&, double) override { ++seen; }
+  Xapian::doccount seen = 0;
+};
+
+Xapian::WritableDatabase many_matches(Xapian::doccount n) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  for (Xapian::doccount i = 0; i < n; ++i) {
+    Xapian::Document doc;
+    doc.add_term("riluzole", 1 + i % 7);
+    doc.add_term("filler", 1 + i % 11);
+    db.add_document(doc);
+  }
+  return db;
+}
+
+std::vector<Xapian::docid> ids(const Xapian::MSet& mset) {
+  std::vector<Xapian::docid> out;
+  for (auto it = mset.begin(); it != mset.end(); ++it) out.push_back(*it);
+  return out;
+}
+
+}  // namespace
+
+TEST(Deadline, AMatchThatRunsIntoItStopsAndKeepsTheBestHits) {
+  constexpr Xapian::doccount kDocs = 500;
+  auto db = many_matches(kDocs);
+  Xapian::Enquire enquire(db);
+  enquire.set_query(Xapian::Query("riluzole"));
+
+  CountingSpy all;
+  enquire.add_matchspy(&all);
+  bool cut = true;
+  const Xapian::MSet full = ms::match_until(enquire, 0, 10, kDocs, ms::Clock::time_point::max(), cut);
+  EXPECT_FALSE(cut);
+  EXPECT_EQ(all.seen, kDocs);
+  EXPECT_EQ(full.get_matches_estimated(), kDocs);
+  ASSERT_EQ(full.size(), 10u);
+
+  // Runs into the deadline: the spies saw only the candidates up to the first check, the hits
+  // are still the best ten, and no spy is left on the enquire.
+  enquire.add_matchspy(&all);
+  CountingSpy some;
+  enquire.add_matchspy(&some);
+  clock_reads = 0;
+  const Xapian::MSet stopped = ms::match_until(enquire, 0, 10, kDocs, kDeadline, cut, &passes_after_first_read);
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(clock_reads.load(), 2);  // before the match, then at the spy's first check
+  EXPECT_EQ(some.seen, ms::kDeadlineCheckEvery);
+  EXPECT_EQ(ids(stopped), ids(full));
+  const Xapian::doccount seen = some.seen;
+  enquire.get_mset(0, 10, kDocs);
+  EXPECT_EQ(some.seen, seen);
+
+  // Already passed: straight to the pruned match, no spy added.
+  clock_reads = 1;
+  const Xapian::MSet late = ms::match_until(enquire, 0, 10, kDocs, kDeadline, cut, &passes_after_first_read);
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(ids(late), ids(full));
+
+  // Nothing to check beyond the best hits: nothing to cut, whatever the clock says.
+  clock_reads = 1;
+  ms::match_until(enquire, 0, 10, 10, kDeadline, cut, &passes_after_first_read);
+  EXPECT_FALSE(cut);
+  EXPECT_EQ(clock_reads.load(), 1);
 }
