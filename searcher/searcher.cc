@@ -298,7 +298,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // need every match checked. The reranker's per-record passage counts come from a small query
   // of their own (rerank::record_collapse_counts), so that leaves facets: they count every match
   // when the index is small enough to look at all of them, and at least kFacetSampleMatches
-  // otherwise (then they say they are not exact).
+  // otherwise (then they are exact only if the question matched fewer).
   // Over remote shards (slow anyway: a round trip per shard), and whenever facets check every
   // match, the main match checks every match too: a pruned match can order near-ties (scores a
   // last bit apart over shards) differently from a full one, and the reranker's first_rank
@@ -363,7 +363,11 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     for (auto it = matches.begin(); it != matches.end(); ++it) spy(it.get_document(), it.get_weight());
   }
   if (request.facets) {
-    response.facets = spy.facets(check_at_least >= db_.get_doccount() && !response.deadline_exceeded);
+    // Every match was seen when the check covered the whole index, or when the spy saw fewer
+    // than check_at_least: Xapian prunes only once that many matches were kept, so a match
+    // that ended below it looked at everything (selective questions on any index size).
+    const bool saw_all = check_at_least >= db_.get_doccount() || spy.passages_seen() < check_at_least;
+    response.facets = spy.facets(saw_all && !response.deadline_exceeded);
     // Every match was seen: count them rather than estimate.
     if (response.facets->exact) response.total_estimate = spy.matches(request.per_record);
     enquire.clear_matchspies();

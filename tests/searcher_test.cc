@@ -10,6 +10,7 @@
 #include "indexer/indexer.h"
 #include "searcher/answer.h"
 #include "searcher/deadline.h"
+#include "searcher/facets.h"
 #include "searcher/evaluation.h"
 #include "searcher/searcher.h"
 #include "tests/test_util.h"
@@ -405,4 +406,51 @@ TEST(Deadline, AMatchThatRunsIntoItStopsAndKeepsTheBestHits) {
   ms::match_until(enquire, 0, 10, 10, kDeadline, cut, &passes_after_first_read);
   EXPECT_FALSE(cut);
   EXPECT_EQ(clock_reads.load(), 1);
+}
+
+// Facets on an index larger than kExactFacetsMaxPassages: a question matching fewer than
+// kFacetSampleMatches passages is still counted exactly (every match seen); one matching more
+// is counted over the best kFacetSampleMatches passages and says so.
+TEST(FacetSample, ExactWhenTheQuestionMatchesFewerThanTheSample) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(db);
+  const int kRecords = static_cast<int>(ms::kExactFacetsMaxPassages) + 100;
+  int rare_guidelines = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    mc::Record rec;
+    rec.id = "rec-" + std::to_string(i);
+    const bool rare = i % 97 == 0;  // 210 records mention riluzole
+    rec.source = i % 3 == 0 ? mc::Source::guideline : mc::Source::research;
+    if (rare && rec.source == mc::Source::guideline) ++rare_guidelines;
+    rec.title = "Study " + std::to_string(i);
+    rec.sections.push_back({"", "", rare ? "Riluzole in common disease." : "Common disease outcomes."});
+    ASSERT_TRUE(indexer.add(rec).ok());
+  }
+  ASSERT_TRUE(indexer.commit().ok());
+  ASSERT_GT(db.get_doccount(), ms::kExactFacetsMaxPassages);
+  ms::Searcher searcher(db);
+  ms::SearchRequest request;
+  request.facets = true;
+  request.rerank = false;
+
+  request.query = "riluzole";
+  auto selective = searcher.search(request);
+  ASSERT_TRUE(selective.ok());
+  ASSERT_TRUE(selective->facets.has_value());
+  EXPECT_TRUE(selective->facets->exact);
+  EXPECT_EQ(selective->total_estimate, static_cast<std::uint64_t>(kRecords / 97 + 1));
+  std::uint64_t guidelines = 0;
+  for (const auto& v : selective->facets->source)
+    if (v.value == "guideline") guidelines = v.count;
+  EXPECT_EQ(guidelines, static_cast<std::uint64_t>(rare_guidelines));
+
+  request.query = "common disease";
+  auto broad = searcher.search(request);
+  ASSERT_TRUE(broad.ok());
+  ASSERT_TRUE(broad->facets.has_value());
+  EXPECT_FALSE(broad->facets->exact);
+  std::uint64_t counted = 0;
+  for (const auto& v : broad->facets->source) counted += v.count;
+  EXPECT_GE(counted, ms::kFacetSampleMatches);
+  EXPECT_LT(counted, static_cast<std::uint64_t>(kRecords));
 }

@@ -4,32 +4,38 @@
 //   --snippets BYTES   SearchRequest::snippet_bytes (default 300, the default; 0 = off)
 //   --facets 0|1       SearchRequest::facets (default 1: on, as the server's /search has them)
 //   --rerank 0|1       SearchRequest::rerank (default 1, the default)
+//   --server-work 0|1  also what the server does around each search (default 0): reopen the
+//                      searcher first, then group the answer and serialise the JSON body
 // Everything else is the library's default (intent boost on, one passage per record).
 // Built by CMake (scripts/bench/CMakeLists.txt) because it links medsearch_searcher.
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "scripts/bench/query_loop.h"
+#include "searcher/answer.h"
 #include "searcher/searcher.h"
 
 int main(int argc, char** argv) {
   bench::Options o;
   if (!bench::parse_args(argc, argv, o)) {
     std::cerr << "usage: medsearch-query-bench --index DIR --queries FILE.tsv --out FILE [--threads N] "
-                 "[--warmup P] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1]\n";
+                 "[--warmup P] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1] [--server-work 0|1]\n";
     return 2;
   }
   const std::size_t snippets = std::strtoul(o.get("snippets", "300").c_str(), nullptr, 10);
   const bool facets = o.get("facets", "1") != "0";
   const bool rerank = o.get("rerank", "1") != "0";
+  const bool server_work = o.get("server-work", "0") != "0";
   std::atomic<std::size_t> refused{0};
   try {
     return bench::run(o, [&]() -> bench::Engine {
       auto opened = medsearch::searcher::Searcher::open(o.index);
       if (!opened.ok()) throw std::runtime_error(opened.error().message);
       std::shared_ptr<medsearch::searcher::Searcher> searcher(std::move(*opened));
-      return [searcher, snippets, facets, rerank, &refused](const std::string& text) {
+      return [searcher, snippets, facets, rerank, server_work, &refused](const std::string& text) {
+        if (server_work && !searcher->reopen().ok()) return -1;
         medsearch::searcher::SearchRequest request;
         request.query = text;
         request.limit = 10;
@@ -40,6 +46,11 @@ int main(int argc, char** argv) {
         if (!response.ok()) {
           if (refused++ < 5) std::cerr << "medsearch-query-bench: refused: " << response.error().message << "\n";
           return -1;
+        }
+        if (server_work) {
+          const std::string body =
+              medsearch::searcher::to_json(*response, medsearch::searcher::build_answer(*response)).dump();
+          return body.empty() ? -1 : static_cast<int>(response->hits.size());
         }
         std::size_t bytes = 0;  // touch what a caller would read
         for (const auto& hit : response->hits) bytes += hit.snippet.size() + hit.stored.passage.text.size();
