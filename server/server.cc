@@ -320,7 +320,9 @@ Result<SearchRequest> parse_search_request(const Params& params) {
   }
   // Over HTTP facets are on unless facets=0 (the web page shows them beside every answer).
   request.facets = true;
-  for (auto [name, field] : {std::pair<const char*, bool*>{"facets", &request.facets}, {"intent", &request.intent}}) {
+  for (auto [name, field] : {std::pair<const char*, bool*>{"facets", &request.facets},
+                             {"intent", &request.intent},
+                             {"rerank", &request.rerank}}) {
     auto flag = bool_param(params, name);
     if (!flag.ok()) return flag.error();
     if (*flag) *field = **flag;
@@ -395,9 +397,9 @@ Result<SearchRequest> parse_search_body(const std::string& body) {
       auto values = want_strings(key, value);
       if (!values.ok()) return values.error();
       (key == "drugs" ? request.drugs : key == "sections" ? request.sections : request.evidence_levels) = std::move(*values);
-    } else if (key == "facets" || key == "intent") {
+    } else if (key == "facets" || key == "intent" || key == "rerank") {
       if (!value.is_boolean()) return bad_param(key, key + " must be true or false");
-      (key == "facets" ? request.facets : request.intent) = value.get<bool>();
+      (key == "facets" ? request.facets : key == "intent" ? request.intent : request.rerank) = value.get<bool>();
     } else {
       return bad_param(key, "unknown field " + quote_value(key) + " in the request body");
     }

@@ -181,6 +181,45 @@ TEST_F(ServerTest, SearchAnswersWithTheDocumentedJsonShape) {
   for (const auto& hit : body["hits"]) EXPECT_TRUE(numbers.count(hit["ref"].get<int>())) << hit["ref"];
 }
 
+// rerank=0 (GET) and "rerank": false (POST) rank by the first stage alone, exactly as the
+// library does with SearchRequest::rerank off; the default is the library's default.
+TEST_F(ServerTest, RerankParameterSwitchesTheSecondStage) {
+  auto searcher = searcher::Searcher::open(db_path_);
+  ASSERT_TRUE(searcher.ok()) << searcher.error().message;
+  const std::string question = "riluzole amyotrophic lateral sclerosis survival";
+  auto library_ids = [&](bool rerank) {
+    searcher::SearchRequest request;
+    request.query = question;
+    request.limit = 20;
+    request.rerank = rerank;
+    auto response = (*searcher)->search(request);
+    EXPECT_TRUE(response.ok());
+    std::vector<std::string> ids;
+    if (response.ok())
+      for (const auto& hit : response->hits) ids.push_back(hit.stored.passage.id);
+    return ids;
+  };
+  const auto first_stage = library_ids(false);
+  const auto both_stages = library_ids(true);
+  ASSERT_GE(first_stage.size(), 3u);
+  ASSERT_NE(first_stage, both_stages) << "the fixture question must be one the reranker reorders";
+
+  EXPECT_EQ(passage_ids(get_json(search_path(question, "limit=20&rerank=0"))), first_stage);
+  EXPECT_EQ(passage_ids(get_json(search_path(question, "limit=20&rerank=1"))), both_stages);
+  EXPECT_EQ(passage_ids(get_json(search_path(question, "limit=20"))), both_stages);
+
+  auto post = client_->Post("/search", json{{"q", question}, {"limit", 20}, {"rerank", false}}.dump(), "application/json");
+  ASSERT_TRUE(post);
+  ASSERT_EQ(post->status, 200) << post->body;
+  EXPECT_EQ(passage_ids(json::parse(post->body)), first_stage);
+
+  expect_error_body(get_json(search_path(question, "rerank=yes"), 400), "invalid_argument", "rerank", "GET rerank=yes");
+  auto bad = client_->Post("/search", json{{"q", question}, {"rerank", "no"}}.dump(), "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  expect_error_body(json::parse(bad->body), "invalid_argument", "rerank", "POST rerank: \"no\"");
+}
+
 TEST_F(ServerTest, RiluzoleQueryFindsTheRiluzoleLabel) {
   json body = get_json(search_path("riluzole dosage"));
   bool found = false;
