@@ -185,7 +185,12 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
   //    before any topic exists, lends the condition and drug its own top results share.
   Topic own, topic, derived;
   std::vector<std::string> earlier_words;  // content words of the latest earlier question
-  try {
+  // Guarded as a search is (a retry starts over: it resets what an earlier try had found).
+  auto names_read = guarded<bool>("context", [&]() -> Result<bool> {
+    own = Topic();
+    topic = Topic();
+    derived = Topic();
+    earlier_words.clear();
     own = find_names(request.question, db_);
     bool derived_once = false;
     for (const auto& turn : request.history) {
@@ -215,9 +220,9 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
       const auto words = content_words(words_of(turn.question));
       if (!words.empty()) earlier_words = words;
     }
-  } catch (const Xapian::Error& e) {
-    return corpus::error_from_xapian(e, "context");
-  }
+    return true;
+  });
+  if (!names_read.ok()) return names_read.error();
 
   const std::vector<std::string> words = words_of(request.question);
   const bool pronoun = has_anaphora(words);
@@ -255,6 +260,8 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
   auto found = search(search_request);
   if (!found.ok()) return found.error();
   response.intent = found->intent;
+  response.partial = found->partial;
+  response.missing_shards = found->missing_shards;
 
   // 3. Greedy selection in rank order: skip near-duplicates and records at their cap, and
   //    passages that no longer fit (a shorter one further down may).
@@ -333,16 +340,22 @@ json context_to_json(const ContextResponse& r) {
   }
   json references = json::array();
   for (const Reference& ref : r.references) references.push_back(reference_to_json(ref));
-  return {{"question", r.question},
-          {"resolved_query", r.resolved_query},
-          {"carried", r.carried},
-          {"intent", intent_to_json(r.intent)},
-          {"budget_tokens", r.budget_tokens},
-          {"used_tokens", r.used_tokens},
-          {"passages", std::move(passages)},
-          {"references", std::move(references)},
-          {"prompt_block", r.prompt_block},
-          {"took_ms", r.took_ms}};
+  json out = {{"question", r.question},
+              {"resolved_query", r.resolved_query},
+              {"carried", r.carried},
+              {"intent", intent_to_json(r.intent)},
+              {"budget_tokens", r.budget_tokens},
+              {"used_tokens", r.used_tokens},
+              {"passages", std::move(passages)},
+              {"references", std::move(references)},
+              {"prompt_block", r.prompt_block},
+              {"took_ms", r.took_ms}};
+  // As in a search's answer: only when some shard did not answer.
+  if (r.partial) {
+    out["partial"] = true;
+    out["missing_shards"] = r.missing_shards;
+  }
+  return out;
 }
 
 }  // namespace medsearch::searcher

@@ -67,6 +67,9 @@ struct ContextResponse {
   std::vector<Reference> references;
   std::string prompt_block;  // "[1] text\n(Source: citation)\n\n[2] ..."
   double took_ms = 0;
+  // Over shards with partial answers on: true when some shard did not answer (listed).
+  bool partial = false;
+  std::vector<std::string> missing_shards;
 };
 
 // Errors: invalid_argument naming the field ("question", "history", "budget_tokens",

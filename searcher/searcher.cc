@@ -176,24 +176,10 @@ Status Searcher::reopen() {
 Result<SearchResponse> Searcher::search(const SearchRequest& request) {
   Status valid = validate(request);
   if (!valid.ok()) return valid.error();
-  for (int attempt = 0;; ++attempt) {
-    try {
-      return search_once(request);
-    } catch (const Xapian::DatabaseModifiedError&) {
-      // A writer committed twice while we read; the old revision is gone. Reopen and retry.
-      if (attempt + 1 >= kMaxModifiedAttempts)
-        return make_error(ErrorCode::unavailable, "the index changed too often during the search");
-      db_.reopen();
-    } catch (const Xapian::NetworkError& e) {
-      // A remote shard went down or timed out during the search: find out which, then either
-      // answer from the others (partial answers on) or say which shard failed.
-      if (!shards_ || attempt >= 2) return corpus::error_from_xapian(e, "search");
-      Status recovered = recover_shards();
-      if (!recovered.ok()) return recovered.error();
-    } catch (const Xapian::Error& e) {
-      return corpus::error_from_xapian(e, "search");
-    }
-  }
+  // A writer that committed twice while we read (the old revision is gone): reopen and retry.
+  // A remote shard that went down or timed out: find out which, then answer from the others
+  // (partial answers on) or say which shard failed.
+  return guarded<SearchResponse>("search", [&] { return search_once(request); });
 }
 
 Status Searcher::recover_shards() {
@@ -503,21 +489,24 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
 Result<schema::StoredPassage> Searcher::passage(const std::string& passage_id) {
   if (!corpus::is_valid_utf8(passage_id) || passage_id.empty() || passage_id.size() > 250)
     return make_error(ErrorCode::not_found, "no passage with id '" + passage_id + "'", "id");
-  try {
+  return guarded<schema::StoredPassage>("passage " + passage_id, [&]() -> Result<schema::StoredPassage> {
     const std::string id_term = schema::term(schema::kPrefixPassageId, passage_id);
     auto it = db_.postlist_begin(id_term);
-    if (it == db_.postlist_end(id_term))
+    if (it == db_.postlist_end(id_term)) {
+      // Not on the shards that answered: it may be on one that did not.
+      if (shards_ && !shards_->missing().empty())
+        return make_error(ErrorCode::unavailable,
+                          "no passage with id '" + passage_id + "' on the shards that answered; shard " +
+                              shards_->missing().front() + " is unavailable",
+                          "shard");
       return make_error(ErrorCode::not_found, "no passage with id '" + passage_id + "'", "id");
-    auto stored = schema::decode_document_data(db_.get_document(*it).get_data());
-    if (!stored.ok()) return stored.error();
-    return stored;
-  } catch (const Xapian::Error& e) {
-    return corpus::error_from_xapian(e, "passage " + passage_id);
-  }
+    }
+    return schema::decode_document_data(db_.get_document(*it).get_data());
+  });
 }
 
 Result<IndexStats> Searcher::stats() {
-  try {
+  return guarded<IndexStats>("stats", [&]() -> Result<IndexStats> {
     IndexStats s;
     s.path = path_;
     s.passages = db_.get_doccount();
@@ -534,9 +523,7 @@ Result<IndexStats> Searcher::stats() {
     }
     s.average_length = db_.get_average_length();
     return s;
-  } catch (const Xapian::Error& e) {
-    return corpus::error_from_xapian(e, "stats");
-  }
+  });
 }
 
 std::string xapian_version() { return Xapian::version_string(); }

@@ -14,6 +14,7 @@
 #include "corpus/record.h"
 #include "corpus/result.h"
 #include "corpus/schema.h"
+#include "corpus/xapian_error.h"
 #include "searcher/rerank.h"
 #include "searcher/facets.h"
 #include "searcher/intent.h"
@@ -178,6 +179,12 @@ class Searcher {
   Result<SearchResponse> search_once(const SearchRequest& request);
   // After a network error: drops the shards that do not answer (or fails naming them).
   Status recover_shards();
+  // Runs `body` (returning Result<T>) as search() runs a search: a read overtaken by commits
+  // reopens and retries; a remote shard failing mid-way is found and either left out (partial
+  // answers on) or named in the error (param "shard"); other Xapian errors become `what: ...`.
+  // search, passage, suggest, stats and context all read through it.
+  template <class T, class Body>
+  Result<T> guarded(const std::string& what, Body&& body);
   // Where synonyms and spellings come from: the lexicon when given, else the index.
   const Xapian::Database& vocabulary() const { return has_lexicon_ ? lexicon_ : db_; }
 
@@ -189,6 +196,30 @@ class Searcher {
   Xapian::Stem stemmer_;
   rerank::Model model_ = rerank::Model::builtin();
 };
+
+template <class T, class Body>
+Result<T> Searcher::guarded(const std::string& what, Body&& body) {
+  // A shard found down earlier (by a failed read or reopen) stays an error until a reopen
+  // reaches it again, unless partial answers are on: never a silent answer from the others.
+  if (shards_ && !shards_->options().partial && !shards_->missing().empty())
+    return corpus::make_error(corpus::ErrorCode::unavailable,
+                              "shard " + shards_->missing().front() + " is unavailable", "shard");
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return body();
+    } catch (const Xapian::DatabaseModifiedError&) {
+      if (attempt + 1 >= kMaxModifiedAttempts)
+        return corpus::make_error(corpus::ErrorCode::unavailable, "the index changed too often during the " + what);
+      db_.reopen();
+    } catch (const Xapian::NetworkError& e) {
+      if (!shards_ || attempt >= 2) return corpus::error_from_xapian(e, what);
+      Status recovered = recover_shards();
+      if (!recovered.ok()) return recovered.error();
+    } catch (const Xapian::Error& e) {
+      return corpus::error_from_xapian(e, what);
+    }
+  }
+}
 
 // The Xapian library version, for /health.
 std::string xapian_version();

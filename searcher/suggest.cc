@@ -52,17 +52,7 @@ corpus::Result<SuggestResponse> suggest_names(const Xapian::Database& db, const 
 }
 
 Result<SuggestResponse> Searcher::suggest(const std::string& prefix, int limit) {
-  for (int attempt = 0;; ++attempt) {
-    try {
-      return suggest_names(db_, prefix, limit);
-    } catch (const Xapian::DatabaseModifiedError&) {
-      if (attempt + 1 >= kMaxModifiedAttempts)
-        return make_error(ErrorCode::unavailable, "the index changed too often during the lookup");
-      db_.reopen();
-    } catch (const Xapian::Error& e) {
-      return corpus::error_from_xapian(e, "suggest");
-    }
-  }
+  return guarded<SuggestResponse>("suggest", [&] { return suggest_names(db_, prefix, limit); });
 }
 
 nlohmann::json suggest_to_json(const SuggestResponse& response) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "indexer/pipeline.h"
+#include "searcher/context.h"
 #include "searcher/searcher.h"
 #include "searcher/shards.h"
 #include "server/server.h"
@@ -93,6 +94,26 @@ TEST_F(RemoteTest, ShardDownIsAnErrorNamingItWithoutPartialAnswers) {
   auto reopened = searcher->reopen();
   ASSERT_FALSE(reopened.ok());
   EXPECT_NE(reopened.error().message.find(down), std::string::npos);
+  // Every other read names the shard too, not just searches.
+  auto expect_names_shard = [&](const mc::Error& error, const std::string& what) {
+    EXPECT_EQ(error.code, mc::ErrorCode::unavailable) << what;
+    EXPECT_EQ(error.param, "shard") << what << ": " << error.message;
+    EXPECT_NE(error.message.find(down), std::string::npos) << what << ": " << error.message;
+  };
+  auto passage = searcher->passage(before->hits.front().stored.passage.id);
+  ASSERT_FALSE(passage.ok());
+  expect_names_shard(passage.error(), "passage");
+  auto suggest = searcher->suggest("rilu", 5);
+  ASSERT_FALSE(suggest.ok());
+  expect_names_shard(suggest.error(), "suggest");
+  auto stats = searcher->stats();
+  ASSERT_FALSE(stats.ok());
+  expect_names_shard(stats.error(), "stats");
+  ms::ContextRequest context;
+  context.question = "riluzole dose";
+  auto answer = searcher->context(context);
+  ASSERT_FALSE(answer.ok());
+  expect_names_shard(answer.error(), "context");
   auto fresh = ms::Searcher::open(servers_->urls(), ms::ShardOptions{});
   ASSERT_FALSE(fresh.ok());
   EXPECT_EQ(fresh.error().param, "shard");
@@ -118,8 +139,10 @@ TEST_F(RemoteTest, PartialAnswersListTheMissingShardAndRecover) {
   EXPECT_EQ(partial->missing_shards, std::vector<std::string>{servers_->urls()[2]});
   EXPECT_LT(partial->hits.size(), before->hits.size());
   // Every hit it gives is one the whole index gives: the other shards' records only.
-  for (const auto& id : ids(*partial))
-    EXPECT_NE(std::find(ids(*before).begin(), ids(*before).end(), id), ids(*before).end()) << id;
+  const auto before_ids = ids(*before);
+  const auto partial_ids = ids(*partial);
+  for (const auto& id : partial_ids)
+    EXPECT_NE(std::find(before_ids.begin(), before_ids.end(), id), before_ids.end()) << id;
   // Still missing at the next request (reopen tries again and fails), still an answer.
   ASSERT_TRUE(searcher->reopen().ok());
   auto again = searcher->search(request("riluzole metformin zinc"));
@@ -128,6 +151,25 @@ TEST_F(RemoteTest, PartialAnswersListTheMissingShardAndRecover) {
   auto json_body = ms::to_json(*again, ms::build_answer(*again));
   EXPECT_EQ(json_body["partial"], true);
   EXPECT_EQ(json_body["missing_shards"], json::array({servers_->urls()[2]}));
+  // The assistant's route says so too; a passage on the missing shard is unavailable, not
+  // absent; one on a shard that answers is found.
+  ms::ContextRequest context;
+  context.question = "riluzole metformin zinc";
+  auto answer = searcher->context(context);
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  EXPECT_TRUE(answer->partial);
+  EXPECT_EQ(answer->missing_shards, std::vector<std::string>{servers_->urls()[2]});
+  EXPECT_EQ(ms::context_to_json(*answer)["missing_shards"], json::array({servers_->urls()[2]}));
+  // The indexer routes each record to shard_of(record id); find a passage routed to shard 2.
+  std::string on_missing;
+  for (const auto& hit : before->hits)
+    if (mi::shard_of(hit.stored.passage.record_id, 3) == 2) on_missing = hit.stored.passage.id;
+  ASSERT_FALSE(on_missing.empty());
+  auto gone = searcher->passage(on_missing);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, mc::ErrorCode::unavailable);
+  EXPECT_EQ(gone.error().param, "shard");
+  EXPECT_TRUE(searcher->passage(partial_ids.front()).ok());
 
   ASSERT_TRUE(servers_->start(2));
   ASSERT_TRUE(searcher->reopen().ok());
@@ -137,6 +179,10 @@ TEST_F(RemoteTest, PartialAnswersListTheMissingShardAndRecover) {
   EXPECT_TRUE(after->missing_shards.empty());
   EXPECT_EQ(ids(*after), ids(*before));
   EXPECT_FALSE(ms::to_json(*after, ms::build_answer(*after)).contains("partial"));
+  auto whole = searcher->context(context);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_FALSE(whole->partial);
+  EXPECT_FALSE(ms::context_to_json(*whole).contains("partial"));
 }
 
 TEST_F(RemoteTest, SlowShardTimesOutAndIsLeftOut) {
