@@ -38,18 +38,18 @@ Xapian::MSet match_until(Xapian::Enquire& enquire, Xapian::doccount first, Xapia
   }
   DeadlineSpy spy(deadline, now);
   enquire.add_matchspy(&spy);
+  Xapian::MSet mset;
   try {
-    Xapian::MSet mset = enquire.get_mset(first, maxitems, check_at_least);
-    enquire.clear_matchspies();
-    return mset;
+    mset = enquire.get_mset(first, maxitems, check_at_least);
   } catch (const DeadlinePassed&) {
     cut = true;
   } catch (...) {
     enquire.clear_matchspies();
     throw;
   }
+  // Our spy dies with this call; Xapian removes spies only all at once (see the header).
   enquire.clear_matchspies();
-  return enquire.get_mset(first, maxitems, least);
+  return cut ? enquire.get_mset(first, maxitems, least) : mset;
 }
 
 }  // namespace medsearch::searcher

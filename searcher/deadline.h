@@ -23,9 +23,10 @@ inline constexpr unsigned kDeadlineCheckEvery = 32;
 // enquire.get_mset(first, maxitems, check_at_least), except that once `deadline` has passed
 // only the best first + maxitems are checked: a deadline already passed goes straight to that
 // pruned match, and a match that runs into it stops and reruns pruned, without the enquire's
-// match spies (they keep what they saw: partial counts). `cut` says whether checking stopped
-// short of check_at_least. Clock::time_point::max() means no deadline; `now` is the clock
-// (tests pass their own).
+// match spies (they keep what they saw: partial counts). Whenever it had to watch the clock
+// during the match, it leaves the enquire with no match spies (Xapian removes them only all
+// at once). `cut` says whether checking stopped short of check_at_least.
+// Clock::time_point::max() means no deadline; `now` is the clock (tests pass their own).
 Xapian::MSet match_until(Xapian::Enquire& enquire, Xapian::doccount first, Xapian::doccount maxitems,
                          Xapian::doccount check_at_least, Clock::time_point deadline, bool& cut,
                          NowFunction now = &Clock::now);

@@ -311,10 +311,6 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::MSet mset = match_until(enquire, lo, want,
                                   std::max(spy_on_main || exact_needs_all ? check_at_least : 0, lo + want),
                                   deadline, cut);
-  if (cut) {
-    response.deadline_exceeded = true;
-    response.warnings.push_back("the request's deadline passed during the match: total_estimate and facets are estimates");
-  }
   response.total_estimate = mset.get_matches_estimated();
   if (widened) {
     // The total and the facets count the question's own matches: a second, narrower match.
@@ -328,14 +324,15 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       bool own_cut = false;
       response.total_estimate =
           match_until(own, 0, first + count, check_at_least, deadline, own_cut).get_matches_estimated();
-      if (own_cut && !response.deadline_exceeded) {
-        response.deadline_exceeded = true;
-        response.warnings.push_back("the request's deadline passed during the match: total_estimate and facets are estimates");
-      }
+      cut = cut || own_cut;
     } else {
       // Xapian's estimate from the term statistics (no postings read).
       response.total_estimate = own.get_mset(0, 0).get_matches_estimated();
     }
+  }
+  if (cut) {
+    response.deadline_exceeded = true;
+    response.warnings.push_back("the request's deadline passed during the match: total_estimate and facets are estimates");
   }
   if (request.facets && remote) {
     // The same matches as the spy would see (every match, or the best check_at_least): the
