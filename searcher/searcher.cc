@@ -511,12 +511,16 @@ Result<IndexStats> Searcher::stats() {
       s.passages_by_source[i] = db_.get_termfreq(schema::term(schema::kPrefixSource, corpus::to_string(corpus::kAllSources[i])));
     const std::string prefix(schema::kPrefixRecordId);
     for (auto t = db_.allterms_begin(prefix); t != db_.allterms_end(prefix); ++t) ++s.records;
-    try {
-      s.revision = db_.get_revision();
-    } catch (const Xapian::UnimplementedError&) {
-      s.revision = 0;  // the in-memory backend has no revisions
-    } catch (const Xapian::InvalidOperationError&) {
-      s.revision = 0;  // nor has a database of several shards
+    if (shards_) {
+      s.revision = shards_->revision();  // summed over the shards, as the indexer sums them
+    } else {
+      try {
+        s.revision = db_.get_revision();
+      } catch (const Xapian::UnimplementedError&) {
+        s.revision = 0;  // the in-memory backend has no revisions
+      } catch (const Xapian::InvalidOperationError&) {
+        s.revision = 0;  // nor has a database of several shards
+      }
     }
     s.average_length = db_.get_average_length();
     return s;

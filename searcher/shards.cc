@@ -2,6 +2,8 @@
 // with the health bookkeeping that partial answers and reconnection need.
 #include "searcher/shards.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 
@@ -134,6 +136,12 @@ corpus::Result<std::vector<ShardSpec>> expand_shards(const std::vector<std::stri
   return out;
 }
 
+std::chrono::steady_clock::time_point ShardSet::now() const {
+  return options_.clock ? options_.clock() : std::chrono::steady_clock::now();
+}
+
+bool ShardSet::may_retry(const Shard& shard) const { return shard.failures == 0 || now() >= shard.retry_at; }
+
 bool ShardSet::connect(Shard& shard) const {
   try {
     switch (shard.spec.kind) {
@@ -148,13 +156,33 @@ bool ShardSet::connect(Shard& shard) const {
     }
     shard.up = true;
     shard.error.clear();
+    shard.failures = 0;
     return true;
   } catch (const Xapian::Error& e) {
     shard.db = Xapian::Database();
     shard.up = false;
     shard.error = e.get_description();
+    // Back off exponentially: retry_initial_ms, twice that, ... up to retry_max_ms.
+    ++shard.failures;
+    std::int64_t delay = std::max(0, options_.retry_initial_ms);
+    for (unsigned i = 1; i < shard.failures && delay < options_.retry_max_ms; ++i) delay *= 2;
+    delay = std::min<std::int64_t>(delay, std::max(options_.retry_initial_ms, options_.retry_max_ms));
+    shard.retry_at = now() + std::chrono::milliseconds(delay);
     return false;
   }
+}
+
+Xapian::rev ShardSet::revision() const {
+  Xapian::rev sum = 0;
+  for (const auto& shard : shards_) {
+    if (!shard.up) continue;
+    try {
+      sum += shard.db.get_revision();
+    } catch (const Xapian::Error&) {
+      // A remote shard: Xapian 1.4's remote protocol carries no revision.
+    }
+  }
+  return sum;
 }
 
 corpus::Result<ShardSet> ShardSet::open(const std::vector<std::string>& names, const ShardOptions& options) {
@@ -196,6 +224,10 @@ corpus::Status ShardSet::rebuild() {
   }
   if (!first_down) return Status::success();
   std::string message = "shard " + first_down->spec.name + " is unavailable: " + first_down->error;
+  if (first_down->failures > 0 && first_down->retry_at > now()) {
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(first_down->retry_at - now()).count();
+    message += " (next attempt in " + std::to_string(wait) + " ms)";
+  }
   if (missing_.size() > 1) message += " (" + std::to_string(missing_.size()) + " of " + std::to_string(shards_.size()) + " shards are down)";
   if (up == 0 && options_.partial) message += "; no shard answers";
   if (up == 0 || !options_.partial) return make_error(ErrorCode::unavailable, message, "shard");
@@ -222,7 +254,7 @@ corpus::Status ShardSet::refresh() {
   bool changed = false;
   for (auto& shard : shards_) {
     if (!shard.up) {
-      changed = connect(shard) || changed;
+      if (may_retry(shard)) changed = connect(shard) || changed;
       continue;
     }
     try {
@@ -250,8 +282,9 @@ corpus::Status ShardSet::refresh() {
 corpus::Status ShardSet::recover() {
   // A request that failed half-way may leave replies unread on the healthy connections too,
   // so every remote shard gets a fresh connection; those that cannot be reached are left out.
+  // A shard already known to be down keeps its back-off.
   for (auto& shard : shards_)
-    if (shard.spec.kind != ShardSpec::Kind::local) connect(shard);
+    if (shard.spec.kind != ShardSpec::Kind::local && (shard.up || may_retry(shard))) connect(shard);
   return rebuild();
 }
 

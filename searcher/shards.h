@@ -4,6 +4,8 @@
 // that a shard that is down or slow can be named, left out (partial answers) and reconnected.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,14 @@ struct ShardOptions {
   // without it searches over remote shards have no synonym expansion and no "did you mean"
   // (medsearch-index --export-lexicon writes one). Empty = use the shards themselves.
   std::string lexicon;
+  // A shard found down is not tried again before a back-off has passed: retry_initial_ms
+  // after the first failure, doubling with each failure in a row up to retry_max_ms. Until
+  // then requests fail at once (or answer without it) instead of each waiting out the
+  // connect timeout. 0 = try again at every request.
+  int retry_initial_ms = 1000;
+  int retry_max_ms = 30000;
+  // The clock the back-off reads (tests inject one); empty = std::chrono::steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 // One shard as named by the user: `name` is what errors and `missing_shards` show.
@@ -67,6 +77,9 @@ class ShardSet {
   // Names of the shards left out because they did not answer (only when options.partial).
   const std::vector<std::string>& missing() const { return missing_; }
   bool any_remote() const { return any_remote_; }
+  // The sum of the revisions of the shards that are up and report one (local databases;
+  // Xapian 1.4's remote backend reports none): it rises with every commit to a local shard.
+  Xapian::rev revision() const;
   const ShardOptions& options() const { return options_; }
 
   // Before a request: the names are expanded again and, when a stub now lists other
@@ -74,7 +87,8 @@ class ShardSet {
   // database by a new one on a full copy, and an open handle would keep reading the old one);
   // otherwise each shard that is up picks up its latest revision; a remote shard whose
   // connection broke (tcpsrv's idle timeout closes idle ones) is reconnected; shards that were
-  // down are tried again, so a shard that returns is used without restarting anything.
+  // down are tried again once their back-off has passed (ShardOptions::retry_initial_ms), so
+  // a shard that returns is used without restarting anything.
   // Fails (unavailable, naming the shard) when a shard is down and partial answers are off,
   // or when no shard is up. DatabaseModifiedError and other trouble of a local shard are
   // errors too (corrupt/unavailable), as for a single database.
@@ -92,9 +106,15 @@ class ShardSet {
     Xapian::Database db;
     bool up = false;
     std::string error;  // why it is down
+    unsigned failures = 0;  // failed connections in a row
+    std::chrono::steady_clock::time_point retry_at{};  // no new attempt before this
   };
   ShardSet() = default;
-  bool connect(Shard& shard) const;  // a fresh open; false with shard.error set
+  // A fresh open; false with shard.error set and the next attempt pushed back.
+  bool connect(Shard& shard) const;
+  // Whether a shard that is down may be tried now (its back-off has passed).
+  bool may_retry(const Shard& shard) const;
+  std::chrono::steady_clock::time_point now() const;
   corpus::Status rebuild();
 
   std::vector<Shard> shards_;

@@ -82,6 +82,14 @@ int main(int argc, char** argv) {
                  "Longest wait to connect to a remote shard")
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();
+  app.add_option("--shard-retry-ms", options.shard_options.retry_initial_ms,
+                 "After a shard is found down, wait this long before trying it again (doubling with each failure "
+                 "in a row, up to --shard-retry-max-ms); meanwhile requests do not wait for it. 0 = try at every request")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--shard-retry-max-ms", options.shard_options.retry_max_ms, "Longest back-off for a shard that is down")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
   app.add_flag("--partial-results", options.shard_options.partial,
                "When a shard is down, answer from the others with \"partial\": true and \"missing_shards\" "
                "(default: 503 naming the shard)");

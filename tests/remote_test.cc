@@ -48,14 +48,21 @@ class RemoteTest : public ::testing::Test {
     ASSERT_TRUE(servers_->ok());
   }
 
-  std::unique_ptr<ms::Searcher> open(bool partial, int timeout_ms = 5000) {
-    ms::ShardOptions options;
+  // No back-off unless a test asks for it: these tests restart a shard and expect the next
+  // request to use it.
+  std::unique_ptr<ms::Searcher> open(bool partial, int timeout_ms = 5000, ms::ShardOptions options = no_backoff()) {
     options.partial = partial;
     options.timeout_ms = timeout_ms;
     options.lexicon = dir_.str("lexicon");
     auto opened = ms::Searcher::open(servers_->urls(), options);
     EXPECT_TRUE(opened.ok()) << opened.error().message;
     return opened.ok() ? std::move(*opened) : nullptr;
+  }
+
+  static ms::ShardOptions no_backoff() {
+    ms::ShardOptions options;
+    options.retry_initial_ms = 0;
+    return options;
   }
 
   static ms::SearchRequest request(const std::string& q) {
@@ -185,6 +192,80 @@ TEST_F(RemoteTest, PartialAnswersListTheMissingShardAndRecover) {
   EXPECT_FALSE(ms::context_to_json(*whole).contains("partial"));
 }
 
+// A shard found down is not tried again before its back-off has passed (1 s, then 2 s, ...),
+// so requests meanwhile do not wait for it; once the back-off has passed, it is used again.
+// The clock is injected; "not tried" shows as a shard that is back up but still left out.
+TEST_F(RemoteTest, DownShardIsTriedAgainOnlyAfterItsBackOff) {
+  auto now = std::chrono::steady_clock::now();
+  ms::ShardOptions options;
+  options.retry_initial_ms = 1000;
+  options.retry_max_ms = 3000;
+  options.clock = [&now] { return now; };
+  auto searcher = open(true, 5000, options);
+  ASSERT_TRUE(searcher);
+  const std::string down = servers_->urls()[2];
+  auto missing = [&]() -> std::vector<std::string> {
+    EXPECT_TRUE(searcher->reopen().ok());
+    auto response = searcher->search(request("riluzole metformin zinc"));
+    EXPECT_TRUE(response.ok()) << response.error().message;
+    return response.ok() ? response->missing_shards : std::vector<std::string>{"(error)"};
+  };
+  EXPECT_TRUE(missing().empty());
+
+  servers_->stop(2);
+  EXPECT_EQ(missing(), std::vector<std::string>{down});  // failure 1: back off 1 s
+  ASSERT_TRUE(servers_->start(2));
+  now += std::chrono::milliseconds(999);
+  EXPECT_EQ(missing(), std::vector<std::string>{down}) << "tried again before its back-off";
+  now += std::chrono::milliseconds(1);
+  EXPECT_TRUE(missing().empty()) << "not tried again after its back-off";
+
+  // Failures in a row double the back-off, up to retry_max_ms.
+  servers_->stop(2);
+  EXPECT_EQ(missing(), std::vector<std::string>{down});  // failure 1: 1 s
+  now += std::chrono::milliseconds(1000);
+  EXPECT_EQ(missing(), std::vector<std::string>{down});  // failure 2: 2 s
+  now += std::chrono::milliseconds(2000);
+  EXPECT_EQ(missing(), std::vector<std::string>{down});  // failure 3: 4 s, capped at 3 s
+  ASSERT_TRUE(servers_->start(2));
+  now += std::chrono::milliseconds(2999);
+  EXPECT_EQ(missing(), std::vector<std::string>{down});
+  now += std::chrono::milliseconds(1);
+  EXPECT_TRUE(missing().empty());
+}
+
+// Without partial answers, a request during the back-off fails at once, naming the shard and
+// when it will be tried again.
+TEST_F(RemoteTest, BackOffIsNamedInTheError) {
+  auto now = std::chrono::steady_clock::now();
+  ms::ShardOptions options;
+  options.retry_initial_ms = 1000;
+  options.clock = [&now] { return now; };
+  auto searcher = open(false, 5000, options);
+  ASSERT_TRUE(searcher);
+  servers_->stop(0);
+  EXPECT_FALSE(searcher->search(request("riluzole")).ok());
+  now += std::chrono::milliseconds(400);
+  auto reopened = searcher->reopen();
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.error().param, "shard");
+  EXPECT_NE(reopened.error().message.find(servers_->urls()[0]), std::string::npos) << reopened.error().message;
+  EXPECT_NE(reopened.error().message.find("next attempt in 600 ms"), std::string::npos) << reopened.error().message;
+}
+
+// /stats sums the shards' revisions, as the indexer does for a sharded index; remote shards
+// report none (Xapian 1.4), local ones do.
+TEST_F(RemoteTest, StatsRevisionSumsTheLocalShards) {
+  auto local = ms::Searcher::open({dir_.str("three")}, no_backoff());
+  ASSERT_TRUE(local.ok()) << local.error().message;
+  auto stats = (*local)->stats();
+  ASSERT_TRUE(stats.ok());
+  auto expected = mi::index_revision(dir_.str("three"));
+  ASSERT_TRUE(expected.ok());
+  EXPECT_GT(*expected, 0u);
+  EXPECT_EQ(stats->revision, *expected);
+}
+
 TEST_F(RemoteTest, SlowShardTimesOutAndIsLeftOut) {
   auto searcher = open(true, 300);
   ASSERT_TRUE(searcher);
@@ -215,6 +296,7 @@ TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
     options.access_log = false;
     options.web_dir.clear();
     options.shard_options.partial = partial;
+    options.shard_options.retry_initial_ms = 0;  // the restarted shard is used at the next request
     options.shard_options.lexicon = dir_.str("lexicon");
     auto server = medsearch::server::Server::create(options);
     ASSERT_TRUE(server.ok()) << server.error().message;
