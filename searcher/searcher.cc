@@ -440,8 +440,11 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     hit.rank = ++rank;
     hit.score = static_cast<double>(ranked[i].key) / 1e9;  // as ranked: to 1e-9
     if (request.snippet_bytes > 0) {
+      // The window with the most query-term weight. Without SNIPPET_BACKGROUND_MODEL: it
+      // looks up the term frequency of every word of the passage to break ties between
+      // windows, ~0.5 ms a hit at 100k passages (5 of an all-on search's ~28 ms).
       hit.snippet = highlight.snippet(stored->passage.text, request.snippet_bytes, stemmer_,
-                                 Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_EXHAUSTIVE,
+                                 Xapian::MSet::SNIPPET_EXHAUSTIVE,
                                  "<mark>", "</mark>", "\u2026");
     }
     hit.stored = std::move(stored.value());

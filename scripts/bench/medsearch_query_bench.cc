@@ -7,10 +7,14 @@
 //   --server-work 0|1  also what the server does around each search (default 0): reopen the
 //                      searcher first, then group the answer and serialise the JSON body
 // Everything else is the library's default (intent boost on, one passage per record).
+// At the end it prints the mean time per stage of the searches (SearchResponse::timings,
+// warm-up included) to stderr: where a search's time goes.
 // Built by CMake (scripts/bench/CMakeLists.txt) because it links medsearch_searcher.
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "scripts/bench/query_loop.h"
@@ -29,12 +33,24 @@ int main(int argc, char** argv) {
   const bool rerank = o.get("rerank", "1") != "0";
   const bool server_work = o.get("server-work", "0") != "0";
   std::atomic<std::size_t> refused{0};
+  std::mutex stages_mutex;
+  medsearch::searcher::StageTimings stages;
+  std::size_t timed = 0;
+  auto print_stages = [&] {
+    if (timed == 0) return;
+    const double n = static_cast<double>(timed);
+    std::fprintf(stderr,
+                 "stages_ms_mean searches %zu parse %.2f feedback %.2f match %.2f rerank %.2f spelling %.2f output %.2f\n",
+                 timed, stages.parse / n, stages.feedback / n, stages.match / n, stages.rerank / n, stages.spelling / n,
+                 stages.output / n);
+  };
   try {
-    return bench::run(o, [&]() -> bench::Engine {
+    const int rc = bench::run(o, [&]() -> bench::Engine {
       auto opened = medsearch::searcher::Searcher::open(o.index);
       if (!opened.ok()) throw std::runtime_error(opened.error().message);
       std::shared_ptr<medsearch::searcher::Searcher> searcher(std::move(*opened));
-      return [searcher, snippets, facets, rerank, server_work, &refused](const std::string& text) {
+      return [searcher, snippets, facets, rerank, server_work, &refused, &stages_mutex, &stages,
+              &timed](const std::string& text) {
         if (server_work && !searcher->reopen().ok()) return -1;
         medsearch::searcher::SearchRequest request;
         request.query = text;
@@ -47,6 +63,17 @@ int main(int argc, char** argv) {
           if (refused++ < 5) std::cerr << "medsearch-query-bench: refused: " << response.error().message << "\n";
           return -1;
         }
+        {
+          std::lock_guard lock(stages_mutex);
+          const auto& t = response->timings;
+          stages.parse += t.parse;
+          stages.feedback += t.feedback;
+          stages.match += t.match;
+          stages.rerank += t.rerank;
+          stages.spelling += t.spelling;
+          stages.output += t.output;
+          ++timed;
+        }
         if (server_work) {
           const std::string body =
               medsearch::searcher::to_json(*response, medsearch::searcher::build_answer(*response)).dump();
@@ -57,6 +84,8 @@ int main(int argc, char** argv) {
         return bytes == static_cast<std::size_t>(-1) ? 0 : static_cast<int>(response->hits.size());
       };
     });
+    print_stages();
+    return rc;
   } catch (const std::exception& e) {
     std::cerr << "medsearch-query-bench: " << e.what() << "\n";
     return 2;
