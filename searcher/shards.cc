@@ -163,9 +163,9 @@ bool ShardSet::connect(Shard& shard) const {
     shard.up = false;
     shard.error = e.get_description();
     // Back off exponentially: retry_initial_ms, twice that, ... up to retry_max_ms.
-    ++shard.failures;
+    if (shard.failures < 64) ++shard.failures;
     std::int64_t delay = std::max(0, options_.retry_initial_ms);
-    for (unsigned i = 1; i < shard.failures && delay < options_.retry_max_ms; ++i) delay *= 2;
+    for (unsigned i = 1; i < shard.failures && delay > 0 && delay < options_.retry_max_ms; ++i) delay *= 2;
     delay = std::min<std::int64_t>(delay, std::max(options_.retry_initial_ms, options_.retry_max_ms));
     shard.retry_at = now() + std::chrono::milliseconds(delay);
     return false;
