@@ -103,10 +103,15 @@ std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Databas
   // The same passage can score differently in the last bit in one database and across shards:
   // the top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken
   // by passage id and by term, so the expansion never depends on how the index is split.
-  constexpr Xapian::doccount kMargin = 8;
-  const Xapian::doccount want = feedback.docs + kMargin;
+  const Xapian::doccount want = feedback.docs + kFeedbackMargin;
   Xapian::MSet top = enquire.get_mset(0, want, check_all ? std::max(db.get_doccount(), want) : want);
-  if (top.empty()) return out;
+  return feedback_from(enquire, top, feedback);
+}
+
+std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Enquire& enquire, const Xapian::MSet& top,
+                                                          const Feedback& feedback) {
+  std::vector<std::pair<std::string, double>> out;
+  if (feedback.docs == 0 || feedback.terms == 0 || top.empty()) return out;
   std::vector<std::tuple<long long, std::string, Xapian::docid>> ranked;
   for (auto it = top.begin(); it != top.end(); ++it)
     ranked.emplace_back(-std::llround(it.get_weight() * 1e9), it.get_document().get_value(corpus::schema::kSlotPassageId), *it);

@@ -212,14 +212,6 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::Query query = plan->query;
   lap(response.timings.parse);
 
-  // First-stage feedback (when the model asks for it) widens the query.
-  std::vector<std::pair<std::string, double>> feedback;
-  if (request.rerank && model_.feedback.docs > 0) {
-    feedback = rerank::feedback_terms(db_, query, model_.feedback, shards_ && shards_->any_remote());
-    query = rerank::expand(query, feedback, model_.feedback);
-  }
-  lap(response.timings.feedback);
-
   // Filters: sources (any of), year range, drugs, sections, evidence levels (any value of a
   // list, every list). They apply to the widened query, so expansion terms never let
   // filtered-out passages in, and to the question's own query, which the counts describe.
@@ -252,6 +244,54 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     for (const auto& f : filters) q = Xapian::Query(Xapian::Query::OP_FILTER, q, f);
     return q;
   };
+  const bool remote = shards_ && shards_->any_remote();
+  // Xapian's pruning returns the exact top of the match (ties within floating-point noise
+  // aside: see the margin below), collapsed or not, over one database or several; only counts
+  // need every match checked. The reranker's per-record passage counts come from a small query
+  // of their own (rerank::record_collapse_counts), so that leaves facets: they count every match
+  // when the index is small enough to look at all of them, and at least kFacetSampleMatches
+  // otherwise (then they are exact only if the question matched fewer).
+  // Over remote shards (slow anyway: a round trip per shard), and whenever facets check every
+  // match, the main match checks every match too: a pruned match can order near-ties (scores a
+  // last bit apart over shards) differently from a full one, and the reranker's first_rank
+  // feature then moves the tail of the top 30 (api_test's three_remote_shards against one
+  // database, "rilutek side effects", before this rule).
+  const auto first = static_cast<Xapian::doccount>(request.offset);
+  const auto count = static_cast<Xapian::doccount>(request.limit);
+  const bool small_index = db_.get_doccount() <= kExactFacetsMaxPassages;
+  const bool exact_needs_all = (request.facets && small_index) || remote;
+  const Xapian::doccount check_at_least =
+      exact_needs_all ? db_.get_doccount() : request.facets ? std::max(first + count, kFacetSampleMatches) : first + count;
+  // The deadline: when it has passed (or passes during the match), checking stops at the best
+  // hits, and the total and the facets become estimates (searcher/deadline.h).
+  const Clock::time_point deadline = remote || !request.deadline ? Clock::time_point::max() : *request.deadline;
+  bool cut = false;
+  RecordFacetSpy spy;
+  bool spied = false;  // the spy has seen the question's own matches already
+
+  // First-stage feedback (when the model asks for it) widens the query. The feedback pass
+  // matches the question itself, which is also what the facets count when the query is
+  // widened: with no filters (the feedback pass ignores them) one match serves both, the spy
+  // watching it to the facets' depth while its top passages feed the expansion.
+  std::vector<std::pair<std::string, double>> feedback;
+  if (request.rerank && model_.feedback.docs > 0) {
+    if (request.facets && !remote && filters.empty() && rerank::widens(plan->query, model_.feedback)) {
+      Xapian::Enquire own(db_);
+      own.set_query(query);
+      own.set_weighting_scheme(Xapian::BM25Weight());
+      own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+      own.add_matchspy(&spy);
+      const Xapian::doccount want = model_.feedback.docs + rerank::kFeedbackMargin;
+      Xapian::MSet top = match_until(own, 0, want, std::max(check_at_least, want), deadline, cut);
+      feedback = rerank::feedback_from(own, top, model_.feedback);
+      spied = true;
+    } else {
+      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote);
+    }
+    query = rerank::expand(query, feedback, model_.feedback);
+  }
+  lap(response.timings.feedback);
+
   query = filtered(query);
   // What the question itself matches. When feedback widened the query (an OR: passages sharing
   // no word with the question but many with its best matches come in, below them), the widened
@@ -269,31 +309,13 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   if (request.intent) query = boost_for_intent(query, response.intent, enquire, db_);
   response.parsed_query = query.get_description();
   enquire.set_query(query);
-  RecordFacetSpy spy;
   // A remote shard cannot run our match spy (stock xapian-tcpsrv has no registry for it, and
   // the spy does not serialise): over remote shards the facets are a second pass below, as
-  // they are when the query was widened (they count the question's own matches).
-  const bool remote = shards_ && shards_->any_remote();
-  const bool spy_on_main = request.facets && !remote && !widened;
+  // they are when the query was widened (they count the question's own matches), unless the
+  // feedback pass counted them already.
+  const bool spy_on_main = request.facets && !remote && !widened && !spied;
   if (spy_on_main) enquire.add_matchspy(&spy);
 
-  const auto first = static_cast<Xapian::doccount>(request.offset);
-  const auto count = static_cast<Xapian::doccount>(request.limit);
-  // Xapian's pruning returns the exact top of the match (ties within floating-point noise
-  // aside: see the margin below), collapsed or not, over one database or several; only counts
-  // need every match checked. The reranker's per-record passage counts come from a small query
-  // of their own (rerank::record_collapse_counts), so that leaves facets: they count every match
-  // when the index is small enough to look at all of them, and at least kFacetSampleMatches
-  // otherwise (then they are exact only if the question matched fewer).
-  // Over remote shards (slow anyway: a round trip per shard), and whenever facets check every
-  // match, the main match checks every match too: a pruned match can order near-ties (scores a
-  // last bit apart over shards) differently from a full one, and the reranker's first_rank
-  // feature then moves the tail of the top 30 (api_test's three_remote_shards against one
-  // database, "rilutek side effects", before this rule).
-  const bool small_index = db_.get_doccount() <= kExactFacetsMaxPassages;
-  const bool exact_needs_all = (request.facets && small_index) || remote;
-  const Xapian::doccount check_at_least =
-      exact_needs_all ? db_.get_doccount() : request.facets ? std::max(first + count, kFacetSampleMatches) : first + count;
   // Scores that differ only in floating-point noise (the same passage text scored in one
   // database or across shards can differ in the last bit) must still tie, and ties break on
   // passage id. So fetch a margin around the page and order it by (score to 1e-9, passage id).
@@ -304,20 +326,20 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
   if (rerank) lo = 0;
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
-  // The deadline: when it has passed (or passes during the match), checking stops at the best
-  // hits, and the total and the facets become estimates (searcher/deadline.h).
-  const Clock::time_point deadline = remote || !request.deadline ? Clock::time_point::max() : *request.deadline;
-  bool cut = false;
+  bool main_cut = false;
   Xapian::MSet mset = match_until(enquire, lo, want,
                                   std::max(spy_on_main || exact_needs_all ? check_at_least : 0, lo + want),
-                                  deadline, cut);
+                                  deadline, main_cut);
+  cut = cut || main_cut;
   response.total_estimate = mset.get_matches_estimated();
   if (widened) {
-    // The total and the facets count the question's own matches: a second, narrower match.
+    // The total and the facets count the question's own matches: a second, narrower match,
+    // unless the feedback pass counted the facets (then the total is Xapian's estimate, or
+    // the spy's count when it saw every match).
     Xapian::Enquire own(db_);
     own.set_query(counted);
     if (request.per_record > 0) own.set_collapse_key(schema::kSlotRecordId, request.per_record);
-    if (request.facets && !remote) {
+    if (request.facets && !remote && !spied) {
       own.set_weighting_scheme(Xapian::BM25Weight());
       own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
       own.add_matchspy(&spy);

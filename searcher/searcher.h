@@ -75,7 +75,8 @@ struct Hit {
 // Where a search's time went, in milliseconds (steady clock), stage by stage.
 struct StageTimings {
   double parse = 0;     // intent, query parsing, synonyms
-  double feedback = 0;  // the feedback pass: its first-stage match and the expansion terms
+  double feedback = 0;  // the feedback pass: its first-stage match (which also counts the
+                        // facets when the query has no filters) and the expansion terms
   double match = 0;     // the main match (and facets)
   double rerank = 0;    // features and the model over the top `depth`
   double spelling = 0;  // the spelling suggestion
