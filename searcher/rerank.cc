@@ -94,24 +94,28 @@ const std::array<const char*, kFeatureCount> kFeatureNames = {
 
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback, bool check_all) {
-  std::vector<std::pair<std::string, double>> out;
-  if (feedback.docs == 0 || feedback.terms == 0) return out;
+  if (feedback.docs == 0 || feedback.terms == 0) return {};
+  Xapian::Enquire enquire = feedback_enquire(db, query);
+  const Xapian::doccount want = feedback.docs + kFeedbackMargin;
+  Xapian::MSet top = enquire.get_mset(0, want, check_all ? std::max(db.get_doccount(), want) : want);
+  return feedback_from(enquire, top, feedback);
+}
+
+Xapian::Enquire feedback_enquire(const Xapian::Database& db, const Xapian::Query& query) {
   Xapian::Enquire enquire(db);
   enquire.set_query(query);
   enquire.set_weighting_scheme(Xapian::BM25Weight());
   enquire.set_sort_by_relevance_then_value(corpus::schema::kSlotPassageId, false);
-  // The same passage can score differently in the last bit in one database and across shards:
-  // the top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken
-  // by passage id and by term, so the expansion never depends on how the index is split.
-  const Xapian::doccount want = feedback.docs + kFeedbackMargin;
-  Xapian::MSet top = enquire.get_mset(0, want, check_all ? std::max(db.get_doccount(), want) : want);
-  return feedback_from(enquire, top, feedback);
+  return enquire;
 }
 
 std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Enquire& enquire, const Xapian::MSet& top,
                                                           const Feedback& feedback) {
   std::vector<std::pair<std::string, double>> out;
   if (feedback.docs == 0 || feedback.terms == 0 || top.empty()) return out;
+  // The same passage can score differently in the last bit in one database and across shards:
+  // the top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken
+  // by passage id and by term, so the expansion never depends on how the index is split.
   std::vector<std::tuple<long long, std::string, Xapian::docid>> ranked;
   for (auto it = top.begin(); it != top.end(); ++it)
     ranked.emplace_back(-std::llround(it.get_weight() * 1e9), it.get_document().get_value(corpus::schema::kSlotPassageId), *it);

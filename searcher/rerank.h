@@ -46,11 +46,11 @@ bool only_words(const Xapian::Query& query);
 // shards, see Searcher::search_once).
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback, bool check_all = false);
-// The same from a match the caller ran: `enquire` set up as feedback_terms sets it up (the
-// query, BM25, relevance then passage id, no collapse) and `top` its first
-// `feedback.docs + kFeedbackMargin` or more passages. Lets the searcher's facet match double as
-// the feedback pass.
+// The feedback pass's match, for a caller that runs it itself (the searcher's facet match
+// doubles as it): `query` by BM25, relevance then passage id, no collapse. feedback_from()
+// takes its first feedback.docs + kFeedbackMargin passages.
 inline constexpr unsigned kFeedbackMargin = 8;
+Xapian::Enquire feedback_enquire(const Xapian::Database& db, const Xapian::Query& query);
 std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Enquire& enquire, const Xapian::MSet& top,
                                                           const Feedback& feedback);
 // True if expand() ORs the expansion in (letting passages without the question's words in):

@@ -273,13 +273,11 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // matches the question itself, which is also what the facets count when the query is
   // widened: with no filters (the feedback pass ignores them) one match serves both, the spy
   // watching it to the facets' depth while its top passages feed the expansion.
+  const bool widens_question = rerank::widens(plan->query, model_.feedback);
   std::vector<std::pair<std::string, double>> feedback;
   if (request.rerank && model_.feedback.docs > 0) {
-    if (request.facets && !remote && filters.empty() && rerank::widens(plan->query, model_.feedback)) {
-      Xapian::Enquire own(db_);
-      own.set_query(query);
-      own.set_weighting_scheme(Xapian::BM25Weight());
-      own.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
+    if (request.facets && !remote && filters.empty() && widens_question) {
+      Xapian::Enquire own = rerank::feedback_enquire(db_, query);
       own.add_matchspy(&spy);
       const Xapian::doccount want = model_.feedback.docs + rerank::kFeedbackMargin;
       Xapian::MSet top = match_until(own, 0, want, std::max(check_at_least, want), deadline, cut);
@@ -296,7 +294,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // What the question itself matches. When feedback widened the query (an OR: passages sharing
   // no word with the question but many with its best matches come in, below them), the widened
   // query matches most of the index; the total and the facets count the question's matches.
-  const bool widened = !feedback.empty() && rerank::widens(plan->query, model_.feedback);
+  const bool widened = !feedback.empty() && widens_question;
   const Xapian::Query counted = widened ? filtered(plan->query) : query;
   response.spelling = spelling_suggestion(request.query, db_, vocabulary(), stemmer_);
   lap(response.timings.spelling);

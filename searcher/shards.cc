@@ -224,8 +224,8 @@ corpus::Status ShardSet::rebuild() {
   }
   if (!first_down) return Status::success();
   std::string message = "shard " + first_down->spec.name + " is unavailable: " + first_down->error;
-  if (first_down->failures > 0 && first_down->retry_at > now()) {
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(first_down->retry_at - now()).count();
+  if (const auto t = now(); first_down->failures > 0 && first_down->retry_at > t) {
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(first_down->retry_at - t).count();
     message += " (next attempt in " + std::to_string(wait) + " ms)";
   }
   if (missing_.size() > 1) message += " (" + std::to_string(missing_.size()) + " of " + std::to_string(shards_.size()) + " shards are down)";
