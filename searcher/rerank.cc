@@ -94,7 +94,7 @@ const std::array<const char*, kFeatureCount> kFeatureNames = {
 
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback, bool check_all) {
-  if (feedback.docs == 0 || feedback.terms == 0) return {};
+  if (!feeds_back(query, feedback)) return {};
   Xapian::Enquire enquire = feedback_enquire(db, query);
   const Xapian::doccount want = feedback.docs + kFeedbackMargin;
   Xapian::MSet top = enquire.get_mset(0, want, check_all ? std::max(db.get_doccount(), want) : want);
@@ -132,12 +132,25 @@ std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Enquire&
   return out;
 }
 
+namespace {
+
+std::size_t distinct_words(const Xapian::Query& query) {
+  std::size_t n = 0;
+  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t)
+    if (is_body_term(*t)) ++n;  // get_unique_terms is already distinct
+  return n;
+}
+
+}  // namespace
+
+bool feeds_back(const Xapian::Query& query, const Feedback& feedback) {
+  if (feedback.docs == 0 || feedback.terms == 0) return false;
+  return feedback.max_words == 0 || distinct_words(query) <= feedback.max_words;
+}
+
 bool widens(const Xapian::Query& query, const Feedback& feedback) {
   if (feedback.alpha <= 0 || !only_words(query)) return false;
-  std::unordered_set<std::string> words;
-  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t)
-    if (is_body_term(*t)) words.insert(*t);
-  return words.size() >= feedback.widen_min_terms;
+  return distinct_words(query) >= feedback.widen_min_terms;
 }
 
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
@@ -185,13 +198,21 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
   }
   if (j.contains("feedback") && !j["feedback"].is_null()) {
     const auto& fb = j["feedback"];
-    if (!fb.is_object() || !fb.value("docs", nlohmann::json(0)).is_number_unsigned() ||
-        !fb.value("terms", nlohmann::json(20)).is_number_unsigned() || !fb.value("alpha", nlohmann::json(0.3)).is_number())
+    // A whole number, not negative (a parsed file gives unsigned; a json built in code, signed).
+    auto whole = [&fb](const char* key) {
+      if (!fb.contains(key)) return true;
+      const auto& v = fb[key];
+      return v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0);
+    };
+    if (!fb.is_object() || !whole("docs") || !whole("terms") || !fb.value("alpha", nlohmann::json(0.3)).is_number())
       return make_error(ErrorCode::parse, "feedback must be {docs, terms, alpha} with whole docs and terms", "feedback");
     m.feedback.docs = std::min(fb.value("docs", 0u), 100u);
     m.feedback.terms = std::min(fb.value("terms", 20u), 100u);
     m.feedback.alpha = fb.value("alpha", 0.3);
     m.feedback.widen_min_terms = std::min(fb.value("widen_min_terms", 3u), 1000u);
+    if (!whole("max_words"))
+      return make_error(ErrorCode::parse, "feedback.max_words must be a whole number (0: no limit)", "feedback");
+    m.feedback.max_words = static_cast<unsigned>(std::min(fb.value("max_words", 0ull), 1000ull));  // 1000: no limit in practice
   }
   if (!j.contains("weights") || !j["weights"].is_object())
     return make_error(ErrorCode::parse, "weights must be an object of feature name -> number", "weights");
@@ -221,7 +242,7 @@ nlohmann::json Model::to_json() const {
   nlohmann::json fb = nullptr;
   if (feedback.docs > 0)
     fb = {{"docs", feedback.docs}, {"terms", feedback.terms}, {"alpha", feedback.alpha},
-          {"widen_min_terms", feedback.widen_min_terms}};
+          {"widen_min_terms", feedback.widen_min_terms}, {"max_words", feedback.max_words}};
   return {{"description", description}, {"depth", depth}, {"feedback", fb}, {"weights", named}};
 }
 
@@ -290,14 +311,15 @@ std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db,
 
 std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
                                                 std::vector<std::pair<std::string, double>> feedback,
-                                                const std::vector<Xapian::doccount>& collapse_counts) const {
+                                                const std::vector<Xapian::doccount>& collapse_counts,
+                                                bool own_feedback) const {
   n = std::min<std::size_t>(n, mset.size());
   std::vector<Features> out(n);
   if (n == 0) return out;
 
   // Pseudo-relevance feedback: the ESet of the top passages.
   double feedback_total = 0;
-  if (feedback.empty()) {
+  if (feedback.empty() && own_feedback) {
     Xapian::RSet rset;
     Xapian::doccount k = 0;
     for (auto it = mset.begin(); it != mset.end() && k < kFeedbackDocs; ++it, ++k) rset.add_document(*it);

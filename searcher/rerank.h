@@ -34,6 +34,9 @@ struct Feedback {
   unsigned terms = 20;
   double alpha = 0.3;
   unsigned widen_min_terms = 3;
+  // Questions with more distinct words than this get no feedback at all (0: no limit): a long
+  // question already says what it is about, and its widened match is the slowest there is.
+  unsigned max_words = 0;
 };
 
 // True if the query is only words (OR of terms and synonyms), as a plain question parses; false
@@ -53,6 +56,9 @@ inline constexpr unsigned kFeedbackMargin = 8;
 Xapian::Enquire feedback_enquire(const Xapian::Database& db, const Xapian::Query& query);
 std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Enquire& enquire, const Xapian::MSet& top,
                                                           const Feedback& feedback);
+// True if feedback runs for `query`: it is on, and the query has at most `feedback.max_words`
+// distinct words when that is set.
+bool feeds_back(const Xapian::Query& query, const Feedback& feedback);
 // True if expand() ORs the expansion in (letting passages without the question's words in):
 // the query is only words, at least `feedback.widen_min_terms` of them.
 bool widens(const Xapian::Query& query, const Feedback& feedback);
@@ -103,6 +109,7 @@ std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db,
 //   passages      log(1 + other matching passages of the record) / log(11), capped at 1
 //   length        log(passage length / average length), clamped to [-3, 3], divided by 3
 //   prf           share of the ESet weight (top 20 expansion terms of the top 10 passages) present
+//                 (0 for a question the model's first-stage feedback skips, see compute())
 //   first_rank    1 / (1 + first-stage rank)
 //   bm25_query    BM25 (k1 1.2, b 0.75) of the question's own terms / the best among the candidates
 //                 (with feedback on, `bm25` scores the widened query and this the original one)
@@ -112,14 +119,17 @@ class FeatureExtractor {
 
   // Features of mset items [0, n) (n capped at mset.size()), in mset order. `collapse`
   // says whether the mset was collapsed per record (then get_collapse_count is meaningful).
-  // `feedback` are the expansion terms the first stage used, if any; without them the prf
-  // feature takes its own ESet of the top 10 passages.
+  // `feedback` are the expansion terms the first stage used, if any. Without them, the prf
+  // feature takes its own ESet of the top 10 passages when `own_feedback` (a model without
+  // first-stage feedback), and is 0 otherwise (a question the model's feedback skips: what
+  // the model learnt for prf is the overlap with the first stage's expansion).
   // `collapse_counts`, when given (one per item, in mset order), replace the MSet's collapse
   // counts, which are exact only when the match checked every document and are 0 over remote
   // shards: the searcher passes record_collapse_counts().
   std::vector<Features> compute(const Xapian::MSet& mset, std::size_t n, bool collapse,
                                 std::vector<std::pair<std::string, double>> feedback = {},
-                                const std::vector<Xapian::doccount>& collapse_counts = {}) const;
+                                const std::vector<Xapian::doccount>& collapse_counts = {},
+                                bool own_feedback = true) const;
 
  private:
   struct QueryTerm {

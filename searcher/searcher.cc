@@ -275,7 +275,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // watching it to the facets' depth while its top passages feed the expansion.
   const bool widens_question = rerank::widens(plan->query, model_.feedback);
   std::vector<std::pair<std::string, double>> feedback;
-  if (request.rerank && model_.feedback.docs > 0) {
+  if (request.rerank && rerank::feeds_back(plan->query, model_.feedback)) {
     if (request.facets && !remote && filters.empty() && widens_question) {
       Xapian::Enquire own = rerank::feedback_enquire(db_, query);
       own.add_matchspy(&spy);
@@ -400,7 +400,8 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     const std::vector<rerank::Features> features = extractor.compute(
         mset, n, request.per_record > 0, feedback,
         request.per_record > 0 ? rerank::record_collapse_counts(db_, query, mset, n, request.per_record)
-                               : std::vector<Xapian::doccount>{});
+                               : std::vector<Xapian::doccount>{},
+        model_.feedback.docs == 0);
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
     std::vector<double> model_score(n);
     std::size_t i = 0;
@@ -495,7 +496,8 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
     Xapian::MSet mset = enquire.get_mset(0, n);
     rerank::FeatureExtractor extractor(db_, plan->query);
     const auto features =
-        extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1));
+        extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1),
+                          model_.feedback.docs == 0);
     std::vector<Candidate> out;
     std::size_t i = 0;
     for (auto it = mset.begin(); it != mset.end(); ++it, ++i)

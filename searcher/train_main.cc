@@ -163,6 +163,8 @@ int main(int argc, char** argv) {
   app.add_option("--feedback-alpha", feedback.alpha, "weight of the expansion")->check(CLI::Range(0.0, 2.0));
   app.add_option("--widen-min-terms", feedback.widen_min_terms,
                  "questions with at least this many words may match new passages through the expansion");
+  app.add_option("--feedback-max-words", feedback.max_words,
+                 "questions with more distinct words get no feedback (0: no limit)");
   app.set_version_flag("--version", std::string("medsearch-train ") + MEDSEARCH_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -269,6 +271,7 @@ int main(int argc, char** argv) {
   description << "coordinate ascent on nDCG@10 over the first stage's top " << depth << " records of " << trained_on.str()
               << "; medsearch-train --feedback-docs " << feedback.docs << " --feedback-terms " << feedback.terms
               << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
+              << " --feedback-max-words " << feedback.max_words
               << " --folds " << folds << " --restarts " << restarts << " --seed " << seed;
   model.description = description.str();
   std::printf("fitted on all queries:");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "corpus/analysis.h"
 #include "indexer/indexer.h"
 #include "searcher/answer.h"
 #include "searcher/deadline.h"
@@ -319,6 +320,7 @@ TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
   ASSERT_TRUE(again.ok()) << again.error().message;
   for (std::size_t i = 0; i < ms::rerank::kFeatureCount; ++i) EXPECT_NEAR(again->weights[i], model.weights[i], 1e-6);
   EXPECT_EQ(again->feedback.docs, model.feedback.docs);
+  EXPECT_EQ(again->feedback.max_words, model.feedback.max_words);
 
   auto unknown = ms::rerank::Model::from_json(nlohmann::json{{"weights", {{"bm26", 1.0}}}});
   ASSERT_FALSE(unknown.ok());
@@ -326,6 +328,33 @@ TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"weights", {{"bm25", "high"}}}}).ok());
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"depth", 0}, {"weights", nlohmann::json::object()}}).ok());
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json::array()).ok());
+}
+
+// Feedback runs for questions of at most max_words distinct words (stems: "dose" and "doses"
+// are one word; stop words and field filters are not words), and for every question at 0.
+TEST(RerankModel, FeedbackOnlyForQuestionsOfAtMostMaxWords) {
+  ms::rerank::Feedback feedback;
+  feedback.docs = 10;
+  feedback.max_words = 3;
+  Xapian::QueryParser parser;
+  mc::configure_query_parser(parser);
+  auto parse = [&](const std::string& q) { return parser.parse_query(q, Xapian::QueryParser::FLAG_DEFAULT); };
+  EXPECT_TRUE(ms::rerank::feeds_back(parse("riluzole dose"), feedback));
+  EXPECT_TRUE(ms::rerank::feeds_back(parse("what is the dose of riluzole for doses in ALS"), feedback));
+  EXPECT_FALSE(ms::rerank::feeds_back(parse("riluzole dose hepatic impairment"), feedback));
+  feedback.max_words = 0;
+  EXPECT_TRUE(ms::rerank::feeds_back(parse("riluzole dose hepatic impairment"), feedback));
+  feedback.docs = 0;
+  EXPECT_FALSE(ms::rerank::feeds_back(parse("riluzole"), feedback));
+
+  auto limited = ms::rerank::Model::from_json(
+      nlohmann::json{{"feedback", {{"docs", 10}, {"max_words", 4}}}, {"weights", nlohmann::json::object()}});
+  ASSERT_TRUE(limited.ok()) << limited.error().message;
+  EXPECT_EQ(limited->feedback.max_words, 4u);
+  EXPECT_EQ(limited->to_json()["feedback"]["max_words"], 4);
+  EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"feedback", {{"docs", 10}, {"max_words", -1}}},
+                                                           {"weights", nlohmann::json::object()}})
+                   .ok());
 }
 
 // The request deadline (searcher/deadline.h), with a clock the test controls: the first read is

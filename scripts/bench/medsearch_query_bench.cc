@@ -4,6 +4,7 @@
 //   --snippets BYTES   SearchRequest::snippet_bytes (default 300, the default; 0 = off)
 //   --facets 0|1       SearchRequest::facets (default 1: on, as the server's /search has them)
 //   --rerank 0|1       SearchRequest::rerank (default 1, the default)
+//   --rerank-model F   a model file as medsearch-train writes it (default: the shipped one)
 //   --server-work 0|1  also what the server does around each search (default 0): reopen the
 //                      searcher first, then group the answer and serialise the JSON body
 // Everything else is the library's default (intent boost on, one passage per record).
@@ -15,23 +16,34 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "scripts/bench/query_loop.h"
 #include "searcher/answer.h"
+#include "searcher/rerank.h"
 #include "searcher/searcher.h"
 
 int main(int argc, char** argv) {
   bench::Options o;
   if (!bench::parse_args(argc, argv, o)) {
     std::cerr << "usage: medsearch-query-bench --index DIR --queries FILE.tsv --out FILE [--threads N] "
-                 "[--warmup P] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1] [--server-work 0|1]\n";
+                 "[--warmup P] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1] [--rerank-model FILE] [--server-work 0|1]\n";
     return 2;
   }
   const std::size_t snippets = std::strtoul(o.get("snippets", "300").c_str(), nullptr, 10);
   const bool facets = o.get("facets", "1") != "0";
   const bool rerank = o.get("rerank", "1") != "0";
   const bool server_work = o.get("server-work", "0") != "0";
+  std::optional<medsearch::searcher::rerank::Model> model;
+  if (const std::string path = o.get("rerank-model", ""); !path.empty()) {
+    auto loaded = medsearch::searcher::rerank::Model::load(path);
+    if (!loaded.ok()) {
+      std::cerr << "medsearch-query-bench: " << loaded.error().message << "\n";
+      return 2;
+    }
+    model = std::move(*loaded);
+  }
   std::atomic<std::size_t> refused{0};
   std::mutex stages_mutex;
   medsearch::searcher::StageTimings stages;
@@ -49,6 +61,7 @@ int main(int argc, char** argv) {
       auto opened = medsearch::searcher::Searcher::open(o.index);
       if (!opened.ok()) throw std::runtime_error(opened.error().message);
       std::shared_ptr<medsearch::searcher::Searcher> searcher(std::move(*opened));
+      if (model) searcher->set_model(*model);
       return [searcher, snippets, facets, rerank, server_work, &refused, &stages_mutex, &stages,
               &timed](const std::string& text) {
         if (server_work && !searcher->reopen().ok()) return -1;
