@@ -100,6 +100,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "Worker threads (0 = one per core, at least 8)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--search-slots", options.search_slots,
+                 "Searches that run at once; the others wait their turn in arrival order (0 = cores + 1)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   // Limits (docs/RELIABILITY.md lists each with the test behind it).
   app.add_option("--max-queued", options.max_queued,
                  "Connections that may wait for a busy worker; past them the server answers 503 with Retry-After "

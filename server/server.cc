@@ -39,6 +39,7 @@
 #include "searcher/answer.h"
 #include "searcher/context.h"
 #include "server/metrics.h"
+#include "server/search_gate.h"
 #include "server/openapi.h"
 
 #ifndef MEDSEARCH_VERSION
@@ -998,6 +999,8 @@ struct Server::Impl {
   const std::uint64_t id_;
   HttpServer http_{options_};
   PoolState pool_;
+  SearchGate search_gate_{options_.search_slots > 0 ? static_cast<std::size_t>(options_.search_slots)
+                                                    : std::max(1u, std::thread::hardware_concurrency()) + 1};
   std::atomic<bool> bound_{false};
   // stop() and run() may race: run_active_ says run() is past its stop check and heading into
   // (or inside) listen_after_bind, which stop() must then wait for before closing the socket.
@@ -1028,6 +1031,8 @@ void Server::Impl::handle_search(const httplib::Request& req, httplib::Response&
   if (!request.ok()) return send_error(res, request.error());
   if (!within_caps(request->query, request->limit, request->offset, res)) return;
   request->deadline = deadline();
+  SearchGate::Pass pass(search_gate_);
+  if (past_deadline(res)) return;  // it waited its turn past the deadline
   auto searcher = worker_searcher();
   if (!searcher.ok()) return send_error(res, searcher.error());
   auto response = (*searcher)->search(*request);
@@ -1067,6 +1072,8 @@ void Server::Impl::handle_context(const httplib::Request& req, httplib::Response
   auto request = parse_context_body(req.body);
   if (!request.ok()) return send_error(res, request.error());
   if (!within_caps(request->question, 1, 0, res)) return;
+  SearchGate::Pass pass(search_gate_);
+  if (past_deadline(res)) return;
   auto searcher = worker_searcher();
   if (!searcher.ok()) return send_error(res, searcher.error());
   auto response = (*searcher)->context(*request);
@@ -1264,6 +1271,9 @@ void Server::Impl::handle_metrics(httplib::Response& res) {
       {"medsearch_http_workers_busy", "Workers serving a connection now.", static_cast<double>(pool_.busy.load())},
       {"medsearch_http_queued", "Connections waiting for a worker.", static_cast<double>(pool_.queued.load())},
       {"medsearch_http_rejected", "Connections answered 503 (queue full) since the server started.", static_cast<double>(pool_.rejected.load())},
+      {"medsearch_search_slots", "Searches that may run at once (--search-slots).", static_cast<double>(search_gate_.slots())},
+      {"medsearch_searches_running", "Searches running now.", static_cast<double>(search_gate_.running())},
+      {"medsearch_searches_waiting", "Searches waiting for a slot, in arrival order.", static_cast<double>(search_gate_.waiting())},
   });
   res.status = 200;
   res.set_content(body, "text/plain; version=0.0.4; charset=utf-8");
@@ -1484,6 +1494,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     return bad_option("max_headers", "max_headers must be at least 1 and max_header_bytes at least 64");
   if (options.receive_timeout_ms < 1) return bad_option("receive_timeout", "receive_timeout_ms must be at least 1");
   if (options.request_deadline_ms < 0) return bad_option("request_deadline", "request_deadline_ms must be 0 or more");
+  if (options.search_slots < 0) return bad_option("search_slots", "search_slots must be 0 or more");
   if (options.retry_after_s < 0) return bad_option("retry_after", "retry_after_s must be 0 or more");
   if (options.max_query_terms < 1) return bad_option("max_query_terms", "max_query_terms must be at least 1");
   if (options.max_query_bytes < 1 || options.max_query_bytes > searcher::kMaxQueryBytes)

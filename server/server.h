@@ -65,6 +65,11 @@ struct ServerOptions {
   // before searching, or searches with it (checking stops at the best hits once it passes) and says
   // "deadline_exceeded": true (searcher::SearchRequest::deadline). 0 = none.
   int request_deadline_ms = 10000;
+  // Searches (GET/POST /search, POST /context) that run at once; the others wait their turn in
+  // arrival order. 0 = one more than cores. More workers than cores serve connections (see threads),
+  // but searches are CPU work: run together, they time-slice and every one finishes late,
+  // the longest ones latest; queued, each runs at full speed after the ones ahead of it.
+  int search_slots = 0;
   // Caps on a search (GET/POST /search, and /context's question): at most this many words and
   // bytes in the question (400, param "q"), and limit and offset at most these (400), each no
   // more than the searcher's own ceilings (searcher::kMaxQueryBytes, kMaxLimit, kMaxOffset).

@@ -7,6 +7,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -19,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "indexer/indexer.h"
+#include "server/search_gate.h"
 #include "tests/test_util.h"
 
 namespace medsearch::server {
@@ -631,6 +634,81 @@ TEST(ErrorToJson, OmitsAnEmptyParam) {
             R"({"error":{"code":"not_found","message":"gone"}})");
   EXPECT_EQ(error_to_json(corpus::make_error(ErrorCode::invalid_argument, "bad", "limit")).dump(),
             R"({"error":{"code":"invalid_argument","message":"bad","param":"limit"}})");
+}
+
+// The search slots: never more searches at once than slots, and waiting ones go in the order
+// they arrived.
+TEST(SearchGate, AdmitsAtMostItsSlotsInArrivalOrder) {
+  using medsearch::server::SearchGate;
+  {
+    SearchGate gate(2);
+    std::atomic<int> inside{0}, most{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i)
+      threads.emplace_back([&] {
+        SearchGate::Pass pass(gate);
+        const int now = ++inside;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        --inside;
+      });
+    for (auto& t : threads) t.join();
+    EXPECT_LE(most.load(), 2);
+    EXPECT_GE(most.load(), 1);
+    EXPECT_EQ(gate.running(), 0u);
+    EXPECT_EQ(gate.waiting(), 0u);
+  }
+  {
+    SearchGate gate(1);
+    std::vector<int> order;
+    std::mutex order_mutex;
+    std::vector<std::thread> threads;
+    auto held = std::make_unique<SearchGate::Pass>(gate);  // the slot is busy: all below wait
+    for (int i = 0; i < 5; ++i) {
+      threads.emplace_back([&, i] {
+        SearchGate::Pass pass(gate);
+        std::lock_guard lock(order_mutex);
+        order.push_back(i);
+      });
+      // The next one arrives only after this one is waiting.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (gate.waiting() < static_cast<std::size_t>(i + 1) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      ASSERT_EQ(gate.waiting(), static_cast<std::size_t>(i + 1));
+    }
+    EXPECT_EQ(gate.running(), 1u);
+    held.reset();
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  }
+}
+
+// Over HTTP: /metrics names the slots, and searches beyond them still all answer.
+TEST_F(ServerTest, SearchSlotsShowInMetricsAndConcurrentSearchesAllAnswer) {
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  const std::string expected_slots =
+      "medsearch_search_slots " + std::to_string(std::max(1u, std::thread::hardware_concurrency()) + 1);
+  EXPECT_NE(res->body.find(expected_slots), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("medsearch_searches_waiting 0"), std::string::npos) << res->body;
+
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&] {
+      auto client = make_client();
+      for (int k = 0; k < 3; ++k) {
+        auto r = client->Get("/search?q=riluzole&limit=3");
+        if (r && r->status == 200) ++ok;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 18);
+  res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_NE(res->body.find("medsearch_searches_running 0"), std::string::npos) << res->body;
 }
 
 }  // namespace
