@@ -166,6 +166,21 @@ std::string clean_text(std::string_view text) {
   return out;
 }
 
+bool has_text(std::string_view text) {
+  // The characters clean_text drops, looked for in the raw text: NFC never turns a kept
+  // character into a dropped one or back, so this answers !clean_text(text).empty().
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const int32_t n = static_cast<int32_t>(text.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 cp;
+    U8_NEXT(s, i, n, cp);
+    if (cp < 0 || cp == '\n' || cp == 0x2028 || cp == 0x2029 || is_space(cp)) continue;
+    if (is_control(cp) || cp == 0x00AD || cp == 0xFEFF || cp == 0x200B) continue;
+    return true;
+  }
+  return false;
+}
+
 namespace {
 
 // Superscript digits and signs, which NFKC turns into plain ones.

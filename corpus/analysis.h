@@ -22,6 +22,8 @@ std::size_t find_invalid_utf8(std::string_view text);
 // runs of white space (including no-break spaces) collapsed to one space, trimmed.
 // Input must be valid UTF-8.
 std::string clean_text(std::string_view text);
+// Whether clean_text(text) would keep anything, without building it.
+bool has_text(std::string_view text);
 
 // Normalises text for analysis, identically on both sides: NFKC (full-width forms,
 // superscripts, ligatures), Greek letters spelled out (β -> beta, α -> alpha, µ -> micro),

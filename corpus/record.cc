@@ -210,7 +210,7 @@ Status validate(const Record& r) {
     if (!is_valid_utf8(s.heading)) return bad(where + ".heading", "is not valid UTF-8");
     if (!is_valid_utf8(s.text)) return bad(where + ".text", "is not valid UTF-8");
     if (!is_valid_utf8(s.key)) return bad(where + ".key", "is not valid UTF-8");
-    if (clean_text(s.text).empty() == false) any_text = true;
+    if (!any_text && has_text(s.text)) any_text = true;
   }
   if (!any_text) return bad("text", "the record has no text (sections or text are required)");
   const Citation& c = r.citation;

@@ -1,6 +1,8 @@
 // corpus/: normalisation tables, sentence windows, records and readers.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -116,6 +118,25 @@ TEST(CleanText, WhitespaceAndControls) {
   EXPECT_EQ(mc::clean_text("bell\x07 here"), "bell here");
   EXPECT_EQ(mc::clean_text("e\u0301"), "\u00E9");  // NFC composes
   EXPECT_EQ(mc::clean_text("\uFF15\uFF10 mg"), "\uFF15\uFF10 mg");  // display text keeps full-width forms
+}
+
+// has_text answers whether clean_text keeps anything, on strings built from the characters
+// clean_text treats specially (spaces, newlines, controls, soft hyphen, BOM, ZWSP, combining
+// marks) and ordinary ones, valid UTF-8 as validate() sees it.
+TEST(CleanText, HasTextAgreesWithCleanText) {
+  const std::vector<std::string> pieces = {" ",      "\t",      "\n",      "\r",      "\x07",     "\x7F",
+                                           "\u00A0", "\u2028", "\u2029", "\u00AD", "\uFEFF", "\u200B",
+                                           "\u3000", "\u0301", "a",      "\u00E9", "\u03B2", "\U0001F600"};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 5000; ++round) {
+    std::string text;
+    const int length = static_cast<int>(rng() % 6);
+    for (int i = 0; i < length; ++i) text += pieces[rng() % pieces.size()];
+    EXPECT_EQ(mc::has_text(text), !mc::clean_text(text).empty()) << "text: '" << text << "'";
+  }
+  EXPECT_FALSE(mc::has_text(""));
+  EXPECT_FALSE(mc::has_text(" \n\u00AD\u200B "));
+  EXPECT_TRUE(mc::has_text(" \n x"));
 }
 
 TEST(Utf8, Validity) {
