@@ -88,13 +88,17 @@ struct Model {
   double weights_rounded(std::size_t i) const;
 };
 
-// Collapse counts of mset items [0, n): for each item's record, its passages that match `query`
+// Collapse counts of mset items [0, n) of an mset collapsed on the record id (kSlotRecordId):
+// for each item's record, its passages that match `query`
 // minus the `per_record` kept, at least 0. This is what MSetIterator::get_collapse_count() gives
 // for one database when every match is checked, counted instead by one small query (`query`
 // filtered to the records of those n items) so the main match need not check every match, and
-// the same over local or remote shards (where Xapian 1.4 reports collapse counts as 0).
+// the same over local or remote shards (where Xapian 1.4 reports collapse counts as 0). On a
+// `local` database a query of alternatives (OR, SYNONYM, scaled terms) is answered from the
+// other passages' term lists instead, with the same counts.
 std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db, const Xapian::Query& query,
-                                                     const Xapian::MSet& mset, std::size_t n, int per_record);
+                                                     const Xapian::MSet& mset, std::size_t n, int per_record,
+                                                     bool local);
 
 // Computes the features of candidate documents for one query over one database.
 //

@@ -382,13 +382,24 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     Xapian::MSetIterator it;
   };
   std::vector<Ranked> ranked;
-  for (auto it = mset.begin(); it != mset.end(); ++it)
-    ranked.push_back({std::llround(it.get_weight() * 1e9), it.get_document().get_value(schema::kSlotPassageId), it});
-  auto by_key = [](const Ranked& a, const Ranked& b) {
-    if (a.key != b.key) return a.key > b.key;
-    return a.passage_id < b.passage_id;
+  for (auto it = mset.begin(); it != mset.end(); ++it) ranked.push_back({std::llround(it.get_weight() * 1e9), {}, it});
+  // By key, equal keys by passage id. The passage id is a document value (a block read each):
+  // only the hits that tie on their key need it.
+  auto sort_ranked = [](std::vector<Ranked>& v) {
+    std::stable_sort(v.begin(), v.end(), [](const Ranked& a, const Ranked& b) { return a.key > b.key; });
+    for (std::size_t begin = 0; begin < v.size();) {
+      std::size_t end = begin + 1;
+      while (end < v.size() && v[end].key == v[begin].key) ++end;
+      if (end - begin > 1) {
+        for (std::size_t k = begin; k < end; ++k)
+          if (v[k].passage_id.empty()) v[k].passage_id = v[k].it.get_document().get_value(schema::kSlotPassageId);
+        std::stable_sort(v.begin() + static_cast<std::ptrdiff_t>(begin), v.begin() + static_cast<std::ptrdiff_t>(end),
+                         [](const Ranked& a, const Ranked& b) { return a.passage_id < b.passage_id; });
+      }
+      begin = end;
+    }
   };
-  std::stable_sort(ranked.begin(), ranked.end(), by_key);
+  sort_ranked(ranked);
   lap(response.timings.match);
   if (rerank && !ranked.empty()) {
     // The top `depth` are scored by the model and put in its order; what follows keeps the
@@ -399,7 +410,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     rerank::FeatureExtractor extractor(db_, plan->query);
     const std::vector<rerank::Features> features = extractor.compute(
         mset, n, request.per_record > 0, feedback,
-        request.per_record > 0 ? rerank::record_collapse_counts(db_, query, mset, n, request.per_record)
+        request.per_record > 0 ? rerank::record_collapse_counts(db_, query, mset, n, request.per_record, !remote)
                                : std::vector<Xapian::doccount>{},
         model_.feedback.docs == 0);
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
@@ -433,7 +444,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       const double score = index < n ? 1.0 + model_score[index] - lowest : (best > 0 ? r.it.get_weight() / best : 0);
       r.key = std::llround(score * 1e9);
     }
-    std::stable_sort(ranked.begin(), ranked.end(), by_key);
+    sort_ranked(ranked);
   }
   lap(response.timings.rerank);
 
@@ -496,7 +507,8 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
     Xapian::MSet mset = enquire.get_mset(0, n);
     rerank::FeatureExtractor extractor(db_, plan->query);
     const auto features =
-        extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1),
+        extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1,
+                                                                                   !(shards_ && shards_->any_remote())),
                           model_.feedback.docs == 0);
     std::vector<Candidate> out;
     std::size_t i = 0;

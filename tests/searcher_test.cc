@@ -357,6 +357,42 @@ TEST(RerankModel, FeedbackOnlyForQuestionsOfAtMostMaxWords) {
                    .ok());
 }
 
+// The reranker's per-record passage counts: read from term lists for a query of alternatives
+// on a local index, by a second match otherwise; both must count the same passages, for
+// parsed questions (ORs with synonyms), their feedback widening and shapes that must take the
+// match (AND, phrases), with more than one passage per record kept too.
+TEST(RerankCollapseCounts, TermListsCountWhatTheMatchCounts) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(db);
+  for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
+    ASSERT_TRUE(indexer.add(r).ok());
+  ASSERT_TRUE(indexer.commit().ok());
+  Xapian::QueryParser parser;
+  mc::configure_query_parser(parser);
+  parser.set_database(db);
+  const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  const auto& model = ms::rerank::Model::builtin();
+  Xapian::doccount counted = 0;
+  for (const std::string q : {"riluzole survival", "side effects of statins", "ALS treatment", "dose hepatic impairment",
+                              "riluzole AND survival", "\"amyotrophic lateral sclerosis\"", "warfarin -bleeding"}) {
+    for (int per_record : {1, 2}) {
+      Xapian::Query query = parser.parse_query(q, flags);
+      const auto feedback = ms::rerank::feedback_terms(db, query, model.feedback);
+      for (const Xapian::Query& asked : {query, ms::rerank::expand(query, feedback, model.feedback)}) {
+        Xapian::Enquire enquire(db);
+        enquire.set_query(asked);
+        enquire.set_collapse_key(medsearch::corpus::schema::kSlotRecordId, per_record);
+        const Xapian::MSet mset = enquire.get_mset(0, 30);
+        const auto fast = ms::rerank::record_collapse_counts(db, asked, mset, mset.size(), per_record, true);
+        const auto slow = ms::rerank::record_collapse_counts(db, asked, mset, mset.size(), per_record, false);
+        EXPECT_EQ(fast, slow) << q << " per_record " << per_record << ": " << asked.get_description();
+        for (auto c : slow) counted += c;
+      }
+    }
+  }
+  EXPECT_GT(counted, 0u) << "no record had another matching passage: the fixture no longer tests anything";
+}
+
 // The request deadline (searcher/deadline.h), with a clock the test controls: the first read is
 // before the deadline, every later one after it, so the match runs into it at the spy's first
 // check and must stop, rerun pruned, and leave the enquire without its spies.
