@@ -93,12 +93,13 @@ const std::array<const char*, kFeatureCount> kFeatureNames = {
     "bm25_query"};
 
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
-                                                           const Feedback& feedback, bool check_all) {
+                                                           const Feedback& feedback, bool check_all,
+                                                           TermFreqCache* cache) {
   if (!feeds_back(query, feedback)) return {};
   Xapian::Enquire enquire = feedback_enquire(db, query);
   const Xapian::doccount want = feedback.docs + kFeedbackMargin;
   Xapian::MSet top = enquire.get_mset(0, want, check_all ? std::max(db.get_doccount(), want) : want);
-  return feedback_from(enquire, top, feedback);
+  return feedback_from(db, enquire, top, feedback, cache);
 }
 
 Xapian::Enquire feedback_enquire(const Xapian::Database& db, const Xapian::Query& query) {
@@ -109,23 +110,108 @@ Xapian::Enquire feedback_enquire(const Xapian::Database& db, const Xapian::Query
   return enquire;
 }
 
-std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Enquire& enquire, const Xapian::MSet& top,
-                                                          const Feedback& feedback) {
+Xapian::doccount TermFreqCache::get(const Xapian::Database& db, const std::string& term) {
+  auto it = freqs_.find(term);
+  if (it != freqs_.end()) return it->second;
+  if (freqs_.size() >= kMaxTerms) freqs_.clear();
+  const Xapian::doccount freq = db.get_termfreq(term);
+  freqs_.emplace(term, freq);
+  return freq;
+}
+
+namespace {
+
+// Xapian 1.4's ESet for `rset` with the default expansion scheme (TradEWeight, k = 1) and
+// `decider`, the terms of `query` left out, best first, ties by term, at most `max_terms`
+// (Enquire::get_eset's order), with term frequencies from `cache`. For each candidate term t of the relevant documents:
+//   multiplier = sum over relevant documents d holding t of (k + 1) wdf / (k len(d) / avlen + wdf)
+//   weight = multiplier * log((r + 0.5)(N - n - (R - r) + 0.5) / ((n - r + 0.5)(R - r + 0.5)))
+// with r of the R relevant documents holding t, n documents of N holding it; terms of weight
+// <= 0 are left out. Only the order in which the sum adds its documents differs from Xapian's
+// (last-bit differences, below the 1e-9 the caller rounds weights to).
+std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, const std::vector<Xapian::docid>& rset,
+                                                    std::size_t max_terms, const Xapian::ExpandDecider& decider,
+                                                    const Xapian::Query& query, TermFreqCache& cache) {
+  struct Stats {
+    Xapian::doccount r = 0;
+    double multiplier = 0;
+  };
+  constexpr double k = 1.0;
+  const double avlen = db.get_avlength();
+  // As get_eset without INCLUDE_QUERY_TERMS: the query's own terms are not candidates.
+  const std::unordered_set<std::string> asked(query.get_unique_terms_begin(), query.get_unique_terms_end());
+  std::unordered_map<std::string, Stats> stats;
+  for (Xapian::docid did : rset) {
+    const Xapian::termcount doclen = db.get_doclength(did);
+    for (auto t = db.termlist_begin(did); t != db.termlist_end(did); ++t) {
+      const std::string term = *t;
+      if (asked.count(term) > 0 || !decider(term)) continue;
+      Xapian::termcount wdf = t.get_wdf();
+      if (wdf == 0) wdf = 1;
+      Stats& s = stats[term];
+      ++s.r;
+      s.multiplier += (k + 1) * wdf / (k * doclen / avlen + wdf);
+    }
+  }
+  const double big_n = db.get_doccount();
+  const double big_r = static_cast<double>(rset.size());
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [term, s] : stats) {
+    const double n = cache.get(db, term);
+    const double r = s.r;
+    const double reldocs_without_term = big_r - r;
+    const double num = (r + 0.5) * (big_n - n - reldocs_without_term + 0.5);
+    const double denom = (n - r + 0.5) * (reldocs_without_term + 0.5);
+    const double weight = s.multiplier * std::log(num / denom);
+    if (weight > 0) out.emplace_back(term, weight);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (out.size() > max_terms) out.resize(max_terms);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Database& db, const Xapian::Enquire& enquire,
+                                                          const Xapian::MSet& top, const Feedback& feedback,
+                                                          TermFreqCache* cache) {
   std::vector<std::pair<std::string, double>> out;
   if (feedback.docs == 0 || feedback.terms == 0 || top.empty()) return out;
   // The same passage can score differently in the last bit in one database and across shards:
   // the top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken
-  // by passage id and by term, so the expansion never depends on how the index is split.
-  std::vector<std::tuple<long long, std::string, Xapian::docid>> ranked;
-  for (auto it = top.begin(); it != top.end(); ++it)
-    ranked.emplace_back(-std::llround(it.get_weight() * 1e9), it.get_document().get_value(corpus::schema::kSlotPassageId), *it);
-  std::sort(ranked.begin(), ranked.end());
-  Xapian::RSet rset;
-  for (std::size_t i = 0; i < ranked.size() && i < feedback.docs; ++i) rset.add_document(std::get<2>(ranked[i]));
+  // by passage id and by term, so the expansion never depends on how the index is split. The
+  // passage id (a value read) is fetched only for passages whose rounded scores tie.
+  std::vector<std::tuple<long long, std::string, Xapian::MSetIterator>> ranked;
+  for (auto it = top.begin(); it != top.end(); ++it) ranked.emplace_back(-std::llround(it.get_weight() * 1e9), std::string(), it);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+  for (std::size_t begin = 0; begin < ranked.size();) {
+    std::size_t end = begin + 1;
+    while (end < ranked.size() && std::get<0>(ranked[end]) == std::get<0>(ranked[begin])) ++end;
+    if (end - begin > 1) {
+      for (std::size_t i = begin; i < end; ++i)
+        std::get<1>(ranked[i]) = std::get<2>(ranked[i]).get_document().get_value(corpus::schema::kSlotPassageId);
+      std::sort(ranked.begin() + static_cast<std::ptrdiff_t>(begin), ranked.begin() + static_cast<std::ptrdiff_t>(end),
+                [](const auto& a, const auto& b) { return std::get<1>(a) < std::get<1>(b); });
+    }
+    begin = end;
+  }
+  std::vector<Xapian::docid> relevant;
+  for (std::size_t i = 0; i < ranked.size() && i < feedback.docs; ++i) relevant.push_back(*std::get<2>(ranked[i]));
+  std::sort(relevant.begin(), relevant.end());
   BodyTerms decider;
-  Xapian::ESet eset = enquire.get_eset(feedback.terms + 10, rset, Xapian::Enquire::USE_EXACT_TERMFREQ, &decider);
+  std::vector<std::pair<std::string, double>> eset;
+  if (cache != nullptr) {
+    eset = eset_of(db, relevant, feedback.terms + 10, decider, enquire.get_query(), *cache);
+  } else {
+    Xapian::RSet rset;
+    for (Xapian::docid did : relevant) rset.add_document(did);
+    Xapian::ESet x = enquire.get_eset(feedback.terms + 10, rset, Xapian::Enquire::USE_EXACT_TERMFREQ, &decider);
+    for (auto e = x.begin(); e != x.end(); ++e) eset.emplace_back(*e, e.get_weight());
+  }
   std::vector<std::tuple<long long, std::string, double>> terms;
-  for (auto e = eset.begin(); e != eset.end(); ++e) terms.emplace_back(-std::llround(e.get_weight() * 1e9), *e, e.get_weight());
+  for (const auto& [term, weight] : eset) terms.emplace_back(-std::llround(weight * 1e9), term, weight);
   std::sort(terms.begin(), terms.end());
   for (std::size_t i = 0; i < terms.size() && i < feedback.terms; ++i)
     out.emplace_back(std::get<1>(terms[i]), static_cast<double>(-std::get<0>(terms[i])) / 1e9);

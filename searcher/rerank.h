@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -43,19 +44,38 @@ struct Feedback {
 // when the user wrote syntax (a phrase, AND, NOT, +/-, a field) that says exactly what to match.
 bool only_words(const Xapian::Query& query);
 
+// Term frequencies of one database revision, remembered: the feedback's expansion weighs every
+// word of its top passages, and each frequency is a B-tree lookup (a block read, a system call)
+// while most words recur from search to search. Owned by one Searcher (one thread); cleared
+// whenever its database is reopened. With a cache, feedback_from() computes Xapian's ESet
+// weights itself (TradEWeight, k = 1: Xapian 1.4's default) over these frequencies; without
+// one (remote shards, where term lists are round trips) it asks Xapian's Enquire::get_eset.
+class TermFreqCache {
+ public:
+  Xapian::doccount get(const Xapian::Database& db, const std::string& term);
+  void clear() { freqs_.clear(); }
+  std::size_t size() const { return freqs_.size(); }
+
+ private:
+  static constexpr std::size_t kMaxTerms = 1 << 18;  // then start again: bounded memory
+  std::unordered_map<std::string, Xapian::doccount> freqs_;
+};
+
 // Expansion terms (unprefixed stems) of the top `feedback.docs` passages of `query`, with
 // their ESet weights, best first. Empty when feedback is off or nothing matches.
 // `check_all` makes the first stage check every match (the searcher asks for it over remote
 // shards, see Searcher::search_once).
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
-                                                           const Feedback& feedback, bool check_all = false);
+                                                           const Feedback& feedback, bool check_all = false,
+                                                           TermFreqCache* cache = nullptr);
 // The feedback pass's match, for a caller that runs it itself (the searcher's facet match
 // doubles as it): `query` by BM25, relevance then passage id, no collapse. feedback_from()
 // takes its first feedback.docs + kFeedbackMargin passages.
 inline constexpr unsigned kFeedbackMargin = 8;
 Xapian::Enquire feedback_enquire(const Xapian::Database& db, const Xapian::Query& query);
-std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Enquire& enquire, const Xapian::MSet& top,
-                                                          const Feedback& feedback);
+std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Database& db, const Xapian::Enquire& enquire,
+                                                          const Xapian::MSet& top, const Feedback& feedback,
+                                                          TermFreqCache* cache = nullptr);
 // True if feedback runs for `query`: it is on, and the query has at most `feedback.max_words`
 // distinct words when that is set.
 bool feeds_back(const Xapian::Query& query, const Feedback& feedback);

@@ -125,7 +125,9 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::string& path) {
     Xapian::Database db(path);
     Status version = schema::check_version(db);
     if (!version.ok()) return make_error(version.error().code, path + ": " + version.error().message);
-    return std::make_unique<Searcher>(std::move(db), path);
+    auto searcher = std::make_unique<Searcher>(std::move(db), path);
+    searcher->opened_read_only_ = true;
+    return searcher;
   } catch (const Xapian::Error& e) {
     Error err = corpus::error_from_xapian(e, "cannot open index " + path);
     if (err.code == ErrorCode::internal) err.code = ErrorCode::unavailable;
@@ -143,6 +145,7 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>&
     Status version = schema::check_version(searcher->db_);
     if (!version.ok()) return make_error(version.error().code, shown + ": " + version.error().message);
     searcher->shards_ = std::make_shared<ShardSet>(std::move(*set));
+    searcher->opened_read_only_ = true;
     if (!options.lexicon.empty()) {
       searcher->lexicon_ = Xapian::Database(options.lexicon);
       searcher->has_lexicon_ = true;
@@ -162,11 +165,13 @@ Status Searcher::reopen() {
   try {
     if (has_lexicon_) lexicon_.reopen();
     if (shards_) {
+      term_freqs_.clear();
       Status refreshed = shards_->refresh();
       db_ = shards_->db();
       return refreshed;
     }
-    db_.reopen();
+    // Xapian says whether the revision may have changed: the term frequencies go with it.
+    if (db_.reopen()) term_freqs_.clear();
     return Status::success();
   } catch (const Xapian::Error& e) {
     return corpus::error_from_xapian(e, "reopen");
@@ -185,6 +190,7 @@ Result<SearchResponse> Searcher::search(const SearchRequest& request) {
 Status Searcher::recover_shards() {
   Status recovered = shards_->recover();
   db_ = shards_->db();
+  term_freqs_.clear();
   return recovered;
 }
 
@@ -281,10 +287,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       own.add_matchspy(&spy);
       const Xapian::doccount want = model_.feedback.docs + rerank::kFeedbackMargin;
       Xapian::MSet top = match_until(own, 0, want, std::max(check_at_least, want), deadline, cut);
-      feedback = rerank::feedback_from(own, top, model_.feedback);
+      feedback = rerank::feedback_from(db_, own, top, model_.feedback, freq_cache());
       spied = true;
     } else {
-      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote);
+      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote, remote ? nullptr : freq_cache());
     }
     query = rerank::expand(query, feedback, model_.feedback);
   }
@@ -496,7 +502,8 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
   try {
     auto plan = build_query(question, vocabulary());
     if (!plan.ok()) return plan.error();
-    const auto feedback = rerank::feedback_terms(db_, plan->query, model_.feedback);
+    const bool remote = shards_ && shards_->any_remote();
+    const auto feedback = rerank::feedback_terms(db_, plan->query, model_.feedback, false, remote ? nullptr : freq_cache());
     Xapian::Enquire enquire(db_);
     const Xapian::Query expanded = rerank::expand(plan->query, feedback, model_.feedback);
     enquire.set_query(expanded);

@@ -196,6 +196,12 @@ class Searcher {
   std::string path_;
   Xapian::Stem stemmer_;
   rerank::Model model_ = rerank::Model::builtin();
+  // Term frequencies of db_'s open revision, cleared wherever db_ is reopened to a new one. Only
+  // for an index this Searcher opened itself (read-only: it changes only by a reopen); a
+  // database the caller gives may be written to in place.
+  rerank::TermFreqCache term_freqs_;
+  bool opened_read_only_ = false;
+  rerank::TermFreqCache* freq_cache() { return opened_read_only_ ? &term_freqs_ : nullptr; }
 };
 
 template <class T, class Body>
@@ -212,6 +218,7 @@ Result<T> Searcher::guarded(const std::string& what, Body&& body) {
       if (attempt + 1 >= kMaxModifiedAttempts)
         return corpus::make_error(corpus::ErrorCode::unavailable, "the index changed too often during the " + what);
       db_.reopen();
+      term_freqs_.clear();
     } catch (const Xapian::NetworkError& e) {
       if (!shards_ || attempt >= 2) return corpus::error_from_xapian(e, what);
       Status recovered = recover_shards();

@@ -393,6 +393,48 @@ TEST(RerankCollapseCounts, TermListsCountWhatTheMatchCounts) {
   EXPECT_GT(counted, 0u) << "no record had another matching passage: the fixture no longer tests anything";
 }
 
+// With a term-frequency cache the feedback computes Xapian's ESet weights itself: the same
+// expansion terms and weights (to the 1e-9 the searcher keeps) as Enquire::get_eset, on one
+// database and on two shards searched as one, and the cache then answers repeated questions.
+TEST(RerankFeedback, OwnEsetEqualsXapians) {
+  const auto records = medsearch::test::load_records(medsearch::test::fixture("golden.jsonl"));
+  Xapian::WritableDatabase one(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  Xapian::WritableDatabase shard_a(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  Xapian::WritableDatabase shard_b(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  {
+    mi::Indexer all(one), a(shard_a), b(shard_b);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      ASSERT_TRUE(all.add(records[i]).ok());
+      ASSERT_TRUE((i % 2 == 0 ? a : b).add(records[i]).ok());
+    }
+    ASSERT_TRUE(all.commit().ok() && a.commit().ok() && b.commit().ok());
+  }
+  Xapian::Database two(shard_a);
+  two.add_database(shard_b);
+  ms::rerank::Feedback feedback;
+  feedback.docs = 10;
+  feedback.terms = 20;
+  for (const Xapian::Database& db : {Xapian::Database(one), two}) {
+    Xapian::QueryParser parser;
+    mc::configure_query_parser(parser);
+    parser.set_database(db);
+    ms::rerank::TermFreqCache cache;
+    std::size_t compared = 0;
+    for (int round = 0; round < 2; ++round) {
+      for (const std::string q : {"riluzole", "statin muscle pain", "ALS survival", "warfarin bleeding", "insulin dose",
+                                  "edaravone", "hypertension treatment"}) {
+        const Xapian::Query query = parser.parse_query(q, Xapian::QueryParser::FLAG_DEFAULT);
+        const auto xapians = ms::rerank::feedback_terms(db, query, feedback);
+        const auto ours = ms::rerank::feedback_terms(db, query, feedback, false, &cache);
+        EXPECT_EQ(ours, xapians) << q;
+        compared += xapians.size();
+      }
+      if (round == 0) EXPECT_GT(cache.size(), 0u);
+    }
+    EXPECT_GT(compared, 50u) << "the questions found too few expansion terms to compare";
+  }
+}
+
 // The request deadline (searcher/deadline.h), with a clock the test controls: the first read is
 // before the deadline, every later one after it, so the match runs into it at the spy's first
 // check and must stop, rerun pruned, and leave the enquire without its spies.
