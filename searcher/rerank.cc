@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -140,7 +141,8 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
   const double avlen = db.get_avlength();
   // As get_eset without INCLUDE_QUERY_TERMS: the query's own terms are not candidates.
   const std::unordered_set<std::string> asked(query.get_unique_terms_begin(), query.get_unique_terms_end());
-  std::unordered_map<std::string, Stats> stats;
+  // In term order: lookups of neighbouring terms mostly land in the B-tree block just read.
+  std::map<std::string, Stats> stats;
   for (Xapian::docid did : rset) {
     const Xapian::termcount doclen = db.get_doclength(did);
     for (auto t = db.termlist_begin(did); t != db.termlist_end(did); ++t) {
