@@ -500,8 +500,15 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
   std::vector<double> bm25_query(n);
   std::vector<std::vector<Xapian::termpos>> positions(terms_.size());
 
-  std::size_t rank = 0;
-  for (auto it = mset.begin(); it != mset.end() && rank < n; ++it, ++rank) {
+  // The n items in document id order: their term lists, positions and lengths are keyed by
+  // document id, and neighbouring ids share B-tree blocks (each block read is a system call).
+  std::vector<std::pair<Xapian::MSetIterator, std::size_t>> items;
+  {
+    std::size_t r = 0;
+    for (auto it = mset.begin(); it != mset.end() && r < n; ++it, ++r) items.emplace_back(it, r);
+  }
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  for (const auto& [it, rank] : items) {
     const Xapian::docid did = *it;
     Features& f = out[rank];
     std::fill(in_body.begin(), in_body.end(), 0);

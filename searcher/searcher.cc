@@ -469,10 +469,20 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     highlight = words.get_mset(0, 0);
   }
 
+  // The page's document data, read in document id order: neighbouring ids share B-tree
+  // blocks, and each block read is a system call.
+  const std::size_t page_begin = std::min<std::size_t>(first - lo, ranked.size());
+  const std::size_t page_end = std::min<std::size_t>(first - lo + count, ranked.size());
+  std::vector<std::size_t> by_docid;
+  for (std::size_t i = page_begin; i < page_end; ++i) by_docid.push_back(i);
+  std::sort(by_docid.begin(), by_docid.end(), [&ranked](std::size_t a, std::size_t b) { return *ranked[a].it < *ranked[b].it; });
+  std::vector<std::string> data(page_end - page_begin);
+  for (std::size_t i : by_docid) data[i - page_begin] = ranked[i].it.get_document().get_data();
+
   int rank = request.offset;
-  for (std::size_t i = first - lo; i < ranked.size() && i < first - lo + count; ++i) {
+  for (std::size_t i = page_begin; i < page_end; ++i) {
     const Xapian::MSetIterator& it = ranked[i].it;
-    auto stored = schema::decode_document_data(it.get_document().get_data());
+    auto stored = schema::decode_document_data(data[i - page_begin]);
     if (!stored.ok()) return make_error(ErrorCode::corrupt, "passage " + std::to_string(*it) + ": " + stored.error().message);
     Hit hit;
     hit.rank = ++rank;
