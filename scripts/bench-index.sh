@@ -10,9 +10,13 @@ bench="$root/scripts/bench"
 
 usage() {
   cat <<EOF
-usage: scripts/bench-index.sh [--records N] [--data DIR] [--out DIR] [--keep] [--engines LIST] [--rebuild]
+usage: scripts/bench-index.sh [--records N] [--rounds N] [--data DIR] [--out DIR] [--keep] [--engines LIST] [--rebuild]
 
   --records N     records in the benchmark corpus (default 100000): SciFact repeated with ids <_id>-r<k>
+  --rounds N      run every engine N times (default 1), interleaved, each round starting with the next
+                  engine, and report each engine's median run by wall time: on a machine whose speed
+                  drifts from minute to minute, one run after another can favour whichever ran in a fast
+                  minute (2 or 3 rounds make the ratios comparable)
   --data DIR      shared data folder holding scifact/corpus.jsonl (default: ../shared/data from the repo)
   --out DIR       where the indexes and bench-index.md go (default: \${TMPDIR:-/tmp}/medsearch-bench-index);
                   must be outside the repository; each engine gets a fresh OUT/<engine> folder
@@ -32,6 +36,7 @@ say() { printf '[bench-index %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'bench-index: %s\n' "$*" >&2; exit 2; }
 
 records=100000
+rounds=1
 data="$root/../shared/data"
 out="${TMPDIR:-/tmp}/medsearch-bench-index"
 keep=0
@@ -41,6 +46,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --records) [ $# -ge 2 ] || die "--records needs a value"; records="$2"; shift 2 ;;
     --records=*) records="${1#*=}"; shift ;;
+    --rounds) [ $# -ge 2 ] || die "--rounds needs a value"; rounds="$2"; shift 2 ;;
+    --rounds=*) rounds="${1#*=}"; shift ;;
     --data) [ $# -ge 2 ] || die "--data needs a value"; data="$2"; shift 2 ;;
     --data=*) data="${1#*=}"; shift ;;
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift 2 ;;
@@ -55,6 +62,7 @@ while [ $# -gt 0 ]; do
 done
 
 [[ "$records" =~ ^[1-9][0-9]*$ ]] || die "--records must be a positive whole number, not '$records'"
+[[ "$rounds" =~ ^[1-9][0-9]?$ ]] || die "--rounds must be a whole number from 1 to 99, not '$rounds'"
 source_corpus="$data/scifact/corpus.jsonl"
 [ -r "$source_corpus" ] || die "cannot read $source_corpus (give the shared data folder with --data DIR)"
 source_corpus="$(cd "$(dirname "$source_corpus")" && pwd)/corpus.jsonl"
@@ -242,33 +250,58 @@ check_count() {
   say "${label[$1]}: index holds $2 records (expected $records): ${verified[$1]}"
 }
 
-# The plain Xapian loop: Xapian's default flush threshold, whatever the caller's environment says.
-run_engine xapian "$out/xapian" env -u XAPIAN_FLUSH_THRESHOLD "$work/xapian_simpleindex" "$out/xapian" "$corpus"
-check_count xapian "$("$work/xapian_simpleindex" --check "$out/xapian" | awk '$1 == "docs" { print $2 }')"
+# run_one ENGINE: one indexing run of ENGINE into a fresh folder, then its record count verified.
+run_one() {
+  case "$1" in
+    xapian)
+      # The plain Xapian loop: Xapian's default flush threshold, whatever the caller's environment says.
+      run_engine xapian "$out/xapian" env -u XAPIAN_FLUSH_THRESHOLD "$work/xapian_simpleindex" "$out/xapian" "$corpus"
+      check_count xapian "$("$work/xapian_simpleindex" --check "$out/xapian" | awk '$1 == "docs" { print $2 }')"
+      ;;
+    medsearch)
+      run_engine medsearch "$out/medsearch" "$medsearch_bin" --db "$out/medsearch" --format beir "${medsearch_extra[@]}" "$corpus"
+      summary="$(grep -E '^read [0-9]+, indexed' "$work/medsearch.log" | tail -1 || true)"
+      say "medsearch-index says: ${summary:-nothing}"
+      # Records are counted as distinct XR<record id> terms; documents are passages.
+      check_out="$("$work/xapian_simpleindex" --check "$out/medsearch" XR)"
+      passages=$(awk '$1 == "docs" { print $2 }' <<< "$check_out")
+      check_count medsearch "$(awk '$1 == "terms" { print $2 }' <<< "$check_out")"
+      note[medsearch]="$passages passages (Xapian documents)"
+      [ -z "${MEDSEARCH_INDEX_ARGS:-}" ] || note[medsearch]+="; MEDSEARCH_INDEX_ARGS=${MEDSEARCH_INDEX_ARGS}"
+      if grep -qE 'rejected [1-9]' <<< "$summary"; then note[medsearch]+="; $(grep -oE 'rejected [0-9]+' <<< "$summary")"; fi
+      ;;
+    lucene)
+      run_engine lucene "$out/lucene" java -cp "$lucene_cp" LuceneIndex "$out/lucene" "$corpus"
+      check_count lucene "$(java -cp "$lucene_cp" LuceneIndex --check "$out/lucene" | awk '$1 == "docs" { print $2 }')"
+      note[lucene]="JVM start-up included"
+      ;;
+    fts5)
+      run_engine fts5 "$out/fts5" "$work/sqlite_fts5_index" "$out/fts5/index.db" "$corpus"
+      check_count fts5 "$("$work/sqlite_fts5_index" --check "$out/fts5/index.db" | awk '$1 == "docs" { print $2 }')"
+      ;;
+  esac
+}
 
-if wants medsearch; then
-  run_engine medsearch "$out/medsearch" "$medsearch_bin" --db "$out/medsearch" --format beir "${medsearch_extra[@]}" "$corpus"
-  summary="$(grep -E '^read [0-9]+, indexed' "$work/medsearch.log" | tail -1 || true)"
-  say "medsearch-index says: ${summary:-nothing}"
-  # Records are counted as distinct XR<record id> terms; documents are passages.
-  check_out="$("$work/xapian_simpleindex" --check "$out/medsearch" XR)"
-  passages=$(awk '$1 == "docs" { print $2 }' <<< "$check_out")
-  check_count medsearch "$(awk '$1 == "terms" { print $2 }' <<< "$check_out")"
-  note[medsearch]="$passages passages (Xapian documents)"
-  [ -z "${MEDSEARCH_INDEX_ARGS:-}" ] || note[medsearch]+="; MEDSEARCH_INDEX_ARGS=${MEDSEARCH_INDEX_ARGS}"
-  if grep -qE 'rejected [1-9]' <<< "$summary"; then note[medsearch]+="; $(grep -oE 'rejected [0-9]+' <<< "$summary")"; fi
-fi
-
-if wants lucene; then
-  run_engine lucene "$out/lucene" java -cp "$lucene_cp" LuceneIndex "$out/lucene" "$corpus"
-  check_count lucene "$(java -cp "$lucene_cp" LuceneIndex --check "$out/lucene" | awk '$1 == "docs" { print $2 }')"
-  note[lucene]="JVM start-up included"
-fi
-
-if wants fts5; then
-  run_engine fts5 "$out/fts5" "$work/sqlite_fts5_index" "$out/fts5/index.db" "$corpus"
-  check_count fts5 "$("$work/sqlite_fts5_index" --check "$out/fts5/index.db" | awk '$1 == "docs" { print $2 }')"
-fi
+# Rounds: round r starts with engine r (mod the count) so that no engine always runs first or
+# last. Every run's figures are kept; the report shows each engine's median run by wall time.
+declare -A runs_wall runs_cpu runs_pct runs_rss runs_size runs_load
+for ((round = 0; round < rounds; ++round)); do
+  [ "$rounds" -eq 1 ] || say "round $((round + 1)) of $rounds"
+  for ((i = 0; i < ${#engines[@]}; ++i)); do
+    e="${engines[$(((i + round) % ${#engines[@]}))]}"
+    run_one "$e"
+    runs_wall[$e]+="${wall[$e]} "; runs_cpu[$e]+="${cpu[$e]} "; runs_pct[$e]+="${pct[$e]} "
+    runs_rss[$e]+="${rss[$e]} "; runs_size[$e]+="${size[$e]} "; runs_load[$e]+="${load[$e]} "
+  done
+done
+# pick LIST K: the K-th (from 1) word of LIST.
+pick() { awk -v k="$2" '{ print $k }' <<< "$1"; }
+for e in "${engines[@]}"; do
+  # The median run by wall time (the lower middle one of an even count).
+  k=$(tr ' ' '\n' <<< "${runs_wall[$e]}" | awk 'NF { print NR, $1 }' | sort -k2,2g | awk -v n="$rounds" 'NR == int((n + 1) / 2) { print $1 }')
+  wall[$e]=$(pick "${runs_wall[$e]}" "$k"); cpu[$e]=$(pick "${runs_cpu[$e]}" "$k"); pct[$e]=$(pick "${runs_pct[$e]}" "$k")
+  rss[$e]=$(pick "${runs_rss[$e]}" "$k"); size[$e]=$(pick "${runs_size[$e]}" "$k"); load[$e]=$(pick "${runs_load[$e]}" "$k")
+done
 
 # ---------------------------------------------------------------------------------------------------
 # Report.
@@ -293,6 +326,10 @@ report="$out/bench-index.md"
   echo "- Versions: $versions"
   [ -z "${MEDSEARCH_INDEX_ARGS:-}" ] || echo "- MEDSEARCH_INDEX_ARGS: \`${MEDSEARCH_INDEX_ARGS}\`"
   echo "- Engines ran one after another, each into a fresh folder; MB = 10^6 bytes; CPU time, CPU % (of one core) and peak RSS from /usr/bin/time -v"
+  if [ "$rounds" -gt 1 ]; then
+    echo "- $rounds rounds, interleaved; each engine's median run by wall time is shown. Wall seconds of every run:" \
+         "$(for e in "${engines[@]}"; do printf '%s %s; ' "${label[$e]}" "$(sed 's/ $//; s/ /, /g' <<< "${runs_wall[$e]}")"; done | sed 's/; $//')"
+  fi
   busy=""
   for e in "${engines[@]}"; do
     awk -v l="${load[$e]}" 'BEGIN { exit !(l > 0.5) }' && busy+=" ${label[$e]} (${load[$e]})"
