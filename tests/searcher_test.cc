@@ -429,7 +429,9 @@ TEST(RerankFeedback, OwnEsetEqualsXapians) {
         EXPECT_EQ(ours, xapians) << q;
         compared += xapians.size();
       }
-      if (round == 0) EXPECT_GT(cache.size(), 0u);
+      if (round == 0) {
+        EXPECT_GT(cache.size(), 0u);
+      }
     }
     EXPECT_GT(compared, 50u) << "the questions found too few expansion terms to compare";
   }
