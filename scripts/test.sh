@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite with ctest; then the same
 # suite under AddressSanitizer + UndefinedBehaviorSanitizer, and every fuzz target for
-# MEDSEARCH_FUZZ_SECONDS (default 30) each. Exits non-zero when anything fails.
+# MEDSEARCH_FUZZ_SECONDS (default 20) each. Exits non-zero when anything fails.
 # Shared data (../shared/data) is used where present; tests that need it skip with a message
 # where it is absent (MEDSEARCH_DATA_DIR overrides). Arguments go to both ctest runs.
 # MEDSEARCH_TEST_QUICK=1 skips the sanitizer suite and fuzzing on a local run (never in CI).
@@ -31,5 +31,5 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd build-asan && ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@")
 stamp "sanitizer suite passed"
 
-scripts/fuzz.sh "${MEDSEARCH_FUZZ_SECONDS:-30}"
+scripts/fuzz.sh "${MEDSEARCH_FUZZ_SECONDS:-20}"
 stamp "fuzzing found nothing"
