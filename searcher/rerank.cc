@@ -111,6 +111,22 @@ Xapian::Enquire feedback_enquire(const Xapian::Database& db, const Xapian::Query
   return enquire;
 }
 
+void sort_ranked(std::vector<RankedHit>& hits) {
+  std::stable_sort(hits.begin(), hits.end(), [](const RankedHit& a, const RankedHit& b) { return a.key > b.key; });
+  for (std::size_t begin = 0; begin < hits.size();) {
+    std::size_t end = begin + 1;
+    while (end < hits.size() && hits[end].key == hits[begin].key) ++end;
+    if (end - begin > 1) {
+      for (std::size_t k = begin; k < end; ++k)
+        if (hits[k].passage_id.empty())
+          hits[k].passage_id = hits[k].it.get_document().get_value(corpus::schema::kSlotPassageId);
+      std::stable_sort(hits.begin() + static_cast<std::ptrdiff_t>(begin), hits.begin() + static_cast<std::ptrdiff_t>(end),
+                       [](const RankedHit& a, const RankedHit& b) { return a.passage_id < b.passage_id; });
+    }
+    begin = end;
+  }
+}
+
 Xapian::doccount TermFreqCache::get(const Xapian::Database& db, const std::string& term) {
   auto it = freqs_.find(term);
   if (it != freqs_.end()) return it->second;
@@ -181,26 +197,13 @@ std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Database
                                                           TermFreqCache* cache) {
   std::vector<std::pair<std::string, double>> out;
   if (feedback.docs == 0 || feedback.terms == 0 || top.empty()) return out;
-  // The same passage can score differently in the last bit in one database and across shards:
-  // the top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken
-  // by passage id and by term, so the expansion never depends on how the index is split. The
-  // passage id (a value read) is fetched only for passages whose rounded scores tie.
-  std::vector<std::tuple<long long, std::string, Xapian::MSetIterator>> ranked;
-  for (auto it = top.begin(); it != top.end(); ++it) ranked.emplace_back(-std::llround(it.get_weight() * 1e9), std::string(), it);
-  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
-  for (std::size_t begin = 0; begin < ranked.size();) {
-    std::size_t end = begin + 1;
-    while (end < ranked.size() && std::get<0>(ranked[end]) == std::get<0>(ranked[begin])) ++end;
-    if (end - begin > 1) {
-      for (std::size_t i = begin; i < end; ++i)
-        std::get<1>(ranked[i]) = std::get<2>(ranked[i]).get_document().get_value(corpus::schema::kSlotPassageId);
-      std::sort(ranked.begin() + static_cast<std::ptrdiff_t>(begin), ranked.begin() + static_cast<std::ptrdiff_t>(end),
-                [](const auto& a, const auto& b) { return std::get<1>(a) < std::get<1>(b); });
-    }
-    begin = end;
-  }
+  // The top passages and the expansion terms are chosen on scores rounded to 1e-9, ties broken
+  // by passage id and by term, so the expansion never depends on how the index is split.
+  std::vector<RankedHit> ranked;
+  for (auto it = top.begin(); it != top.end(); ++it) ranked.push_back({std::llround(it.get_weight() * 1e9), {}, it});
+  sort_ranked(ranked);
   std::vector<Xapian::docid> relevant;
-  for (std::size_t i = 0; i < ranked.size() && i < feedback.docs; ++i) relevant.push_back(*std::get<2>(ranked[i]));
+  for (std::size_t i = 0; i < ranked.size() && i < feedback.docs; ++i) relevant.push_back(*ranked[i].it);
   std::sort(relevant.begin(), relevant.end());
   BodyTerms decider;
   std::vector<std::pair<std::string, double>> eset;

@@ -44,6 +44,18 @@ struct Feedback {
 // when the user wrote syntax (a phrase, AND, NOT, +/-, a field) that says exactly what to match.
 bool only_words(const Xapian::Query& query);
 
+// A match's hit with its score rounded to 1e-9 (`key`): the same passage can score differently
+// in the last bit in one database and across shards. sort_ranked() orders hits by key, best
+// first, and equal keys by passage id, so an order never depends on how the index is split.
+// The passage id is a document value (a block read each): only hits whose keys tie read it,
+// into `passage_id`.
+struct RankedHit {
+  long long key = 0;
+  std::string passage_id;  // empty until a tie needs it
+  Xapian::MSetIterator it;
+};
+void sort_ranked(std::vector<RankedHit>& hits);
+
 // Term frequencies of one database revision, remembered: the feedback's expansion weighs every
 // word of its top passages, and each frequency is a B-tree lookup (a block read, a system call)
 // while most words recur from search to search. Owned by one Searcher (one thread); cleared

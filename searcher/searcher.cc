@@ -290,7 +290,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       feedback = rerank::feedback_from(db_, own, top, model_.feedback, freq_cache());
       spied = true;
     } else {
-      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote, remote ? nullptr : freq_cache());
+      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote, freq_cache());
     }
     query = rerank::expand(query, feedback, model_.feedback);
   }
@@ -382,30 +382,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     enquire.clear_matchspies();
   }
 
-  struct Ranked {
-    long long key;
-    std::string passage_id;
-    Xapian::MSetIterator it;
-  };
-  std::vector<Ranked> ranked;
+  // Ordered by score to 1e-9, ties by passage id (rerank::sort_ranked).
+  std::vector<rerank::RankedHit> ranked;
   for (auto it = mset.begin(); it != mset.end(); ++it) ranked.push_back({std::llround(it.get_weight() * 1e9), {}, it});
-  // By key, equal keys by passage id. The passage id is a document value (a block read each):
-  // only the hits that tie on their key need it.
-  auto sort_ranked = [](std::vector<Ranked>& v) {
-    std::stable_sort(v.begin(), v.end(), [](const Ranked& a, const Ranked& b) { return a.key > b.key; });
-    for (std::size_t begin = 0; begin < v.size();) {
-      std::size_t end = begin + 1;
-      while (end < v.size() && v[end].key == v[begin].key) ++end;
-      if (end - begin > 1) {
-        for (std::size_t k = begin; k < end; ++k)
-          if (v[k].passage_id.empty()) v[k].passage_id = v[k].it.get_document().get_value(schema::kSlotPassageId);
-        std::stable_sort(v.begin() + static_cast<std::ptrdiff_t>(begin), v.begin() + static_cast<std::ptrdiff_t>(end),
-                         [](const Ranked& a, const Ranked& b) { return a.passage_id < b.passage_id; });
-      }
-      begin = end;
-    }
-  };
-  sort_ranked(ranked);
+  rerank::sort_ranked(ranked);
   lap(response.timings.match);
   if (rerank && !ranked.empty()) {
     // The top `depth` are scored by the model and put in its order; what follows keeps the
@@ -450,7 +430,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       const double score = index < n ? 1.0 + model_score[index] - lowest : (best > 0 ? r.it.get_weight() / best : 0);
       r.key = std::llround(score * 1e9);
     }
-    sort_ranked(ranked);
+    rerank::sort_ranked(ranked);
   }
   lap(response.timings.rerank);
 
@@ -513,7 +493,7 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
     auto plan = build_query(question, vocabulary());
     if (!plan.ok()) return plan.error();
     const bool remote = shards_ && shards_->any_remote();
-    const auto feedback = rerank::feedback_terms(db_, plan->query, model_.feedback, false, remote ? nullptr : freq_cache());
+    const auto feedback = rerank::feedback_terms(db_, plan->query, model_.feedback, false, freq_cache());
     Xapian::Enquire enquire(db_);
     const Xapian::Query expanded = rerank::expand(plan->query, feedback, model_.feedback);
     enquire.set_query(expanded);
@@ -524,8 +504,7 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
     Xapian::MSet mset = enquire.get_mset(0, n);
     rerank::FeatureExtractor extractor(db_, plan->query);
     const auto features =
-        extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1,
-                                                                                   !(shards_ && shards_->any_remote())),
+        extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1, !remote),
                           model_.feedback.docs == 0);
     std::vector<Candidate> out;
     std::size_t i = 0;

@@ -197,11 +197,14 @@ class Searcher {
   Xapian::Stem stemmer_;
   rerank::Model model_ = rerank::Model::builtin();
   // Term frequencies of db_'s open revision, cleared wherever db_ is reopened to a new one. Only
-  // for an index this Searcher opened itself (read-only: it changes only by a reopen); a
-  // database the caller gives may be written to in place.
+  // for an index this Searcher opened itself (read-only: it changes only by a reopen; a
+  // database the caller gives may be written to in place) and without remote shards (whose
+  // term lists the cached ESet would read one round trip at a time): null otherwise.
   rerank::TermFreqCache term_freqs_;
   bool opened_read_only_ = false;
-  rerank::TermFreqCache* freq_cache() { return opened_read_only_ ? &term_freqs_ : nullptr; }
+  rerank::TermFreqCache* freq_cache() {
+    return opened_read_only_ && !(shards_ && shards_->any_remote()) ? &term_freqs_ : nullptr;
+  }
 };
 
 template <class T, class Body>
