@@ -30,6 +30,61 @@ std::string term(std::string_view prefix, std::string_view value) {
   return t;
 }
 
+namespace {
+
+void put_field(std::string& out, std::string_view field) {
+  std::size_t n = field.size();
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+  out.append(field);
+}
+
+bool get_field(std::string_view& in, std::string_view& field) {
+  std::size_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    if (in.empty() || shift > 28) return false;
+    const auto byte = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    n |= static_cast<std::size_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) break;
+  }
+  if (n > in.size()) return false;
+  field = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string encode_facet_fields(const FacetFields& f) {
+  std::string out;
+  out.reserve(f.record_id.size() + f.source.size() + f.evidence.size() + f.drugs.size() + f.section.size() + 16);
+  put_field(out, f.record_id);
+  put_field(out, f.source);
+  put_field(out, f.year > 0 ? std::to_string(f.year) : std::string());
+  put_field(out, f.evidence);
+  put_field(out, f.drugs);
+  put_field(out, f.section);
+  return out;
+}
+
+bool decode_facet_fields(std::string_view packed, FacetFields& out) {
+  std::string_view year;
+  if (!get_field(packed, out.record_id) || !get_field(packed, out.source) || !get_field(packed, year) ||
+      !get_field(packed, out.evidence) || !get_field(packed, out.drugs) || !get_field(packed, out.section) ||
+      !packed.empty() || year.size() > 4)
+    return false;
+  out.year = 0;
+  for (char c : year) {
+    if (c < '0' || c > '9') return false;
+    out.year = out.year * 10 + (c - '0');
+  }
+  return true;
+}
+
 StoredPassage make_stored_passage(const Record& record, const Passage& passage) {
   StoredPassage s;
   s.passage = passage;

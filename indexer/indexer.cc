@@ -271,11 +271,15 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       doc.add_value(schema::kSlotSource, std::string(corpus::to_string(record.source)));
       doc.add_value(schema::kSlotContentHash, hash_value);
       if (year > 0) doc.add_value(schema::kSlotYear, Xapian::sortable_serialise(year));
-      if (!passage.section.empty()) doc.add_value(schema::kSlotSection, lower_ascii(passage.section));
+      const std::string section_key = lower_ascii(passage.section);
+      if (!section_key.empty()) doc.add_value(schema::kSlotSection, section_key);
       if (!record.evidence_level.empty()) doc.add_value(schema::kSlotEvidence, record.evidence_level);
       if (!drug_list.empty()) doc.add_value(schema::kSlotDrugs, drug_list);
       if (record.version > 0)
         doc.add_value(schema::kSlotVersion, Xapian::sortable_serialise(static_cast<double>(record.version)));
+      doc.add_value(schema::kSlotFacets, schema::encode_facet_fields({record.id, corpus::to_string(record.source),
+                                                                      year > 0 ? year : 0, record.evidence_level,
+                                                                      drug_list, section_key}));
       doc.set_data(schema::encode_document_data(schema::make_stored_passage(record, passage)));
       prepared.passages.emplace_back(id_term, std::move(doc));
     }

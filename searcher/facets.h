@@ -11,6 +11,8 @@
 #include <nlohmann/json_fwd.hpp>
 #include <xapian.h>
 
+#include "corpus/schema.h"
+
 namespace medsearch::searcher {
 
 inline constexpr std::size_t kMaxDrugFacetValues = 20;
@@ -46,8 +48,9 @@ struct Facets {
 // Counts records, not passages: a record is counted once per value however many of its
 // passages match (records are told apart by the record id in value slot 0). Source, year,
 // drugs and evidence level are the same on every passage of a record; sections differ, and a
-// record counts once for each section that has a matching passage. Reads value slots 0, 1, 3,
-// 6, 7 and 8 (corpus/schema.h).
+// record counts once for each section that has a matching passage. Reads value slot 9, which
+// packs them all, or where a passage lacks it (an index from before it), slots 0, 1, 3, 6, 7
+// and 8 (corpus/schema.h).
 //
 // Use: Enquire::add_matchspy(&spy) before get_mset(), then facets(exact). One spy per search
 // (not thread-safe); it must outlive the get_mset() call.
@@ -73,6 +76,8 @@ class RecordFacetSpy : public Xapian::MatchSpy {
     std::vector<std::string> sections;
     std::uint64_t passages = 0;
   };
+  void add(const corpus::schema::FacetFields& fields);
+
   Xapian::doccount passages_seen_ = 0;
   std::unordered_map<std::string, RecordValues> records_;
 };

@@ -366,6 +366,44 @@ TEST(StoredPassage, RoundTrip) {
   EXPECT_EQ(mc::schema::decode_document_data("{}").error().code, mc::ErrorCode::corrupt);
 }
 
+// The packed facet value (schema::kSlotFacets): any fields come back as written, including
+// empty ones, long ones (multi-byte lengths) and bytes such as '\n' and '\0'; anything that is
+// not exactly one encoding is refused rather than misread.
+TEST(FacetFields, RoundTripAndRefusal) {
+  std::mt19937 rng(7);
+  auto random_text = [&rng](std::size_t max) {
+    std::string s(rng() % (max + 1), ' ');
+    for (char& c : s) c = static_cast<char>(rng() % 256);
+    return s;
+  };
+  for (int i = 0; i < 500; ++i) {
+    const std::string id = random_text(40), source = random_text(10), evidence = random_text(30);
+    const std::string drugs = random_text(i % 10 == 0 ? 5000 : 60), section = random_text(30);
+    const int year = i % 4 == 0 ? 0 : 1900 + static_cast<int>(rng() % 200);
+    const std::string packed = mc::schema::encode_facet_fields({id, source, year, evidence, drugs, section});
+    mc::schema::FacetFields f;
+    ASSERT_TRUE(mc::schema::decode_facet_fields(packed, f)) << i;
+    EXPECT_EQ(f.record_id, id);
+    EXPECT_EQ(f.source, source);
+    EXPECT_EQ(f.year, year);
+    EXPECT_EQ(f.evidence, evidence);
+    EXPECT_EQ(f.drugs, drugs);
+    EXPECT_EQ(f.section, section);
+    // Cut short, or with bytes after the end: not an encoding.
+    mc::schema::FacetFields g;
+    for (std::size_t cut = 0; cut < packed.size(); cut += 1 + packed.size() / 50)
+      EXPECT_FALSE(mc::schema::decode_facet_fields(std::string_view(packed).substr(0, cut), g)) << i << " cut " << cut;
+    EXPECT_FALSE(mc::schema::decode_facet_fields(packed + "x", g)) << i;
+  }
+  mc::schema::FacetFields f;
+  EXPECT_FALSE(mc::schema::decode_facet_fields("", f));
+  // Written by hand: record id "a", year "20", the rest empty; then a year that is not digits.
+  EXPECT_TRUE(mc::schema::decode_facet_fields(std::string("\x01" "a" "\x00" "\x02" "20" "\x00\x00\x00", 9), f));
+  EXPECT_EQ(f.record_id, "a");
+  EXPECT_EQ(f.year, 20);
+  EXPECT_FALSE(mc::schema::decode_facet_fields(std::string("\x01" "a" "\x00" "\x02" "2x" "\x00\x00\x00", 9), f));
+}
+
 TEST(Readers, DetectsFormatsAndReportsLines) {
   TempDir dir;
   {

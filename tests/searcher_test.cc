@@ -517,6 +517,49 @@ TEST(Deadline, AMatchThatRunsIntoItStopsAndKeepsTheBestHits) {
   EXPECT_EQ(clock_reads.load(), 1);
 }
 
+// The facet counter reads one packed value (schema::kSlotFacets) per passage, or the separate
+// slots where a passage lacks it (an index written before the packed slot, later added to):
+// the same counts from either, and from any mix of the two.
+TEST(FacetSpy, PackedSlotCountsAsTheSeparateSlots) {
+  Xapian::WritableDatabase packed(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(packed);
+  for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
+    ASSERT_TRUE(indexer.add(r).ok());
+  ASSERT_TRUE(indexer.commit().ok());
+  ASSERT_EQ(packed.get_value_freq(mc::schema::kSlotFacets), packed.get_doccount());
+  // The same documents, without the packed value on every passage or on every other one.
+  auto without_packed = [&packed](int every) {
+    Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+    for (Xapian::docid did = 1; did <= packed.get_lastdocid(); ++did) {
+      Xapian::Document doc = packed.get_document(did);
+      if (did % every == 0) doc.remove_value(mc::schema::kSlotFacets);
+      db.replace_document(did, doc);
+    }
+    return db;
+  };
+  Xapian::WritableDatabase separate = without_packed(1), mixed = without_packed(2);
+  EXPECT_EQ(separate.get_value_freq(mc::schema::kSlotFacets), 0u);
+  ms::Searcher a(packed), b(separate), c(mixed);
+  int compared = 0;
+  for (const char* q : {"riluzole", "amyotrophic lateral sclerosis treatment", "side effects", "dose", "trial",
+                        "guideline recommendations", "heart failure"}) {
+    ms::SearchRequest request;
+    request.query = q;
+    request.facets = true;
+    request.rerank = false;
+    auto x = a.search(request), y = b.search(request), z = c.search(request);
+    ASSERT_TRUE(x.ok() && y.ok() && z.ok()) << q;
+    ASSERT_TRUE(x->facets.has_value());
+    const nlohmann::json fx = ms::facets_to_json(*x->facets);
+    EXPECT_EQ(fx, ms::facets_to_json(*y->facets)) << q;
+    EXPECT_EQ(fx, ms::facets_to_json(*z->facets)) << q;
+    EXPECT_EQ(x->total_estimate, y->total_estimate) << q;
+    EXPECT_EQ(x->total_estimate, z->total_estimate) << q;
+    if (!x->facets->source.empty()) ++compared;
+  }
+  EXPECT_GE(compared, 5) << "too few questions matched anything to compare facets";
+}
+
 // Facets on an index larger than kExactFacetsMaxPassages: a question matching fewer than
 // kFacetSampleMatches passages is still counted exactly (every match seen); one matching more
 // is counted over the best kFacetSampleMatches passages and says so.
