@@ -46,6 +46,26 @@ class BodyTerms : public Xapian::ExpandDecider {
   }
 };
 
+// The most passages an expansion term may occur in (Feedback::max_df); no cap for 0 or >= 1.
+Xapian::doccount max_term_freq(const Xapian::Database& db, double max_df) {
+  if (max_df <= 0 || max_df >= 1) return db.get_doccount();
+  return static_cast<Xapian::doccount>(max_df * db.get_doccount());
+}
+
+// BodyTerms that occur in at most `max_freq` passages (for Xapian's own ESet).
+class ExpansionTerms : public Xapian::ExpandDecider {
+ public:
+  ExpansionTerms(const Xapian::Database& db, Xapian::doccount max_freq) : db_(db), max_freq_(max_freq) {}
+  bool operator()(const std::string& term) const override {
+    return body_(term) && (max_freq_ >= db_.get_doccount() || db_.get_termfreq(term) <= max_freq_);
+  }
+
+ private:
+  BodyTerms body_;
+  const Xapian::Database& db_;
+  Xapian::doccount max_freq_;
+};
+
 // Smallest |a - b| over a in x, b in y (both sorted).
 unsigned min_distance(const std::vector<Xapian::termpos>& x, const std::vector<Xapian::termpos>& y) {
   unsigned best = ~0u;
@@ -148,7 +168,8 @@ namespace {
 // (last-bit differences, below the 1e-9 the caller rounds weights to).
 std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, const std::vector<Xapian::docid>& rset,
                                                     std::size_t max_terms, const Xapian::ExpandDecider& decider,
-                                                    const Xapian::Query& query, TermFreqCache& cache) {
+                                                    Xapian::doccount max_freq, const Xapian::Query& query,
+                                                    TermFreqCache& cache) {
   struct Stats {
     Xapian::doccount r = 0;
     double multiplier = 0;
@@ -175,7 +196,9 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
   const double big_r = static_cast<double>(rset.size());
   std::vector<std::pair<std::string, double>> out;
   for (const auto& [term, s] : stats) {
-    const double n = cache.get(db, term);
+    const Xapian::doccount freq = cache.get(db, term);
+    if (freq > max_freq) continue;  // as ExpansionTerms
+    const double n = freq;
     const double r = s.r;
     const double reldocs_without_term = big_r - r;
     const double num = (r + 0.5) * (big_n - n - reldocs_without_term + 0.5);
@@ -205,13 +228,14 @@ std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Database
   std::vector<Xapian::docid> relevant;
   for (std::size_t i = 0; i < ranked.size() && i < feedback.docs; ++i) relevant.push_back(*ranked[i].it);
   std::sort(relevant.begin(), relevant.end());
-  BodyTerms decider;
+  const Xapian::doccount max_freq = max_term_freq(db, feedback.max_df);
   std::vector<std::pair<std::string, double>> eset;
   if (cache != nullptr) {
-    eset = eset_of(db, relevant, feedback.terms + 10, decider, enquire.get_query(), *cache);
+    eset = eset_of(db, relevant, feedback.terms + 10, BodyTerms(), max_freq, enquire.get_query(), *cache);
   } else {
     Xapian::RSet rset;
     for (Xapian::docid did : relevant) rset.add_document(did);
+    ExpansionTerms decider(db, max_freq);
     Xapian::ESet x = enquire.get_eset(feedback.terms + 10, rset, Xapian::Enquire::USE_EXACT_TERMFREQ, &decider);
     for (auto e = x.begin(); e != x.end(); ++e) eset.emplace_back(*e, e.get_weight());
   }
@@ -304,6 +328,10 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
     if (!whole("max_words"))
       return make_error(ErrorCode::parse, "feedback.max_words must be a whole number (0: no limit)", "feedback");
     m.feedback.max_words = static_cast<unsigned>(std::min(fb.value("max_words", 0ull), 1000ull));  // 1000: no limit in practice
+    if (fb.contains("max_df") && (!fb["max_df"].is_number() || fb["max_df"].get<double>() < 0 ||
+                                  fb["max_df"].get<double>() > 1))
+      return make_error(ErrorCode::parse, "feedback.max_df must be a number from 0 to 1 (0: no cap)", "feedback");
+    m.feedback.max_df = fb.value("max_df", 0.0);
   }
   if (!j.contains("weights") || !j["weights"].is_object())
     return make_error(ErrorCode::parse, "weights must be an object of feature name -> number", "weights");
@@ -333,7 +361,7 @@ nlohmann::json Model::to_json() const {
   nlohmann::json fb = nullptr;
   if (feedback.docs > 0)
     fb = {{"docs", feedback.docs}, {"terms", feedback.terms}, {"alpha", feedback.alpha},
-          {"widen_min_terms", feedback.widen_min_terms}, {"max_words", feedback.max_words}};
+          {"widen_min_terms", feedback.widen_min_terms}, {"max_words", feedback.max_words}, {"max_df", feedback.max_df}};
   return {{"description", description}, {"depth", depth}, {"feedback", fb}, {"weights", named}};
 }
 

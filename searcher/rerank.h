@@ -38,6 +38,10 @@ struct Feedback {
   // Questions with more distinct words than this get no feedback at all (0: no limit): a long
   // question already says what it is about, and its widened match is the slowest there is.
   unsigned max_words = 0;
+  // Terms in more than this fraction of the passages are not expansion candidates (0: no cap).
+  // Such a term ("patient", or NFCorpus's "num") adds little to a score (a low idf) and much
+  // to the widened match, which reads its whole posting list.
+  double max_df = 0;
 };
 
 // True if the query is only words (OR of terms and synonyms), as a plain question parses; false

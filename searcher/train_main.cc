@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
                  "questions with at least this many words may match new passages through the expansion");
   app.add_option("--feedback-max-words", feedback.max_words,
                  "questions with more distinct words get no feedback (0: no limit)");
+  app.add_option("--feedback-max-df", feedback.max_df,
+                 "terms in more than this fraction of the passages are not expansion terms (0: no cap)")
+      ->check(CLI::Range(0.0, 1.0));
   app.set_version_flag("--version", std::string("medsearch-train ") + MEDSEARCH_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -271,7 +274,7 @@ int main(int argc, char** argv) {
   description << "coordinate ascent on nDCG@10 over the first stage's top " << depth << " records of " << trained_on.str()
               << "; medsearch-train --feedback-docs " << feedback.docs << " --feedback-terms " << feedback.terms
               << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
-              << " --feedback-max-words " << feedback.max_words
+              << " --feedback-max-words " << feedback.max_words << " --feedback-max-df " << feedback.max_df
               << " --folds " << folds << " --restarts " << restarts << " --seed " << seed;
   model.description = description.str();
   std::printf("fitted on all queries:");

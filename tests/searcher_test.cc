@@ -321,6 +321,7 @@ TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
   for (std::size_t i = 0; i < ms::rerank::kFeatureCount; ++i) EXPECT_NEAR(again->weights[i], model.weights[i], 1e-6);
   EXPECT_EQ(again->feedback.docs, model.feedback.docs);
   EXPECT_EQ(again->feedback.max_words, model.feedback.max_words);
+  EXPECT_EQ(again->feedback.max_df, model.feedback.max_df);
 
   auto unknown = ms::rerank::Model::from_json(nlohmann::json{{"weights", {{"bm26", 1.0}}}});
   ASSERT_FALSE(unknown.ok());
@@ -355,6 +356,18 @@ TEST(RerankModel, FeedbackOnlyForQuestionsOfAtMostMaxWords) {
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"feedback", {{"docs", 10}, {"max_words", -1}}},
                                                            {"weights", nlohmann::json::object()}})
                    .ok());
+  // The document-frequency cap: a fraction from 0 (none) to 1.
+  auto capped = ms::rerank::Model::from_json(
+      nlohmann::json{{"feedback", {{"docs", 10}, {"max_df", 0.05}}}, {"weights", nlohmann::json::object()}});
+  ASSERT_TRUE(capped.ok()) << capped.error().message;
+  EXPECT_EQ(capped->feedback.max_df, 0.05);
+  EXPECT_EQ(capped->to_json()["feedback"]["max_df"], 0.05);
+  EXPECT_EQ(limited->feedback.max_df, 0.0);  // absent: no cap
+  for (const nlohmann::json& bad : {nlohmann::json(1.5), nlohmann::json(-0.1), nlohmann::json("high")})
+    EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"feedback", {{"docs", 10}, {"max_df", bad}}},
+                                                             {"weights", nlohmann::json::object()}})
+                     .ok())
+        << bad;
 }
 
 // The reranker's per-record passage counts: read from term lists for a query of alternatives
@@ -414,7 +427,13 @@ TEST(RerankFeedback, OwnEsetEqualsXapians) {
   ms::rerank::Feedback feedback;
   feedback.docs = 10;
   feedback.terms = 20;
+  // Without and with a cap on the terms' document frequency (Feedback::max_df): one that
+  // excludes some candidates of these questions (checked below).
+  for (const double max_df : {0.0, 0.25})
   for (const Xapian::Database& db : {Xapian::Database(one), two}) {
+    feedback.max_df = max_df;
+    const double most = max_df > 0 ? max_df * db.get_doccount() : db.get_doccount();
+    std::size_t capped = 0;  // terms an uncapped expansion of the question has that the cap excludes
     Xapian::QueryParser parser;
     mc::configure_query_parser(parser);
     parser.set_database(db);
@@ -428,12 +447,22 @@ TEST(RerankFeedback, OwnEsetEqualsXapians) {
         const auto ours = ms::rerank::feedback_terms(db, query, feedback, false, &cache);
         EXPECT_EQ(ours, xapians) << q;
         compared += xapians.size();
+        for (const auto& [term, weight] : ours) EXPECT_LE(db.get_termfreq(term), most) << q << ": " << term;
+        if (max_df > 0) {
+          ms::rerank::Feedback uncapped = feedback;
+          uncapped.max_df = 0;
+          for (const auto& [term, weight] : ms::rerank::feedback_terms(db, query, uncapped))
+            if (db.get_termfreq(term) > most) ++capped;
+        }
       }
       if (round == 0) {
         EXPECT_GT(cache.size(), 0u);
       }
     }
     EXPECT_GT(compared, 50u) << "the questions found too few expansion terms to compare";
+    if (max_df > 0) {
+      EXPECT_GT(capped, 0u) << "the cap excluded nothing: it is not tested";
+    }
   }
 }
 
