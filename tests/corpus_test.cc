@@ -398,10 +398,13 @@ TEST(FacetFields, RoundTripAndRefusal) {
   mc::schema::FacetFields f;
   EXPECT_FALSE(mc::schema::decode_facet_fields("", f));
   // Written by hand: record id "a", year "20", the rest empty; then a year that is not digits.
-  EXPECT_TRUE(mc::schema::decode_facet_fields(std::string("\x01" "a" "\x00" "\x02" "20" "\x00\x00\x00", 9), f));
+  // (The views point into the bytes decoded: they must outlive the checks.)
+  const std::string by_hand("\x01" "a" "\x00" "\x02" "20" "\x00\x00\x00", 9);
+  EXPECT_TRUE(mc::schema::decode_facet_fields(by_hand, f));
   EXPECT_EQ(f.record_id, "a");
   EXPECT_EQ(f.year, 20);
-  EXPECT_FALSE(mc::schema::decode_facet_fields(std::string("\x01" "a" "\x00" "\x02" "2x" "\x00\x00\x00", 9), f));
+  const std::string bad_year("\x01" "a" "\x00" "\x02" "2x" "\x00\x00\x00", 9);
+  EXPECT_FALSE(mc::schema::decode_facet_fields(bad_year, f));
 }
 
 TEST(Readers, DetectsFormatsAndReportsLines) {
