@@ -250,8 +250,8 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       doc.add_boolean_term(id_term);
       doc.add_boolean_term(record_term);
       doc.add_boolean_term(schema::term(schema::kPrefixSource, corpus::to_string(record.source)));
-      if (!passage.section.empty())
-        doc.add_boolean_term(schema::term(schema::kPrefixSection, lower_ascii(passage.section)));
+      const std::string section_key = lower_ascii(passage.section);
+      if (!section_key.empty()) doc.add_boolean_term(schema::term(schema::kPrefixSection, section_key));
       if (year > 0) doc.add_boolean_term(schema::term(schema::kPrefixYear, std::to_string(year)));
       for (const auto& drug : record.drugs)
         doc.add_boolean_term(schema::term(schema::kPrefixDrug, lower_ascii(drug)));
@@ -271,7 +271,6 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       doc.add_value(schema::kSlotSource, std::string(corpus::to_string(record.source)));
       doc.add_value(schema::kSlotContentHash, hash_value);
       if (year > 0) doc.add_value(schema::kSlotYear, Xapian::sortable_serialise(year));
-      const std::string section_key = lower_ascii(passage.section);
       if (!section_key.empty()) doc.add_value(schema::kSlotSection, section_key);
       if (!record.evidence_level.empty()) doc.add_value(schema::kSlotEvidence, record.evidence_level);
       if (!drug_list.empty()) doc.add_value(schema::kSlotDrugs, drug_list);

@@ -18,40 +18,40 @@ using nlohmann::json;
 void RecordFacetSpy::operator()(const Xapian::Document& doc, double) {
   ++passages_seen_;
   // One value holds them all (kSlotFacets); an index written before it existed has the
-  // separate slots.
+  // separate slots, of which the record-level ones are read for a record's first passage only.
   const std::string packed = doc.get_value(schema::kSlotFacets);
   schema::FacetFields f;
   if (!packed.empty() && schema::decode_facet_fields(packed, f)) {
-    add(f);
+    auto [r, first] = record(f.record_id);
+    if (first) {
+      r.source = f.source;
+      r.year = f.year;
+      r.evidence = f.evidence;
+      r.drugs = f.drugs;
+    }
+    add_section(r, f.section);
     return;
   }
-  const std::string record_id = doc.get_value(schema::kSlotRecordId);
-  const std::string source = doc.get_value(schema::kSlotSource);
-  const std::string year = doc.get_value(schema::kSlotYear);
-  const std::string evidence = doc.get_value(schema::kSlotEvidence);
-  const std::string drugs = doc.get_value(schema::kSlotDrugs);
-  const std::string section = doc.get_value(schema::kSlotSection);
-  f.record_id = record_id;
-  f.source = source;
-  f.year = year.empty() ? 0 : static_cast<int>(std::lround(Xapian::sortable_unserialise(year)));
-  f.evidence = evidence;
-  f.drugs = drugs;
-  f.section = section;
-  add(f);
+  auto [r, first] = record(doc.get_value(schema::kSlotRecordId));
+  if (first) {
+    r.source = doc.get_value(schema::kSlotSource);
+    const std::string year = doc.get_value(schema::kSlotYear);
+    if (!year.empty()) r.year = static_cast<int>(std::lround(Xapian::sortable_unserialise(year)));
+    r.evidence = doc.get_value(schema::kSlotEvidence);
+    r.drugs = doc.get_value(schema::kSlotDrugs);
+  }
+  add_section(r, doc.get_value(schema::kSlotSection));
 }
 
-void RecordFacetSpy::add(const schema::FacetFields& f) {
-  auto [it, inserted] = records_.try_emplace(std::string(f.record_id));
-  RecordValues& r = it->second;
-  ++r.passages;
-  if (inserted) {
-    r.source = f.source;
-    r.year = f.year;
-    r.evidence = f.evidence;
-    r.drugs = f.drugs;
-  }
-  if (!f.section.empty() && std::find(r.sections.begin(), r.sections.end(), f.section) == r.sections.end())
-    r.sections.emplace_back(f.section);
+std::pair<RecordFacetSpy::RecordValues&, bool> RecordFacetSpy::record(std::string_view record_id) {
+  auto [it, inserted] = records_.try_emplace(std::string(record_id));
+  ++it->second.passages;
+  return {it->second, inserted};
+}
+
+void RecordFacetSpy::add_section(RecordValues& r, std::string_view section) {
+  if (!section.empty() && std::find(r.sections.begin(), r.sections.end(), section) == r.sections.end())
+    r.sections.emplace_back(section);
 }
 
 namespace {

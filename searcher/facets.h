@@ -5,13 +5,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 #include <xapian.h>
-
-#include "corpus/schema.h"
 
 namespace medsearch::searcher {
 
@@ -76,7 +76,9 @@ class RecordFacetSpy : public Xapian::MatchSpy {
     std::vector<std::string> sections;
     std::uint64_t passages = 0;
   };
-  void add(const corpus::schema::FacetFields& fields);
+  // The record's entry, its passage counted, and whether this is its first passage.
+  std::pair<RecordValues&, bool> record(std::string_view record_id);
+  static void add_section(RecordValues& r, std::string_view section);
 
   Xapian::doccount passages_seen_ = 0;
   std::unordered_map<std::string, RecordValues> records_;
