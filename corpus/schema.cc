@@ -1,6 +1,10 @@
 // The stored form of a passage (document data) and schema checks.
 #include "corpus/schema.h"
 
+#include <algorithm>
+#include <iterator>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 namespace medsearch::corpus::schema {
@@ -57,32 +61,93 @@ bool get_field(std::string_view& in, std::string_view& field) {
   return true;
 }
 
-}  // namespace
+constexpr unsigned char kFacetsCompact = 0x00;  // first byte of the compact encoding
+constexpr unsigned char kNamedCode = 0xff;      // a source or evidence level outside the codes
 
-std::string encode_facet_fields(const FacetFields& f) {
-  std::string out;
-  out.reserve(f.record_id.size() + f.source.size() + f.evidence.size() + f.drugs.size() + f.section.size() + 16);
-  put_field(out, f.record_id);
-  put_field(out, f.source);
-  put_field(out, f.year > 0 ? std::to_string(f.year) : std::string());
-  put_field(out, f.evidence);
-  put_field(out, f.drugs);
-  put_field(out, f.section);
-  return out;
+void put_fixed(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-bool decode_facet_fields(std::string_view packed, FacetFields& out) {
-  std::string_view year;
-  if (!get_field(packed, out.record_id) || !get_field(packed, out.source) || !get_field(packed, year) ||
+bool get_fixed(std::string_view& in, std::uint64_t& v, int bytes) {
+  if (in.size() < static_cast<std::size_t>(bytes)) return false;
+  v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  in.remove_prefix(bytes);
+  return true;
+}
+
+// The evidence level's code byte: 0 for none, 1-9 for kEvidenceLevels, else kNamedCode.
+unsigned char evidence_code(std::string_view evidence) {
+  if (evidence.empty()) return 0;
+  const auto at = std::find(std::begin(kEvidenceLevels), std::end(kEvidenceLevels), evidence);
+  return at != std::end(kEvidenceLevels) ? static_cast<unsigned char>(at - std::begin(kEvidenceLevels) + 1) : kNamedCode;
+}
+
+bool get_evidence(std::string_view& in, std::string_view& evidence) {
+  if (in.empty()) return false;
+  const auto code = static_cast<unsigned char>(in.front());
+  in.remove_prefix(1);
+  if (code == kNamedCode) return get_field(in, evidence);
+  if (code > std::size(kEvidenceLevels)) return false;
+  evidence = code == 0 ? std::string_view() : kEvidenceLevels[code - 1];
+  return true;
+}
+
+bool decode_legacy_facet_fields(std::string_view packed, FacetFields& out) {
+  std::string_view record_id, year;
+  if (!get_field(packed, record_id) || !get_field(packed, out.source) || !get_field(packed, year) ||
       !get_field(packed, out.evidence) || !get_field(packed, out.drugs) || !get_field(packed, out.section) ||
       !packed.empty() || year.size() > 4)
     return false;
+  out.record_key = facet_record_key(record_id);
   out.year = 0;
   for (char c : year) {
     if (c < '0' || c > '9') return false;
     out.year = out.year * 10 + (c - '0');
   }
   return true;
+}
+
+}  // namespace
+
+std::string encode_facet_fields(const FacetFields& f) {
+  std::string out;
+  out.reserve(16 + f.drugs.size() + f.section.size());
+  out.push_back(static_cast<char>(kFacetsCompact));
+  put_fixed(out, f.record_key, 8);
+  // The source by its place in kAllSources.
+  const std::optional<Source> source = parse_source(f.source);
+  const auto at = source ? std::find(std::begin(kAllSources), std::end(kAllSources), *source) : std::end(kAllSources);
+  out.push_back(static_cast<char>(at != std::end(kAllSources) ? at - std::begin(kAllSources) : kNamedCode));
+  if (at == std::end(kAllSources)) put_field(out, f.source);
+  put_fixed(out, f.year > 0 && f.year <= 0xffff ? static_cast<std::uint64_t>(f.year) : 0, 2);
+  const unsigned char evidence = evidence_code(f.evidence);
+  out.push_back(static_cast<char>(evidence));
+  if (evidence == kNamedCode) put_field(out, f.evidence);
+  put_field(out, f.drugs);
+  put_field(out, f.section);
+  return out;
+}
+
+bool decode_facet_fields(std::string_view packed, FacetFields& out) {
+  if (packed.empty()) return false;
+  if (static_cast<unsigned char>(packed.front()) != kFacetsCompact) return decode_legacy_facet_fields(packed, out);
+  packed.remove_prefix(1);
+  std::uint64_t year = 0;
+  if (!get_fixed(packed, out.record_key, 8) || packed.empty()) return false;
+  const auto source = static_cast<unsigned char>(packed.front());
+  packed.remove_prefix(1);
+  if (source == kNamedCode) {
+    if (!get_field(packed, out.source)) return false;
+  } else if (source < std::size(kAllSources)) {
+    out.source = to_string(kAllSources[source]);
+  } else {
+    return false;
+  }
+  if (!get_fixed(packed, year, 2)) return false;
+  out.year = static_cast<int>(year);
+  return get_evidence(packed, out.evidence) && get_field(packed, out.drugs) && get_field(packed, out.section) &&
+         packed.empty();
 }
 
 StoredPassage make_stored_passage(const Record& record, const Passage& passage) {

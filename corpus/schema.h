@@ -47,8 +47,9 @@ inline constexpr Xapian::valueno kSlotEvidence = 7;     // evidence level token,
 inline constexpr Xapian::valueno kSlotDrugs = 8;        // the record's drug names, ASCII-lowercased, joined by '\n'
 // Slots 0, 3, 1, 7, 8 and 6 again, packed into one value (encode_facet_fields) for the facet
 // counter, which reads every value it needs for each of up to thousands of matches: one value
-// stream instead of six. Indexes written before this slot existed lack it; readers fall back
-// to the separate slots.
+// stream instead of six, and small (the record id as an 8-byte key, source and evidence level
+// as codes), because the counter reads the stream's chunks, not just its matches' values.
+// Indexes written before this slot existed lack it; readers fall back to the separate slots.
 inline constexpr Xapian::valueno kSlotFacets = 9;
 
 // Metadata keys.
@@ -87,18 +88,28 @@ std::string encode_document_data(const StoredPassage& stored);
 Result<StoredPassage> decode_document_data(std::string_view data);
 
 // The facet fields of one passage (kSlotFacets). The views point into the string they were
-// decoded from.
+// decoded from, or into static storage.
 struct FacetFields {
-  std::string_view record_id;
+  std::uint64_t record_key = 0;  // facet_record_key(record id)
   std::string_view source;
   int year = 0;  // 0 = unknown
   std::string_view evidence;
   std::string_view drugs;    // '\n'-joined, as in kSlotDrugs
   std::string_view section;  // as in kSlotSection
 };
-// Each field as a length (LEB128) and its bytes, the year as its decimal digits.
+// What tells one record's passages from another's in the facet counts: a 64-bit hash of the
+// record id (two of the ids a search counts sharing one is a chance of about 1 in 10^13).
+inline std::uint64_t facet_record_key(std::string_view record_id) { return stable_hash(record_id); }
+// A zero byte, the record key (8 bytes, little-endian), the source as a code byte (0-2, in
+// Source's order; 0xff: its name follows as a field), the year (2 bytes, little-endian), the
+// evidence level as a code byte (0 = none, 1-9 = kEvidenceLevels; 0xff: a field follows),
+// then drugs and section as fields: a length (LEB128) and the bytes. A research passage
+// without drugs takes about 20 bytes.
 std::string encode_facet_fields(const FacetFields& fields);
-// False for bytes that are not an encoding (a value from another writer, a truncated one).
+// Reads that encoding, and the one written before it (from 2026-12-03 to this one: record id,
+// source, year digits, evidence, drugs and section, each as a field), which begins with the
+// record id's non-zero length. False for bytes that are neither (a value from another
+// writer, a truncated one).
 bool decode_facet_fields(std::string_view packed, FacetFields& out);
 
 // Checks that `db` was written with this schema version (an empty database passes).

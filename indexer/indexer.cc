@@ -276,7 +276,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       if (!drug_list.empty()) doc.add_value(schema::kSlotDrugs, drug_list);
       if (record.version > 0)
         doc.add_value(schema::kSlotVersion, Xapian::sortable_serialise(static_cast<double>(record.version)));
-      doc.add_value(schema::kSlotFacets, schema::encode_facet_fields({record.id, corpus::to_string(record.source),
+      doc.add_value(schema::kSlotFacets, schema::encode_facet_fields({schema::facet_record_key(record.id), corpus::to_string(record.source),
                                                                       year > 0 ? year : 0, record.evidence_level,
                                                                       drug_list, section_key}));
       doc.set_data(schema::encode_document_data(schema::make_stored_passage(record, passage)));

@@ -22,7 +22,7 @@ void RecordFacetSpy::operator()(const Xapian::Document& doc, double) {
   const std::string packed = doc.get_value(schema::kSlotFacets);
   schema::FacetFields f;
   if (!packed.empty() && schema::decode_facet_fields(packed, f)) {
-    auto [r, first] = record(f.record_id);
+    auto [r, first] = record(f.record_key);
     if (first) {
       r.source = f.source;
       r.year = f.year;
@@ -32,7 +32,7 @@ void RecordFacetSpy::operator()(const Xapian::Document& doc, double) {
     add_section(r, f.section);
     return;
   }
-  auto [r, first] = record(doc.get_value(schema::kSlotRecordId));
+  auto [r, first] = record(schema::facet_record_key(doc.get_value(schema::kSlotRecordId)));
   if (first) {
     r.source = doc.get_value(schema::kSlotSource);
     const std::string year = doc.get_value(schema::kSlotYear);
@@ -43,8 +43,8 @@ void RecordFacetSpy::operator()(const Xapian::Document& doc, double) {
   add_section(r, doc.get_value(schema::kSlotSection));
 }
 
-std::pair<RecordFacetSpy::RecordValues&, bool> RecordFacetSpy::record(std::string_view record_id) {
-  auto [it, inserted] = records_.try_emplace(std::string(record_id));
+std::pair<RecordFacetSpy::RecordValues&, bool> RecordFacetSpy::record(std::uint64_t record_key) {
+  auto [it, inserted] = records_.try_emplace(record_key);
   ++it->second.passages;
   return {it->second, inserted};
 }

@@ -46,7 +46,7 @@ struct Facets {
 };
 
 // Counts records, not passages: a record is counted once per value however many of its
-// passages match (records are told apart by the record id in value slot 0). Source, year,
+// passages match (records are told apart by a hash of the record id: schema::facet_record_key). Source, year,
 // drugs and evidence level are the same on every passage of a record; sections differ, and a
 // record counts once for each section that has a matching passage. Reads value slot 9, which
 // packs them all, or where a passage lacks it (an index from before it), slots 0, 1, 3, 6, 7
@@ -77,11 +77,11 @@ class RecordFacetSpy : public Xapian::MatchSpy {
     std::uint64_t passages = 0;
   };
   // The record's entry, its passage counted, and whether this is its first passage.
-  std::pair<RecordValues&, bool> record(std::string_view record_id);
+  std::pair<RecordValues&, bool> record(std::uint64_t record_key);
   static void add_section(RecordValues& r, std::string_view section);
 
   Xapian::doccount passages_seen_ = 0;
-  std::unordered_map<std::string, RecordValues> records_;
+  std::unordered_map<std::uint64_t, RecordValues> records_;  // by schema::facet_record_key
 };
 
 // "adverse_reactions" -> "Adverse reactions"; known evidence tokens get their usual names.

@@ -367,23 +367,28 @@ TEST(StoredPassage, RoundTrip) {
 }
 
 // The packed facet value (schema::kSlotFacets): any fields come back as written, including
-// empty ones, long ones (multi-byte lengths) and bytes such as '\n' and '\0'; anything that is
-// not exactly one encoding is refused rather than misread.
+// empty ones, long ones (multi-byte lengths), names outside the source and evidence codes and
+// bytes such as '\n' and '\0'; anything that is not exactly one encoding is refused rather
+// than misread; the encoding written before the compact one still reads.
 TEST(FacetFields, RoundTripAndRefusal) {
-  std::mt19937 rng(7);
+  std::mt19937_64 rng(7);
   auto random_text = [&rng](std::size_t max) {
     std::string s(rng() % (max + 1), ' ');
     for (char& c : s) c = static_cast<char>(rng() % 256);
     return s;
   };
   for (int i = 0; i < 500; ++i) {
-    const std::string id = random_text(40), source = random_text(10), evidence = random_text(30);
+    const std::uint64_t key = rng();
+    const std::string source = i % 3 == 0 ? random_text(10) : std::string(mc::to_string(mc::kAllSources[i % 3]));
+    const std::string evidence = i % 5 == 0 ? random_text(30)
+                                 : i % 5 == 1 ? std::string()
+                                              : std::string(mc::kEvidenceLevels[i % std::size(mc::kEvidenceLevels)]);
     const std::string drugs = random_text(i % 10 == 0 ? 5000 : 60), section = random_text(30);
     const int year = i % 4 == 0 ? 0 : 1900 + static_cast<int>(rng() % 200);
-    const std::string packed = mc::schema::encode_facet_fields({id, source, year, evidence, drugs, section});
+    const std::string packed = mc::schema::encode_facet_fields({key, source, year, evidence, drugs, section});
     mc::schema::FacetFields f;
     ASSERT_TRUE(mc::schema::decode_facet_fields(packed, f)) << i;
-    EXPECT_EQ(f.record_id, id);
+    EXPECT_EQ(f.record_key, key);
     EXPECT_EQ(f.source, source);
     EXPECT_EQ(f.year, year);
     EXPECT_EQ(f.evidence, evidence);
@@ -397,12 +402,24 @@ TEST(FacetFields, RoundTripAndRefusal) {
   }
   mc::schema::FacetFields f;
   EXPECT_FALSE(mc::schema::decode_facet_fields("", f));
-  // Written by hand: record id "a", year "20", the rest empty; then a year that is not digits.
-  // (The views point into the bytes decoded: they must outlive the checks.)
+  // Small: the counter reads whole chunks of this value's stream. A research abstract's
+  // passage (no drugs) in 23 bytes, where the earlier encoding took 12 more than its record id.
+  const std::string abstract = mc::schema::encode_facet_fields(
+      {mc::schema::facet_record_key("pmid-12345678"), "research", 2021, "randomized_controlled_trial", "", "abstract"});
+  EXPECT_EQ(abstract.size(), 23u);
+  // An unknown source or evidence code byte is refused (3 and 10 are past the codes).
+  std::string bad_source = abstract, bad_evidence = abstract;
+  bad_source[9] = 3;
+  bad_evidence[12] = 10;
+  EXPECT_FALSE(mc::schema::decode_facet_fields(bad_source, f));
+  EXPECT_FALSE(mc::schema::decode_facet_fields(bad_evidence, f));
+  // The earlier encoding, written by hand: record id "a", year "20", the rest empty; then a
+  // year that is not digits. (The views point into the bytes decoded: they must outlive the checks.)
   const std::string by_hand("\x01" "a" "\x00" "\x02" "20" "\x00\x00\x00", 9);
-  EXPECT_TRUE(mc::schema::decode_facet_fields(by_hand, f));
-  EXPECT_EQ(f.record_id, "a");
+  ASSERT_TRUE(mc::schema::decode_facet_fields(by_hand, f));
+  EXPECT_EQ(f.record_key, mc::schema::facet_record_key("a"));
   EXPECT_EQ(f.year, 20);
+  EXPECT_EQ(f.source, "");
   const std::string bad_year("\x01" "a" "\x00" "\x02" "2x" "\x00\x00\x00", 9);
   EXPECT_FALSE(mc::schema::decode_facet_fields(bad_year, f));
 }
