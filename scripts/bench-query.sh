@@ -368,7 +368,9 @@ for size in "${size_list[@]}"; do
     curl -fsS "http://127.0.0.1:$port/health" >/dev/null || die "medsearch-server did not answer on port $port"
     # Warm-up: one pass over the queries, as the library runs get.
     wrk -t1 -c1 -d"$(( wrk_seconds / 4 + 1 ))"s --timeout 10s -s "$bench/wrk-queries.lua" "http://127.0.0.1:$port" -- "$work/paths.txt" >/dev/null
-    for conf in "1 1" "2 8"; do
+    # Connections 1 (unloaded latency), then 2, 4 and 8: the report takes the fewest that reach
+    # 95% of the best throughput as saturation; past it, more connections only queue.
+    for conf in "1 1" "2 2" "2 4" "2 8"; do
       read -r wt wc <<< "$conf"
       wrk -t"$wt" -c"$wc" -d"${wrk_seconds}"s --timeout 10s --latency -s "$bench/wrk-queries.lua" "http://127.0.0.1:$port" -- "$work/paths.txt" > "$work/wrk.log"
       req=$(awk '$1 == "wrk_requests" { print $2 }' "$work/wrk.log")
@@ -376,7 +378,7 @@ for size in "${size_list[@]}"; do
       errs=$(awk '$1 == "wrk_errors" { print $2 }' "$work/wrk.log")
       p() { awk -v k="wrk_p$1_ms" '$1 == k { print $2 }' "$work/wrk.log"; }
       rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$server_pid/status")
-      threads_label=$([ "$wc" = 1 ] && echo 1 || echo 2)
+      threads_label=$wc  # HTTP rows are keyed by connections
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\n' "$corpus" "$kind" "$passages" http "$threads_label" \
         "$req" "$errs" "$(p 50)" "$(p 95)" "$(p 99)" "" "$(awk -v r="$req" -v s="$secs" 'BEGIN { printf "%.2f", r / s }')" \
         "$rss" "$(size_of "$cdir/medsearch")" "$(cut -d' ' -f1 /proc/loadavg)" "$note" >> "$results"
@@ -410,7 +412,7 @@ rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- **Warning**: the machine was busy (1-minute load above 2 during some runs): absolute numbers are pessimistic and noisy; compare ratios"
   echo "- Queries: $query_count a pass, interleaved: the first $per_set SciFact claims, the first $per_set NFCorpus queries and $(wc -l < "$bench/clinical-questions.jsonl") clinical questions (\`scripts/bench/clinical-questions.jsonl\`); one untimed warm-up pass (for Lucene's JIT: at least three passes and 5,000 queries), then one timed pass, cut after $budget s (the last column shows how many were timed)"
   echo "- medsearch index: \`medsearch-index ${MEDSEARCH_INDEX_ARGS:---compact}\` (2 shards while indexing, compacted into one database); peers as in scripts/bench/README.md"
-  echo "- HTTP: wrk $wrk_seconds s, \`-t2 -c8\` (saturated) and \`-t1 -c1\`, \`--timeout 10s\` (wrk's default of 2 s would count slow answers as errors), GET /search?q=…&limit=10 on medsearch-server with its default worker threads"
+  echo "- HTTP: wrk $wrk_seconds s, \`-t1 -c1\`, then \`-t2\` with \`-c2\`, \`-c4\` and \`-c8\` (saturation: the fewest connections reaching 95% of the best throughput), \`--timeout 10s\` (wrk's default of 2 s would count slow answers as errors), GET /search?q=…&limit=10 on medsearch-server with its default worker threads"
 } > "$out/env.md"
 {
   echo "## Rerunning"

@@ -105,6 +105,26 @@ def report(out, markdown, plot_dir):
         row = grid.get((c, e), {}).get(t)
         return num(row[key]) if row else float("nan")
 
+    # HTTP rows are keyed by wrk's connection count. Saturation is the fewest connections
+    # (more than one) that reach 95% of the best throughput measured: past it, more
+    # connections only queue (Little's law: latency = connections / throughput).
+    def saturation(c):
+        loaded = {t: num(r["qps"]) for t, r in grid.get((c, "http"), {}).items() if t != "1" and not math.isnan(num(r["qps"]))}
+        if not loaded:
+            return None
+        best = max(loaded.values())
+        return str(min((int(t) for t, q in loaded.items() if q >= 0.95 * best)))
+
+    def http_best_qps(c):
+        qps = [num(r["qps"]) for t, r in grid.get((c, "http"), {}).items() if t != "1"]
+        qps = [q for q in qps if not math.isnan(q)]
+        return max(qps) if qps else float("nan")
+
+    def http_rss(c):
+        rss = [num(r["rss_kb"]) for r in grid.get((c, "http"), {}).values()]
+        rss = [x for x in rss if not math.isnan(x)]
+        return max(rss) / 1024 if rss else float("nan")
+
     lines = [env.rstrip(), ""]
 
     # Targets, at the sizes the issue names (100k for the ratios and HTTP, 1M for p99 and RSS).
@@ -135,22 +155,27 @@ def report(out, markdown, plot_dir):
         target("p99, every feature on, vs Lucene", at100k, f"{fmt(m99, 1)} ms vs Lucene {fmt(l99, 1)} ms "
                f"(CPU time: {fmt(mc, 1)} vs {fmt(lc, 1)} ms)",
                "≤ Lucene's p99", None if math.isnan(l99) or math.isnan(m99) else m99 <= l99)
-        lib, http = cell(at100k, "medsearch-full", "2", "qps"), cell(at100k, "http", "2", "qps")
+        lib, http = cell(at100k, "medsearch-full", "2", "qps"), http_best_qps(at100k)
         share = http / lib if lib > 0 else float("nan")
-        target("HTTP searches/s vs library q/s (2 threads)", at100k, f"{fmt(http)} / {fmt(lib)} = {share * 100:.0f}%",
-               "≥ 80%", None if math.isnan(share) else share >= 0.8)
-        h99 = cell(at100k, "http", "2", "p99")
-        target("HTTP p99 at saturation (wrk)", at100k, f"{fmt(h99, 1)} ms", "≤ 50 ms", None if math.isnan(h99) else h99 <= 50)
+        target("HTTP searches/s (best of the wrk runs) vs library q/s (2 threads)", at100k,
+               f"{fmt(http)} / {fmt(lib)} = {share * 100:.0f}%", "≥ 80%", None if math.isnan(share) else share >= 0.8)
+        sat = saturation(at100k)
+        h99 = cell(at100k, "http", sat, "p99") if sat else float("nan")
+        most = max((int(t) for t in grid.get((at100k, "http"), {})), default=0)
+        over = (f"; at {most} connections (overload: requests queue) {fmt(cell(at100k, 'http', str(most), 'p99'), 1)} ms"
+                if sat and most > int(sat) else "")
+        target("HTTP p99 at saturation (wrk)", at100k, f"{fmt(h99, 1)} ms at {sat or '–'} connections{over}", "≤ 50 ms",
+               None if math.isnan(h99) else h99 <= 50)
     if at1m:
         m99 = cell(at1m, "medsearch-full", "1", "p99")
         target("p99 at 1M passages, every feature on", at1m, f"{fmt(m99, 1)} ms", "≤ 20 ms", None if math.isnan(m99) else m99 <= 20)
-        rss = cell(at1m, "http", "2", "rss_kb") / 1024
+        rss = http_rss(at1m)
         target("server peak RSS at 1M passages", at1m, f"{fmt(rss)} MB", "≤ 1,024 MiB", None if math.isnan(rss) else rss <= 1024)
     else:
         note = f" (largest measured: {largest})" if largest else ""
         m99 = cell(largest, "medsearch-full", "1", "p99") if largest else float("nan")
         target("p99 at 1M passages, every feature on", f"1M not run{note}", f"{fmt(m99, 1)} ms at {largest}", "≤ 20 ms", None)
-        rss = cell(largest, "http", "2", "rss_kb") / 1024 if largest else float("nan")
+        rss = http_rss(largest) if largest else float("nan")
         target("server peak RSS at 1M passages", f"1M not run{note}", f"{fmt(rss)} MB at {largest}", "≤ 1,024 MiB", None)
 
     lines += ["## Targets of issue 9", "",
@@ -158,8 +183,10 @@ def report(out, markdown, plot_dir):
 
     lines += ["## Results", "",
               "Latency percentiles are from the 1-thread run (top 10, one query at a time); q/s from the 1- and",
-              "2-thread runs; for HTTP, p50/p99 and q/s are wrk's at saturation (2 wrk threads, 8 connections)",
-              "and the 1-thread columns are wrk with one connection (unloaded latency). CPU p50/p99 are",
+              "2-thread runs. For HTTP, wrk ran with 1, 2, 4 and 8 connections (2 wrk threads from 2 on); the",
+              "\"saturated\" row is the fewest connections that reach 95% of the best throughput measured, and its",
+              "q/s sits in the 2-thread column; more connections than that only queue, each adding its share",
+              "of latency (Little's law), as the other rows show. CPU p50/p99 are",
               "percentiles of each query's thread CPU time (what a query costs, which the shared machine's",
               "load inflates far less than the wall clock). Peak RSS is the largest",
               "of the process's runs (`/usr/bin/time -v`; the JVM's for Lucene; the server's VmHWM for HTTP).", ""]
@@ -175,21 +202,27 @@ def report(out, markdown, plot_dir):
             if (c, e) not in grid:
                 continue
             rows = grid[(c, e)]
-            lat_t = "2" if e == "http" else "1"
+            sat = saturation(c) if e == "http" else None
+            lat_t = (sat or "1") if e == "http" else "1"
             p50, p95, p99 = cell(c, e, lat_t, "p50"), cell(c, e, lat_t, "p95"), cell(c, e, lat_t, "p99")
             rss = max(num(r["rss_kb"]) for r in rows.values()) / 1024
             idx = max(num(r["index_bytes"]) for r in rows.values()) / 1e6
             errs = sum(int(num(r["errors"])) for r in rows.values() if not math.isnan(num(r["errors"])))
             timed = "/".join(r["n"] for _, r in sorted(rows.items()))
-            name = SHORT[e] + (" (wrk, saturated)" if e == "http" else "")
+            name = SHORT[e] + (f" (wrk, saturated: {sat} connections)" if sat else "")
             c50, c99 = cell(c, e, lat_t, "cpu_p50"), cell(c, e, lat_t, "cpu_p99")
             lines.append(f"| {name} | {fmt(p50, 2)} | {fmt(p95, 2)} | {fmt(p99, 2)} | {fmt(c50, 2)} | {fmt(c99, 2)} | "
-                         f"{fmt(cell(c, e, '1', 'qps'))} | {fmt(cell(c, e, '2', 'qps'))} | {fmt(p50 / x50 if x50 else float('nan'), 2)}x | "
+                         f"{fmt(cell(c, e, '1', 'qps'))} | {fmt(cell(c, e, lat_t if sat else '2', 'qps'))} | {fmt(p50 / x50 if x50 else float('nan'), 2)}x | "
                          f"{fmt(p99 / x99 if x99 else float('nan'), 2)}x | {fmt(c50 / xc50 if xc50 else float('nan'), 2)}x | "
                          f"{errs} | {fmt(rss)} | {fmt(idx)} | {timed} |")
-            if e == "http" and "1" in rows:
-                lines.append(f"| {SHORT[e]} (wrk, 1 connection) | {fmt(cell(c, e, '1', 'p50'), 2)} | {fmt(cell(c, e, '1', 'p95'), 2)} | "
-                             f"{fmt(cell(c, e, '1', 'p99'), 2)} | | | {fmt(cell(c, e, '1', 'qps'))} | | | | | | | | |")
+            if e == "http":
+                for t in sorted(rows, key=int):
+                    if t == sat:
+                        continue
+                    what = "1 connection" if t == "1" else f"{t} connections"
+                    col = f"{fmt(cell(c, e, t, 'qps'))} | " if t == "1" else f" | {fmt(cell(c, e, t, 'qps'))}"
+                    lines.append(f"| {SHORT[e]} (wrk, {what}) | {fmt(cell(c, e, t, 'p50'), 2)} | {fmt(cell(c, e, t, 'p95'), 2)} | "
+                                 f"{fmt(cell(c, e, t, 'p99'), 2)} | | | {col} | | | | | | | |")
         lines.append("")
 
     if sets:
