@@ -667,6 +667,13 @@ std::vector<Result<std::size_t>> delete_records(const Layout& layout, const std:
   return results;
 }
 
+// A compacted index is read far more than it is written, and glass reads one block per system
+// call: 32 KB blocks instead of Xapian's default 8 KB cut a search's block reads by 44% at
+// 100,000 generated passages (posting lists and value chunks span fewer blocks) and its CPU
+// time by about 5% (medsearch-query-bench, 232 questions, everything on, 4 interleaved rounds).
+// The shards' writers keep 8 KB: a smaller block is cheaper to rewrite.
+constexpr unsigned kCompactedBlockSize = 32768;
+
 Status compact(const Layout& layout) {
   const fs::path dir(layout.dir);
   const fs::path out = dir.string() + ".compact-tmp";
@@ -676,7 +683,7 @@ Status compact(const Layout& layout) {
   fs::remove_all(old, ec);
   try {
     Xapian::Database source(layout.dir);
-    source.compact(out.string());
+    source.compact(out.string(), Xapian::Compactor::STANDARD, kCompactedBlockSize);
     {
       Xapian::WritableDatabase merged(out.string(), Xapian::DB_OPEN);
       merged.set_metadata(kMetaShards, "1");
