@@ -12,12 +12,12 @@ bench="$root/scripts/bench"
 usage() {
   cat <<EOF
 usage: scripts/bench-query.sh [--sizes LIST] [--quick] [--data DIR] [--out DIR] [--engines LIST]
-                              [--queries-per-set N] [--budget-s S] [--wrk-seconds S] [--seed S]
+                              [--queries-per-set N] [--passes T] [--budget-s S] [--wrk-seconds S] [--seed S]
                               [--reuse] [--keep] [--publish] [--rebuild]
 
   --sizes LIST        comma-separated corpora: 'scifact' (the real 5,183 abstracts) and passage
                       counts to generate (default: scifact,100000,1000000)
-  --quick             small and short: --sizes scifact,20000 --queries-per-set 40 --budget-s 20
+  --quick             small and short: --sizes scifact,20000 --queries-per-set 40 --passes 1 --budget-s 20
                       --wrk-seconds 5 (a smoke run, minutes; its numbers are not the report's)
   --data DIR          shared data folder with scifact/ and nfcorpus/ (default ../shared/data)
   --out DIR           corpora, indexes, logs and bench-query.md (default \${TMPDIR:-/tmp}/medsearch-bench-query);
@@ -26,6 +26,8 @@ usage: scripts/bench-query.sh [--sizes LIST] [--quick] [--data DIR] [--out DIR] 
                       every ratio is taken against it)
   --queries-per-set N SciFact claims and NFCorpus questions taken (the first N of each file; default
                       200), plus the clinical questions (scripts/bench/clinical-questions.jsonl), interleaved
+  --passes T          timed passes over the queries (default 3; every engine the same), so that a
+                      slow spell of a shared machine weighs on a third of each question's samples
   --budget-s S        a timed run stops taking queries after S seconds (default 120; FTS5 needs it at 1M)
   --wrk-seconds S     duration of each wrk run (default 20)
   --seed S            gen-corpus seed (default 1)
@@ -48,6 +50,7 @@ data="$root/../shared/data"
 out="${TMPDIR:-/tmp}/medsearch-bench-query"
 engines_arg="xapian,medsearch,http,lucene,fts5"
 per_set=200
+passes=3
 budget=120
 wrk_seconds=20
 seed=1
@@ -65,6 +68,7 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift 2 ;;
     --engines) [ $# -ge 2 ] || die "--engines needs a value"; engines_arg="$2"; shift 2 ;;
     --queries-per-set) [ $# -ge 2 ] || die "--queries-per-set needs a value"; per_set="$2"; shift 2 ;;
+    --passes) [ $# -ge 2 ] || die "--passes needs a value"; passes="$2"; shift 2 ;;
     --budget-s) [ $# -ge 2 ] || die "--budget-s needs a value"; budget="$2"; shift 2 ;;
     --wrk-seconds) [ $# -ge 2 ] || die "--wrk-seconds needs a value"; wrk_seconds="$2"; shift 2 ;;
     --seed) [ $# -ge 2 ] || die "--seed needs a value"; seed="$2"; shift 2 ;;
@@ -80,11 +84,13 @@ if [ "$quick" -eq 1 ]; then
   [[ " $args_given " == *" --sizes "* ]] || sizes="scifact,20000"
   [[ " $args_given " == *" --queries-per-set "* ]] || per_set=40
   [[ " $args_given " == *" --budget-s "* ]] || budget=20
+  [[ " $args_given " == *" --passes "* ]] || passes=1
   [[ " $args_given " == *" --wrk-seconds "* ]] || wrk_seconds=5
 fi
-for v in per_set budget wrk_seconds seed; do
+for v in per_set passes budget wrk_seconds seed; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "--${v//_/-} must be a whole number, not '${!v}'"
 done
+[ "$passes" -ge 1 ] || die "--passes must be at least 1"
 IFS=',' read -ra size_list <<< "$sizes"
 for s in "${size_list[@]}"; do
   [[ "$s" == scifact || "$s" =~ ^[1-9][0-9]*$ ]] || die "--sizes: '$s' is neither 'scifact' nor a passage count"
@@ -325,7 +331,7 @@ for size in "${size_list[@]}"; do
   # Library paths, 1 then 2 threads.
   for threads in 1 2; do
     s=$(timed xapian "$work/t.time" "$work/run.log" "$work/bin/xapian_simplesearch" --index "$cdir/xapian" \
-          --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --budget-s "$budget")
+          --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --passes "$passes" --budget-s "$budget")
     record "$corpus" "$kind" "$passages" xapian "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/xapian")" "$note"
   done
   if wants medsearch; then
@@ -333,7 +339,7 @@ for size in "${size_list[@]}"; do
       if [ "$config" = full ]; then flags=(--snippets 300 --facets 1); else flags=(--snippets 0 --facets 0); fi
       for threads in 1 2; do
         s=$(timed medsearch "$work/t.time" "$work/run.log" "$work/bin/medsearch-query-bench" --index "$cdir/medsearch" \
-              --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --budget-s "$budget" "${flags[@]}")
+              --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --passes "$passes" --budget-s "$budget" "${flags[@]}")
         record "$corpus" "$kind" "$passages" "medsearch-$config" "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/medsearch")" "$note"
       done
     done
@@ -342,14 +348,14 @@ for size in "${size_list[@]}"; do
     for threads in 1 2; do
       # JIT warm-up: at least three passes and 5,000 queries (within the budget) before the clock starts.
       s=$(timed lucene "$work/t.time" "$work/run.log" java -cp "$lucene_cp" LuceneSearch --index "$cdir/lucene" \
-            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 3 --warmup-queries 5000 --budget-s "$budget")
+            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 3 --warmup-queries 5000 --passes "$passes" --budget-s "$budget")
       record "$corpus" "$kind" "$passages" lucene "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/lucene")" "$note"
     done
   fi
   if wants fts5; then
     for threads in 1 2; do
       s=$(timed fts5 "$work/t.time" "$work/run.log" "$work/bin/sqlite_fts5_search" --index "$cdir/fts5/index.db" \
-            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --budget-s "$budget")
+            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --passes "$passes" --budget-s "$budget")
       record "$corpus" "$kind" "$passages" fts5 "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/fts5")" "$note"
     done
   fi
@@ -410,7 +416,7 @@ rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "- Load average (1, 5, 15 min) after each corpus: $(printf '%s; ' "${loads[@]}" | sed 's/; $//')"
   awk -F'\t' 'NR > 1 && $15 > 2 { busy = 1 } END { exit !busy }' "$results" && \
     echo "- **Warning**: the machine was busy (1-minute load above 2 during some runs): absolute numbers are pessimistic and noisy; compare ratios"
-  echo "- Queries: $query_count a pass, interleaved: the first $per_set SciFact claims, the first $per_set NFCorpus queries and $(wc -l < "$bench/clinical-questions.jsonl") clinical questions (\`scripts/bench/clinical-questions.jsonl\`); one untimed warm-up pass (for Lucene's JIT: at least three passes and 5,000 queries), then one timed pass, cut after $budget s (the last column shows how many were timed)"
+  echo "- Queries: $query_count a pass, interleaved: the first $per_set SciFact claims, the first $per_set NFCorpus queries and $(wc -l < "$bench/clinical-questions.jsonl") clinical questions (\`scripts/bench/clinical-questions.jsonl\`); one untimed warm-up pass (for Lucene's JIT: at least three passes and 5,000 queries), then $passes timed pass(es), cut after $budget s (the last column shows how many queries were timed)"
   echo "- medsearch index: \`medsearch-index ${MEDSEARCH_INDEX_ARGS:---compact}\` (2 shards while indexing, compacted into one database); peers as in scripts/bench/README.md"
   echo "- HTTP: wrk $wrk_seconds s, \`-t1 -c1\`, then \`-t2\` with \`-c2\`, \`-c4\` and \`-c8\` (saturation: the fewest connections reaching 95% of the best throughput), \`--timeout 10s\` (wrk's default of 2 s would count slow answers as errors), GET /search?q=…&limit=10 on medsearch-server with its default worker threads"
 } > "$out/env.md"

@@ -5,11 +5,11 @@
 // question escaped with QueryParser.escape so that its punctuation is text, search(query, 10),
 // and the 10 hits' stored documents read. Same timing rules as query_loop.h (the C++ engines):
 // warm-up passes on one thread first (this is the JIT warm-up: at least P passes and at least
-// --warmup-queries W queries, within the budget), then one timed pass on N threads
+// --warmup-queries W queries, within the budget), then T timed passes (default 1) on N threads
 // taking queries from a shared counter, stopping after S seconds if S > 0.
 //
 //   java -cp lucene-core.jar:lucene-analyzers-common.jar:lucene-queryparser.jar:. LuceneSearch \
-//     --index DIR --queries FILE.tsv --out FILE [--threads N] [--warmup P] [--budget-s S]
+//     --index DIR --queries FILE.tsv --out FILE [--threads N] [--warmup P] [--passes T] [--budget-s S]
 //
 // Output as query_loop.h: LATENCIES.tsv "set id thread ms hits cpu_ms" (CPU time from ThreadMXBean) and one stdout line
 // "queries N errors E wall_s W qps Q".
@@ -43,7 +43,7 @@ public final class LuceneSearch {
 
   public static void main(String[] args) throws Exception {
     String index = null, queriesPath = null, outPath = null;
-    int threads = 1, warmup = 1, warmupQueries = 0;
+    int threads = 1, warmup = 1, warmupQueries = 0, passes = 1;
     double budget = 0;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
@@ -53,12 +53,13 @@ public final class LuceneSearch {
         case "--threads": threads = Integer.parseInt(args[i + 1]); break;
         case "--warmup": warmup = Integer.parseInt(args[i + 1]); break;
         case "--warmup-queries": warmupQueries = Integer.parseInt(args[i + 1]); break;
+        case "--passes": passes = Integer.parseInt(args[i + 1]); break;
         case "--budget-s": budget = Double.parseDouble(args[i + 1]); break;
         default: System.err.println("LuceneSearch: unknown option " + args[i]); System.exit(2);
       }
     }
-    if (index == null || queriesPath == null || outPath == null) {
-      System.err.println("usage: LuceneSearch --index DIR --queries FILE.tsv --out FILE [--threads N] [--warmup P] [--warmup-queries W] [--budget-s S]");
+    if (index == null || queriesPath == null || outPath == null || passes < 1) {
+      System.err.println("usage: LuceneSearch --index DIR --queries FILE.tsv --out FILE [--threads N] [--warmup P] [--warmup-queries W] [--passes T] [--budget-s S]");
       System.exit(2);
     }
     final List<Q> queries = new ArrayList<>();
@@ -91,6 +92,7 @@ public final class LuceneSearch {
 
     final int n = threads;
     final double budgetS = budget;
+    final int timedPasses = passes;
     final AtomicInteger next = new AtomicInteger();
     final AtomicBoolean stop = new AtomicBoolean();
     final List<List<double[]>> rows = new ArrayList<>();  // {query index, thread, ms, hits, cpu ms}
@@ -103,8 +105,9 @@ public final class LuceneSearch {
       final MultiFieldQueryParser parser = new MultiFieldQueryParser(new String[] {"title", "text"}, analyzer);
       workers[t] = new Thread(() -> {
         while (!stop.get()) {
-          int i = next.getAndIncrement();
-          if (i >= queries.size()) break;
+          int taken = next.getAndIncrement();
+          if (taken >= (long) queries.size() * timedPasses) break;
+          int i = taken % queries.size();
           long c0 = cpu.getCurrentThreadCpuTime();
           long t0 = System.nanoTime();
           int hits = search(searcher, parser, queries.get(i).text);

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   bench::Options o;
   if (!bench::parse_args(argc, argv, o)) {
     std::cerr << "usage: medsearch-query-bench --index DIR --queries FILE.tsv --out FILE [--threads N] "
-                 "[--warmup P] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1] [--rerank-model FILE] [--server-work 0|1]\n";
+                 "[--warmup P] [--passes T] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1] [--rerank-model FILE] [--server-work 0|1]\n";
     return 2;
   }
   const std::size_t snippets = std::strtoul(o.get("snippets", "300").c_str(), nullptr, 10);

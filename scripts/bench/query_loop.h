@@ -2,13 +2,15 @@
 // library, the plain Xapian loop, SQLite FTS5), so that every engine is timed the same way:
 //
 //   TOOL --index PATH --queries FILE.tsv --out LATENCIES.tsv [--threads N] [--warmup P]
-//        [--budget-s S] [engine options --name value ...]
+//        [--passes T] [--budget-s S] [engine options --name value ...]
 //
 // FILE.tsv: one query a line, "set<TAB>id<TAB>text". Warm-up: P passes over the queries on one
 // thread, untimed (page cache and the engine's own caches warm, as on a server that has been
-// up for a while). Then one timed pass: N threads each with their own engine (opened before the
-// clock starts) take the next query from a shared counter until the queries run out or S
-// seconds have passed (S = 0: no limit). Each query's latency is the steady clock around the
+// up for a while). Then T timed passes (default 1): N threads each with their own engine (opened
+// before the clock starts) take the next query from a shared counter until T passes' queries
+// have been taken or S seconds have passed (S = 0: no limit). More than one pass spreads each
+// question's samples over a longer time, so that a slow spell of a shared machine shifts the
+// percentiles less. Each query's latency is the steady clock around the
 // engine call, which includes reading the top 10 hits' stored data; beside it the thread's CPU
 // time for the call (CLOCK_THREAD_CPUTIME_ID), which a busy shared machine inflates far less than
 // the wall clock: a query that waits for a core has a long latency but the same CPU time.
@@ -42,6 +44,7 @@ struct Options {
   std::string index, queries, out;
   int threads = 1;
   int warmup = 1;
+  int passes = 1;
   double budget_s = 0;
   std::map<std::string, std::string> extra;  // engine options, "--name value" without the dashes
 
@@ -62,10 +65,11 @@ inline bool parse_args(int argc, char** argv, Options& o) {
     else if (a == "out") o.out = v;
     else if (a == "threads") o.threads = std::atoi(v.c_str());
     else if (a == "warmup") o.warmup = std::atoi(v.c_str());
+    else if (a == "passes") o.passes = std::atoi(v.c_str());
     else if (a == "budget-s") o.budget_s = std::atof(v.c_str());
     else o.extra[a] = v;
   }
-  return !o.index.empty() && !o.queries.empty() && !o.out.empty() && o.threads >= 1 && o.warmup >= 0;
+  return !o.index.empty() && !o.queries.empty() && !o.out.empty() && o.threads >= 1 && o.warmup >= 0 && o.passes >= 1;
 }
 
 inline std::vector<Query> read_queries(const std::string& path) {
@@ -124,8 +128,9 @@ inline int run(const Options& o, const std::function<Engine()>& make_engine) {
   for (int t = 0; t < o.threads; ++t) {
     workers.emplace_back([&, t] {
       while (!stop.load(std::memory_order_relaxed)) {
-        const std::size_t i = next.fetch_add(1);
-        if (i >= queries.size()) break;
+        const std::size_t taken = next.fetch_add(1);
+        if (taken >= queries.size() * static_cast<std::size_t>(o.passes)) break;
+        const std::size_t i = taken % queries.size();
         const double c0 = thread_cpu_ms();
         const auto t0 = clock::now();
         const int hits = engines[t](queries[i].text);

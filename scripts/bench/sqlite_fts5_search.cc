@@ -56,7 +56,7 @@ int main(int argc, char** argv) try {
   bench::Options o;
   if (!bench::parse_args(argc, argv, o)) {
     std::cerr << "usage: sqlite_fts5_search --index DB --queries FILE.tsv --out FILE [--threads N] "
-                 "[--warmup P] [--budget-s S]\n";
+                 "[--warmup P] [--passes T] [--budget-s S]\n";
     return 2;
   }
   return bench::run(o, [&]() -> bench::Engine {

@@ -20,7 +20,7 @@ int main(int argc, char** argv) try {
   bench::Options o;
   if (!bench::parse_args(argc, argv, o)) {
     std::cerr << "usage: xapian_simplesearch --index DIR --queries FILE.tsv --out FILE [--threads N] "
-                 "[--warmup P] [--budget-s S]\n";
+                 "[--warmup P] [--passes T] [--budget-s S]\n";
     return 2;
   }
   return bench::run(o, [&]() -> bench::Engine {
