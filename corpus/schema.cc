@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +75,23 @@ bool get_fixed(std::string_view& in, std::uint64_t& v, int bytes) {
   return true;
 }
 
+// The source's code byte: its place in kAllSources, else kNamedCode.
+unsigned char source_code(std::string_view source) {
+  for (std::size_t i = 0; i < std::size(kAllSources); ++i)
+    if (to_string(kAllSources[i]) == source) return static_cast<unsigned char>(i);
+  return kNamedCode;
+}
+
+bool get_source(std::string_view& in, std::string_view& source) {
+  if (in.empty()) return false;
+  const auto code = static_cast<unsigned char>(in.front());
+  in.remove_prefix(1);
+  if (code == kNamedCode) return get_field(in, source);
+  if (code >= std::size(kAllSources)) return false;
+  source = to_string(kAllSources[code]);
+  return true;
+}
+
 // The evidence level's code byte: 0 for none, 1-9 for kEvidenceLevels, else kNamedCode.
 unsigned char evidence_code(std::string_view evidence) {
   if (evidence.empty()) return 0;
@@ -115,11 +131,9 @@ std::string encode_facet_fields(const FacetFields& f) {
   out.reserve(16 + f.drugs.size() + f.section.size());
   out.push_back(static_cast<char>(kFacetsCompact));
   put_fixed(out, f.record_key, 8);
-  // The source by its place in kAllSources.
-  const std::optional<Source> source = parse_source(f.source);
-  const auto at = source ? std::find(std::begin(kAllSources), std::end(kAllSources), *source) : std::end(kAllSources);
-  out.push_back(static_cast<char>(at != std::end(kAllSources) ? at - std::begin(kAllSources) : kNamedCode));
-  if (at == std::end(kAllSources)) put_field(out, f.source);
+  const unsigned char source = source_code(f.source);
+  out.push_back(static_cast<char>(source));
+  if (source == kNamedCode) put_field(out, f.source);
   put_fixed(out, f.year > 0 && f.year <= 0xffff ? static_cast<std::uint64_t>(f.year) : 0, 2);
   const unsigned char evidence = evidence_code(f.evidence);
   out.push_back(static_cast<char>(evidence));
@@ -134,17 +148,8 @@ bool decode_facet_fields(std::string_view packed, FacetFields& out) {
   if (static_cast<unsigned char>(packed.front()) != kFacetsCompact) return decode_legacy_facet_fields(packed, out);
   packed.remove_prefix(1);
   std::uint64_t year = 0;
-  if (!get_fixed(packed, out.record_key, 8) || packed.empty()) return false;
-  const auto source = static_cast<unsigned char>(packed.front());
-  packed.remove_prefix(1);
-  if (source == kNamedCode) {
-    if (!get_field(packed, out.source)) return false;
-  } else if (source < std::size(kAllSources)) {
-    out.source = to_string(kAllSources[source]);
-  } else {
+  if (!get_fixed(packed, out.record_key, 8) || !get_source(packed, out.source) || !get_fixed(packed, year, 2))
     return false;
-  }
-  if (!get_fixed(packed, year, 2)) return false;
   out.year = static_cast<int>(year);
   return get_evidence(packed, out.evidence) && get_field(packed, out.drugs) && get_field(packed, out.section) &&
          packed.empty();

@@ -108,17 +108,18 @@ def report(out, markdown, plot_dir):
     # HTTP rows are keyed by wrk's connection count. Saturation is the fewest connections
     # (more than one) that reach 95% of the best throughput measured: past it, more
     # connections only queue (Little's law: latency = connections / throughput).
+    def loaded_qps(c):  # connections -> searches/s, the runs with more than one connection
+        return {t: num(r["qps"]) for t, r in grid.get((c, "http"), {}).items() if t != "1" and not math.isnan(num(r["qps"]))}
+
     def saturation(c):
-        loaded = {t: num(r["qps"]) for t, r in grid.get((c, "http"), {}).items() if t != "1" and not math.isnan(num(r["qps"]))}
+        loaded = loaded_qps(c)
         if not loaded:
             return None
         best = max(loaded.values())
-        return str(min((int(t) for t, q in loaded.items() if q >= 0.95 * best)))
+        return str(min(int(t) for t, q in loaded.items() if q >= 0.95 * best))
 
     def http_best_qps(c):
-        qps = [num(r["qps"]) for t, r in grid.get((c, "http"), {}).items() if t != "1"]
-        qps = [q for q in qps if not math.isnan(q)]
-        return max(qps) if qps else float("nan")
+        return max(loaded_qps(c).values(), default=float("nan"))
 
     def http_rss(c):
         rss = [num(r["rss_kb"]) for r in grid.get((c, "http"), {}).values()]
