@@ -570,8 +570,9 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
         ++covered;
         const double tf = static_cast<double>(wdf[i]);
         bm25 += terms_[i].idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * doclen / average_length));
-        for (auto p = db_.positionlist_begin(did, terms_[i].term); p != db_.positionlist_end(did, terms_[i].term); ++p)
-          positions[i].push_back(*p);
+        if (!skip_positions_)
+          for (auto p = db_.positionlist_begin(did, terms_[i].term); p != db_.positionlist_end(did, terms_[i].term); ++p)
+            positions[i].push_back(*p);
       }
       if (in_title[i]) title_idf += terms_[i].idf;
     }

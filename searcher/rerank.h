@@ -23,6 +23,10 @@ using Features = std::array<double, kFeatureCount>;
 
 // Names in feature order, as they appear in the model file.
 extern const std::array<const char*, kFeatureCount> kFeatureNames;
+// The features whose cost the searcher skips when the model gives them no weight.
+inline constexpr std::size_t kProximity = 4;
+inline constexpr std::size_t kBigram = 5;
+inline constexpr std::size_t kPassages = 6;
 
 // Pseudo-relevance feedback for the first stage: the query is widened with the `terms` best
 // expansion terms (Xapian's ESet) of its top `docs` passages, their OR scaled by `alpha`.
@@ -119,6 +123,8 @@ struct Model {
   nlohmann::json to_json() const;
 
   double score(const Features& f) const;
+  // True if feature i counts in the score (a weight of 0 lets the searcher skip computing it).
+  bool uses(std::size_t i) const { return weights[i] != 0; }
 
  private:
   double weights_rounded(std::size_t i) const;
@@ -171,6 +177,11 @@ class FeatureExtractor {
                                 const std::vector<Xapian::doccount>& collapse_counts = {},
                                 bool own_feedback = true) const;
 
+  // For a model that gives proximity and bigram weight 0 (medsearch-train --features), the
+  // passages' position lists need not be read: both features are then 0. Every feature is
+  // computed by default (training needs them all).
+  void skip_positions(bool skip) { skip_positions_ = skip; }
+
  private:
   struct QueryTerm {
     std::string term;        // Z + stem
@@ -183,6 +194,7 @@ class FeatureExtractor {
   double idf_total_ = 0;
   double pair_total_ = 0;    // sum over pairs of min idf
   double bigram_total_ = 0;  // sum over consecutive pairs of (idf a + idf b)
+  bool skip_positions_ = false;
 };
 
 }  // namespace medsearch::searcher::rerank

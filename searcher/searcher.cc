@@ -393,11 +393,15 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     // model score), the rest their first-stage weight over the best one (at most 1).
     const double best = ranked.front().it.get_weight();
     const std::size_t n = std::min<std::size_t>(depth, ranked.size());
+    // What the model gives no weight (medsearch-train --features) is not computed: position
+    // lists (proximity, bigram) and the records' other matching passages (passages).
     rerank::FeatureExtractor extractor(db_, plan->query);
+    extractor.skip_positions(!model_.uses(rerank::kProximity) && !model_.uses(rerank::kBigram));
     const std::vector<rerank::Features> features = extractor.compute(
         mset, n, request.per_record > 0, feedback,
-        request.per_record > 0 ? rerank::record_collapse_counts(db_, query, mset, n, request.per_record, !remote)
-                               : std::vector<Xapian::doccount>{},
+        request.per_record > 0 && model_.uses(rerank::kPassages)
+            ? rerank::record_collapse_counts(db_, query, mset, n, request.per_record, !remote)
+            : std::vector<Xapian::doccount>{},
         model_.feedback.docs == 0);
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
     std::vector<double> model_score(n);

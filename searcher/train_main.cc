@@ -91,8 +91,14 @@ rr::Features identity() {
   return w;
 }
 
-// Coordinate ascent from the first stage and from `restarts` seeded perturbations of it.
-rr::Features fit(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, int restarts, unsigned seed) {
+// The features a fit may weigh (--features); the others keep weight 0, so a search need not
+// compute them (Model::uses).
+using Allowed = std::array<bool, rr::kFeatureCount>;
+
+// Coordinate ascent from the first stage and from `restarts` seeded perturbations of it, over
+// the allowed features.
+rr::Features fit(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, int restarts, unsigned seed,
+                 const Allowed& allowed) {
   static const double kSteps[] = {-2, -1, -0.5, -0.25, -0.1, -0.05, -0.02, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2};
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> jitter(-0.3, 0.3);
@@ -101,11 +107,15 @@ rr::Features fit(const std::vector<Set>& sets, const std::vector<std::vector<cha
   for (int r = 0; r <= restarts; ++r) {
     rr::Features w = identity();
     if (r > 0)
-      for (std::size_t k = 1; k < rr::kFeatureCount; ++k) w[k] = jitter(rng);
+      for (std::size_t k = 1; k < rr::kFeatureCount; ++k) {
+        const double j = jitter(rng);  // drawn for every feature: the same seed, the same draws
+        if (allowed[k]) w[k] = j;
+      }
     double current = objective(sets, use, w);
     for (int pass = 0; pass < 25; ++pass) {
       const double before = current;
       for (std::size_t k = 1; k < rr::kFeatureCount; ++k) {  // weight 0 (bm25) stays 1
+        if (!allowed[k]) continue;
         double best_step = 0;
         for (double step : kSteps) {
           rr::Features trial = w;
@@ -151,6 +161,7 @@ int main(int argc, char** argv) {
   int restarts = 2;
   unsigned seed = 1;
   rr::Feedback feedback;
+  std::vector<std::string> feature_list;
   app.add_option("--set", set_specs, "NAME:INDEX:QUERIES.jsonl:QRELS.tsv (repeatable; sets weigh equally)")->required();
   app.add_option("--out", out_path, "write the fitted model (JSON) here");
   app.add_option("--folds", folds, "cross-validation folds (0 or 1: none)")->check(CLI::Range(0, 20));
@@ -168,8 +179,26 @@ int main(int argc, char** argv) {
   app.add_option("--feedback-max-df", feedback.max_df,
                  "terms in more than this fraction of the passages are not expansion terms (0: no cap)")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--features", feature_list,
+                 "the features to weigh (comma-separated; default all); the others get weight 0 and are not computed "
+                 "when searching")
+      ->delimiter(',');
   app.set_version_flag("--version", std::string("medsearch-train ") + MEDSEARCH_VERSION);
   CLI11_PARSE(app, argc, argv);
+
+  Allowed allowed{};
+  allowed.fill(feature_list.empty());
+  allowed[0] = true;  // bm25: held at 1
+  for (const std::string& name : feature_list) {
+    auto it = std::find_if(rr::kFeatureNames.begin(), rr::kFeatureNames.end(), [&name](const char* f) { return name == f; });
+    if (it == rr::kFeatureNames.end()) {
+      std::cerr << "medsearch-train: --features: unknown feature '" << name << "' (known:";
+      for (const char* f : rr::kFeatureNames) std::cerr << " " << f;
+      std::cerr << ")\n";
+      return 2;
+    }
+    allowed[static_cast<std::size_t>(it - rr::kFeatureNames.begin())] = true;
+  }
 
   std::vector<Set> sets;
   std::ostringstream trained_on;
@@ -247,7 +276,7 @@ int main(int argc, char** argv) {
           test[s].push_back(held);
         }
       }
-      const rr::Features w = fit(sets, train, restarts, seed + static_cast<unsigned>(f));
+      const rr::Features w = fit(sets, train, restarts, seed + static_cast<unsigned>(f), allowed);
       for (std::size_t s = 0; s < sets.size(); ++s) {
         const std::size_t n = static_cast<std::size_t>(std::count(test[s].begin(), test[s].end(), 1));
         base_sum[s] += set_mean(sets[s], test[s], identity()) * static_cast<double>(n);
@@ -267,7 +296,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<char>> all(sets.size());
   for (std::size_t s = 0; s < sets.size(); ++s) all[s].assign(sets[s].queries.size(), 1);
   rr::Model model;
-  model.weights = fit(sets, all, restarts, seed);
+  model.weights = fit(sets, all, restarts, seed, allowed);
   model.depth = depth;
   model.feedback = feedback;
   std::ostringstream description;
@@ -276,6 +305,10 @@ int main(int argc, char** argv) {
               << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
               << " --feedback-max-words " << feedback.max_words << " --feedback-max-df " << feedback.max_df
               << " --folds " << folds << " --restarts " << restarts << " --seed " << seed;
+  if (!feature_list.empty()) {
+    description << " --features ";
+    for (std::size_t k = 0; k < feature_list.size(); ++k) description << (k ? "," : "") << feature_list[k];
+  }
   model.description = description.str();
   std::printf("fitted on all queries:");
   for (std::size_t k = 0; k < rr::kFeatureCount; ++k) std::printf(" %s=%.3f", rr::kFeatureNames[k], model.weights[k]);

@@ -67,5 +67,25 @@ check "best record first" grep -q '^1 Q0 d1 1 ' "$work/run.txt"
 "$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/run.txt" >"$work/eval.txt"
 check "evaluator reads the run" grep -qx $'ndcg_cut_10\t1.0000' "$work/eval.txt"
 
+# 7. medsearch-train: --features restricts what the model weighs; the model it writes loads.
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" \
+  --depth 10 --folds 0 --restarts 1 --features coverage,title_idf --out "$work/model.json" >"$work/train.txt" 2>"$work/err"; status=$?
+check "train with --features exits 0" test "$status" -eq 0
+check "train writes a model" grep -q '"weights"' "$work/model.json"
+check "unlisted features get weight 0" python3 -c "
+import json, sys
+m = json.load(open('$work/model.json'))
+w = m['weights']
+sys.exit(0 if w['bm25'] == 1.0 and all(v == 0 for k, v in w.items() if k not in ('bm25', 'coverage', 'title_idf'))
+         and '--features coverage,title_idf' in m['description'] else 1)"
+"$bin/medsearch-search" --db "$work/beir" --queries "$fixtures/beir/queries.jsonl" --run "$work/run2.txt" \
+  --rerank-model "$work/model.json" 2>"$work/err"; status=$?
+check "search runs with the trained model" test "$status" -eq 0
+check "trained model keeps the best record first" grep -q '^1 Q0 d1 1 ' "$work/run2.txt"
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" \
+  --depth 10 --folds 0 --features coverage,proximty >/dev/null 2>"$work/err"; status=$?
+check "unknown feature exits 2" test "$status" -eq 2
+check "unknown feature is named" grep -q "unknown feature 'proximty'" "$work/err"
+
 echo "cli: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]

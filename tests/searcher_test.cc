@@ -406,6 +406,46 @@ TEST(RerankCollapseCounts, TermListsCountWhatTheMatchCounts) {
   EXPECT_GT(counted, 0u) << "no record had another matching passage: the fixture no longer tests anything";
 }
 
+// A model that gives proximity and bigram no weight lets the searcher skip reading position
+// lists: every other feature comes out the same, those two 0. The fixture must have passages
+// where they are not 0, or this tests nothing.
+TEST(RerankFeatures, SkippingPositionsChangesOnlyProximityAndBigram) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(db);
+  for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
+    ASSERT_TRUE(indexer.add(r).ok());
+  ASSERT_TRUE(indexer.commit().ok());
+  Xapian::QueryParser parser;
+  mc::configure_query_parser(parser);
+  parser.set_database(db);
+  const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  double positional = 0;
+  for (const std::string q : {"riluzole survival", "side effects of statins", "amyotrophic lateral sclerosis treatment",
+                              "dose in hepatic impairment"}) {
+    const Xapian::Query query = parser.parse_query(q, flags);
+    Xapian::Enquire enquire(db);
+    enquire.set_query(query);
+    enquire.set_collapse_key(medsearch::corpus::schema::kSlotRecordId, 1);
+    const Xapian::MSet mset = enquire.get_mset(0, 30);
+    ms::rerank::FeatureExtractor full(db, query), lean(db, query);
+    lean.skip_positions(true);
+    const auto a = full.compute(mset, mset.size(), true);
+    const auto b = lean.compute(mset, mset.size(), true);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      for (std::size_t k = 0; k < ms::rerank::kFeatureCount; ++k) {
+        if (k == ms::rerank::kProximity || k == ms::rerank::kBigram) {
+          EXPECT_EQ(b[i][k], 0.0) << q << " item " << i << " " << ms::rerank::kFeatureNames[k];
+          positional += a[i][k];
+        } else {
+          EXPECT_EQ(a[i][k], b[i][k]) << q << " item " << i << " " << ms::rerank::kFeatureNames[k];
+        }
+      }
+    }
+  }
+  EXPECT_GT(positional, 0.0) << "no passage had proximity or bigram: the fixture no longer tests anything";
+}
+
 // With a term-frequency cache the feedback computes Xapian's ESet weights itself: the same
 // expansion terms and weights (to the 1e-9 the searcher keeps) as Enquire::get_eset, on one
 // database and on two shards searched as one, and the cache then answers repeated questions.
