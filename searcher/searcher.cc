@@ -165,9 +165,12 @@ Status Searcher::reopen() {
   try {
     if (has_lexicon_) lexicon_.reopen();
     if (shards_) {
-      term_freqs_.clear();
+      // The server reopens before every request: the term frequencies go only when the data
+      // changed (clearing them every time cost each search its ESet's B-tree lookups).
+      const ShardSet::State before = shards_->state();
       Status refreshed = shards_->refresh();
       db_ = shards_->db();
+      if (!refreshed.ok() || !(shards_->state() == before)) term_freqs_.clear();
       return refreshed;
     }
     // Xapian says whether the revision may have changed: the term frequencies go with it.

@@ -185,6 +185,23 @@ Xapian::rev ShardSet::revision() const {
   return sum;
 }
 
+ShardSet::State ShardSet::state() const {
+  State state;
+  state.rebuilds = rebuilds_;
+  for (const auto& shard : shards_) {
+    Xapian::rev rev = 0;
+    if (shard.up && shard.spec.kind == ShardSpec::Kind::local) {
+      try {
+        rev = shard.db.get_revision();
+      } catch (const Xapian::Error&) {
+        // reported by the next refresh()
+      }
+    }
+    state.revisions.push_back(rev);
+  }
+  return state;
+}
+
 corpus::Result<ShardSet> ShardSet::open(const std::vector<std::string>& names, const ShardOptions& options) {
   auto specs = expand_shards(names);
   if (!specs.ok()) return specs.error();
@@ -209,6 +226,7 @@ corpus::Result<ShardSet> ShardSet::open(std::vector<ShardSpec> specs, const Shar
 }
 
 corpus::Status ShardSet::rebuild() {
+  ++rebuilds_;
   db_ = Xapian::Database();
   missing_.clear();
   const Shard* first_down = nullptr;

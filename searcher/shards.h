@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -80,6 +81,15 @@ class ShardSet {
   // The sum of the revisions of the shards that are up and report one (local databases;
   // Xapian 1.4's remote backend reports none): it rises with every commit to a local shard.
   Xapian::rev revision() const;
+  // What the database is now, to tell whether a refresh() changed it: each shard's revision in
+  // shard order (0 for one that is down or remote) and how many times the union was rebuilt
+  // (shards reopened, reconnected, left out or back). Equal states read the same data.
+  struct State {
+    std::vector<Xapian::rev> revisions;
+    std::uint64_t rebuilds = 0;
+    bool operator==(const State&) const = default;
+  };
+  State state() const;
   const ShardOptions& options() const { return options_; }
 
   // Before a request: the names are expanded again and, when a stub now lists other
@@ -123,6 +133,7 @@ class ShardSet {
   Xapian::Database db_;
   std::vector<std::string> missing_;
   bool any_remote_ = false;
+  std::uint64_t rebuilds_ = 0;
 };
 
 }  // namespace medsearch::searcher

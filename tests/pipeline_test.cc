@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "searcher/searcher.h"
+#include "searcher/shards.h"
 #include "searcher/trec.h"
 #include "tests/test_util.h"
 
@@ -134,6 +135,50 @@ TEST(Sharding, GoldenFixtureAnswersAsOneDatabase) {
   expect_same_answers(dir.str("one"), dir.str("three"),
                       {"riluzole", "riluzole dose", "metformin lactic acidosis", "zinc cold", "\"twice daily\"",
                        "What are the treatment options for ALS?", "drug:rilutek", "beta blockers hypertension"});
+}
+
+// The server reopens its Searcher before every request. Over a stub of shards that used to
+// drop the term frequencies the feedback's ESet caches, every time; now they go only when the
+// data changed: the shards' state is the same across a refresh that found nothing new and
+// differs after a commit, and a reopened Searcher then answers as a freshly opened one.
+TEST(Sharding, ReopenKeepsCachedFrequenciesOnlyWhileNothingChanged) {
+  TempDir dir;
+  run(dir.str("db"), {fixture("golden.jsonl").string()}, 2);
+  auto set = ms::ShardSet::open({dir.str("db")}, ms::ShardOptions{});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  const ms::ShardSet::State before = set->state();
+  ASSERT_EQ(before.revisions.size(), 2u);
+  ASSERT_TRUE(set->refresh().ok());
+  EXPECT_TRUE(set->state() == before);
+
+  auto searcher = ms::Searcher::open(std::vector<std::string>{dir.str("db")}, ms::ShardOptions{});
+  ASSERT_TRUE(searcher.ok()) << searcher.error().message;
+  const std::vector<std::string> questions = {"riluzole", "riluzole dose", "What are the treatment options for ALS?",
+                                              "zinc cold", "beta blockers hypertension"};
+  for (const auto& q : questions) answer(**searcher, q, 1);  // fills the cache
+  ASSERT_TRUE((*searcher)->reopen().ok());
+  // Records that change the frequencies of the fixture's words (its own records again, under
+  // other ids, three times over), committed to the shards.
+  std::string more;
+  {
+    std::ifstream in(fixture("golden.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      for (int copy = 0; copy < 3; ++copy) {
+        nlohmann::json j = nlohmann::json::parse(line);
+        j["id"] = j["id"].get<std::string>() + "-copy" + std::to_string(copy);
+        more += j.dump() + "\n";
+      }
+    }
+  }
+  write_file(dir.str("more.jsonl"), more);
+  run(dir.str("db"), {dir.str("more.jsonl")}, std::nullopt);
+  ASSERT_TRUE(set->refresh().ok());
+  EXPECT_FALSE(set->state() == before);
+  ASSERT_TRUE((*searcher)->reopen().ok());
+  auto fresh = ms::Searcher::open(std::vector<std::string>{dir.str("db")}, ms::ShardOptions{});
+  ASSERT_TRUE(fresh.ok());
+  for (const auto& q : questions) EXPECT_EQ(answer(**searcher, q, 1), answer(**fresh, q, 1)) << q;
 }
 
 TEST(Sharding, RemoteShardsAnswerAsOneDatabase) {
