@@ -278,6 +278,21 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   RecordFacetSpy spy;
   bool spied = false;  // the spy has seen the question's own matches already
 
+  // Sampled facets over one database: a boolean pass of their own over the question's first
+  // check_at_least matching passages in index order, which Xapian stops as soon as it has them
+  // (it can for a boolean match of one database, not over several, whose postings it walks
+  // shard after shard). The scored matches below then prune from the start instead of weighing,
+  // sorting and collapsing that many candidates first: 5-9% less CPU a search at 100k passages
+  // (docs/PERFORMANCE.md). Over shards the spy rides on a scored match as before.
+  if (request.facets && !exact_needs_all && db_.size() == 1) {
+    Xapian::Enquire sample(db_);
+    sample.set_weighting_scheme(Xapian::BoolWeight());
+    sample.set_query(filtered(plan->query));
+    sample.add_matchspy(&spy);
+    sample.get_mset(0, check_at_least, check_at_least);
+    spied = true;
+  }
+
   // First-stage feedback (when the model asks for it) widens the query. The feedback pass
   // matches the question itself, which is also what the facets count when the query is
   // widened: with no filters (the feedback pass ignores them) one match serves both, the spy
@@ -285,7 +300,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   const bool widens_question = rerank::widens(plan->query, model_.feedback);
   std::vector<std::pair<std::string, double>> feedback;
   if (request.rerank && rerank::feeds_back(plan->query, model_.feedback)) {
-    if (request.facets && !remote && filters.empty() && widens_question) {
+    if (request.facets && !remote && !spied && filters.empty() && widens_question) {
       Xapian::Enquire own = rerank::feedback_enquire(db_, query);
       own.add_matchspy(&spy);
       const Xapian::doccount want = model_.feedback.docs + rerank::kFeedbackMargin;

@@ -674,4 +674,20 @@ TEST(FacetSample, ExactWhenTheQuestionMatchesFewerThanTheSample) {
   for (const auto& v : broad->facets->source) counted += v.count;
   EXPECT_GE(counted, ms::kFacetSampleMatches);
   EXPECT_LT(counted, static_cast<std::uint64_t>(kRecords));
+  // One database: the sample is the first kFacetSampleMatches matching passages in index order
+  // (here records 0 .. 1999, one passage each, a third of them guidelines), and the scored hits
+  // are the same as without facets.
+  std::uint64_t sampled_guidelines = 0;
+  for (const auto& v : broad->facets->source)
+    if (v.value == "guideline") sampled_guidelines = v.count;
+  EXPECT_EQ(counted, ms::kFacetSampleMatches);
+  EXPECT_EQ(sampled_guidelines, static_cast<std::uint64_t>((ms::kFacetSampleMatches + 2) / 3));
+  request.facets = false;
+  auto plain = searcher.search(request);
+  ASSERT_TRUE(plain.ok());
+  ASSERT_EQ(plain->hits.size(), broad->hits.size());
+  for (std::size_t i = 0; i < plain->hits.size(); ++i) {
+    EXPECT_EQ(plain->hits[i].stored.passage.id, broad->hits[i].stored.passage.id) << i;
+    EXPECT_EQ(plain->hits[i].score, broad->hits[i].score) << i;
+  }
 }
