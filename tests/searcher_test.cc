@@ -370,19 +370,30 @@ TEST(RerankModel, FeedbackOnlyForQuestionsOfAtMostMaxWords) {
         << bad;
 }
 
+// The golden fixture indexed into `db`, and a query parser over it as the searcher sets one up.
+static void index_golden(Xapian::WritableDatabase& db) {
+  mi::Indexer indexer(db);
+  for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
+    ASSERT_TRUE(indexer.add(r).ok());
+  ASSERT_TRUE(indexer.commit().ok());
+}
+
+static Xapian::QueryParser parser_for(const Xapian::Database& db) {
+  Xapian::QueryParser parser;
+  mc::configure_query_parser(parser);
+  parser.set_database(db);
+  return parser;
+}
+
 // The reranker's per-record passage counts: read from term lists for a query of alternatives
 // on a local index, by a second match otherwise; both must count the same passages, for
 // parsed questions (ORs with synonyms), their feedback widening and shapes that must take the
 // match (AND, phrases), with more than one passage per record kept too.
 TEST(RerankCollapseCounts, TermListsCountWhatTheMatchCounts) {
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
-  mi::Indexer indexer(db);
-  for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
-    ASSERT_TRUE(indexer.add(r).ok());
-  ASSERT_TRUE(indexer.commit().ok());
-  Xapian::QueryParser parser;
-  mc::configure_query_parser(parser);
-  parser.set_database(db);
+  index_golden(db);
+  ASSERT_GT(db.get_doccount(), 0u);
+  Xapian::QueryParser parser = parser_for(db);
   const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
   const auto& model = ms::rerank::Model::builtin();
   Xapian::doccount counted = 0;
@@ -411,13 +422,9 @@ TEST(RerankCollapseCounts, TermListsCountWhatTheMatchCounts) {
 // where they are not 0, or this tests nothing.
 TEST(RerankFeatures, SkippingPositionsChangesOnlyProximityAndBigram) {
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
-  mi::Indexer indexer(db);
-  for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
-    ASSERT_TRUE(indexer.add(r).ok());
-  ASSERT_TRUE(indexer.commit().ok());
-  Xapian::QueryParser parser;
-  mc::configure_query_parser(parser);
-  parser.set_database(db);
+  index_golden(db);
+  ASSERT_GT(db.get_doccount(), 0u);
+  Xapian::QueryParser parser = parser_for(db);
   const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
   double positional = 0;
   for (const std::string q : {"riluzole survival", "side effects of statins", "amyotrophic lateral sclerosis treatment",
