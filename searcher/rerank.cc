@@ -113,6 +113,12 @@ const std::array<const char*, kFeatureCount> kFeatureNames = {
     "bm25", "coverage_idf", "coverage", "title_idf", "proximity", "bigram", "passages", "length", "prf", "first_rank",
     "bm25_query"};
 
+std::size_t feature_index(std::string_view name) {
+  return static_cast<std::size_t>(
+      std::find_if(kFeatureNames.begin(), kFeatureNames.end(), [name](const char* f) { return name == f; }) -
+      kFeatureNames.begin());
+}
+
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback, bool check_all,
                                                            TermFreqCache* cache) {
@@ -336,11 +342,11 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
   if (!j.contains("weights") || !j["weights"].is_object())
     return make_error(ErrorCode::parse, "weights must be an object of feature name -> number", "weights");
   for (const auto& [name, value] : j["weights"].items()) {
-    auto it = std::find_if(kFeatureNames.begin(), kFeatureNames.end(), [&key = name](const char* f) { return key == f; });
-    if (it == kFeatureNames.end()) return make_error(ErrorCode::parse, "unknown feature '" + name + "'", "weights");
+    const std::size_t index = feature_index(name);
+    if (index == kFeatureCount) return make_error(ErrorCode::parse, "unknown feature '" + name + "'", "weights");
     if (!value.is_number() || !std::isfinite(value.get<double>()))
       return make_error(ErrorCode::parse, "weight of '" + name + "' is not a finite number", "weights");
-    m.weights[static_cast<std::size_t>(it - kFeatureNames.begin())] = value.get<double>();
+    m.weights[index] = value.get<double>();
   }
   return m;
 }

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -23,6 +24,8 @@ using Features = std::array<double, kFeatureCount>;
 
 // Names in feature order, as they appear in the model file.
 extern const std::array<const char*, kFeatureCount> kFeatureNames;
+// The place of the feature called `name` in kFeatureNames, or kFeatureCount when none is.
+std::size_t feature_index(std::string_view name);
 // The features whose cost the searcher skips when the model gives them no weight.
 inline constexpr std::size_t kProximity = 4;
 inline constexpr std::size_t kBigram = 5;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include "corpus/xapian_error.h"
 
@@ -173,16 +174,8 @@ bool ShardSet::connect(Shard& shard) const {
 }
 
 Xapian::rev ShardSet::revision() const {
-  Xapian::rev sum = 0;
-  for (const auto& shard : shards_) {
-    if (!shard.up) continue;
-    try {
-      sum += shard.db.get_revision();
-    } catch (const Xapian::Error&) {
-      // A remote shard: Xapian 1.4's remote protocol carries no revision.
-    }
-  }
-  return sum;
+  const State now = state();
+  return std::accumulate(now.revisions.begin(), now.revisions.end(), Xapian::rev{0});
 }
 
 ShardSet::State ShardSet::state() const {

@@ -78,8 +78,8 @@ class ShardSet {
   // Names of the shards left out because they did not answer (only when options.partial).
   const std::vector<std::string>& missing() const { return missing_; }
   bool any_remote() const { return any_remote_; }
-  // The sum of the revisions of the shards that are up and report one (local databases;
-  // Xapian 1.4's remote backend reports none): it rises with every commit to a local shard.
+  // The sum of state()'s revisions (local shards that are up; Xapian 1.4's remote backend
+  // reports none): it rises with every commit to a local shard.
   Xapian::rev revision() const;
   // What the database is now, to tell whether a refresh() changed it: each shard's revision in
   // shard order (0 for one that is down or remote) and how many times the union was rebuilt

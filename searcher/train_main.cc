@@ -190,14 +190,14 @@ int main(int argc, char** argv) {
   allowed.fill(feature_list.empty());
   allowed[0] = true;  // bm25: held at 1
   for (const std::string& name : feature_list) {
-    auto it = std::find_if(rr::kFeatureNames.begin(), rr::kFeatureNames.end(), [&name](const char* f) { return name == f; });
-    if (it == rr::kFeatureNames.end()) {
+    const std::size_t index = rr::feature_index(name);
+    if (index == rr::kFeatureCount) {
       std::cerr << "medsearch-train: --features: unknown feature '" << name << "' (known:";
       for (const char* f : rr::kFeatureNames) std::cerr << " " << f;
       std::cerr << ")\n";
       return 2;
     }
-    allowed[static_cast<std::size_t>(it - rr::kFeatureNames.begin())] = true;
+    allowed[index] = true;
   }
 
   std::vector<Set> sets;
