@@ -1,4 +1,4 @@
-// The stored form of a passage (document data) and schema checks.
+// The stored form of a passage (value slot kSlotStored; document data in older indexes) and schema checks.
 #include "corpus/schema.h"
 
 #include <algorithm>
@@ -204,7 +204,7 @@ std::string encode_document_data(const StoredPassage& s) {
 Result<StoredPassage> decode_document_data(std::string_view data) {
   json j = json::parse(data, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return make_error(ErrorCode::corrupt, "document data is not a JSON object");
+    return make_error(ErrorCode::corrupt, "stored passage is not a JSON object");
   StoredPassage s;
   try {
     s.passage.id = j.at("id").get<std::string>();
@@ -217,7 +217,7 @@ Result<StoredPassage> decode_document_data(std::string_view data) {
     s.passage.start = j.value("start", std::size_t{0});
     s.passage.end = j.value("end", std::size_t{0});
     auto source = parse_source(j.value("source", ""));
-    if (!source) return make_error(ErrorCode::corrupt, "document data has an unknown source");
+    if (!source) return make_error(ErrorCode::corrupt, "stored passage has an unknown source");
     s.source = *source;
     s.title = j.value("title", "");
     if (j.contains("citation")) s.citation = citation_from_json_lenient(j["citation"]);
@@ -232,9 +232,14 @@ Result<StoredPassage> decode_document_data(std::string_view data) {
     s.publication_types = j.value("publication_types", std::vector<std::string>{});
     s.version = j.value("version", 0LL);
   } catch (const json::exception& e) {
-    return make_error(ErrorCode::corrupt, std::string("document data: ") + e.what());
+    return make_error(ErrorCode::corrupt, std::string("stored passage: ") + e.what());
   }
   return s;
+}
+
+std::string stored_document_data(const Xapian::Document& doc) {
+  std::string stored = doc.get_value(kSlotStored);
+  return stored.empty() ? doc.get_data() : stored;
 }
 
 Status check_version(const Xapian::Database& db) {

@@ -51,6 +51,11 @@ inline constexpr Xapian::valueno kSlotDrugs = 8;        // the record's drug nam
 // as codes), because the counter reads the stream's chunks, not just its matches' values.
 // Indexes written before this slot existed lack it; readers fall back to the separate slots.
 inline constexpr Xapian::valueno kSlotFacets = 9;
+// The passage as stored (encode_document_data): a value, not Xapian's document data, because
+// glass deflates every document data tag with zlib as it is written and inflates it on every
+// read, which was a fifth of the writer's CPU; values are stored as they are. Indexes written
+// before this slot keep it in the document data: read it with stored_document_data().
+inline constexpr Xapian::valueno kSlotStored = 10;
 
 // Metadata keys.
 inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";
@@ -64,7 +69,7 @@ std::uint64_t stable_hash(std::string_view bytes, std::uint64_t seed = 0xcbf29ce
 // Builds a boolean term: prefix + value (values longer than Xapian's term limit are cut).
 std::string term(std::string_view prefix, std::string_view value);
 
-// What a passage's document data holds: everything needed to turn a match into a Hit
+// What a passage's stored JSON (kSlotStored) holds: everything needed to turn a match into a Hit
 // without reading anything else. Stored as compact JSON.
 struct StoredPassage {
   Passage passage;
@@ -86,6 +91,9 @@ struct StoredPassage {
 StoredPassage make_stored_passage(const Record& record, const Passage& passage);
 std::string encode_document_data(const StoredPassage& stored);
 Result<StoredPassage> decode_document_data(std::string_view data);
+// A passage document's stored JSON: slot kSlotStored, or the document data of a passage
+// written before that slot existed.
+std::string stored_document_data(const Xapian::Document& doc);
 
 // The facet fields of one passage (kSlotFacets). The views point into the string they were
 // decoded from, or into static storage.

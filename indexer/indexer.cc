@@ -279,7 +279,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       doc.add_value(schema::kSlotFacets, schema::encode_facet_fields({schema::facet_record_key(record.id), corpus::to_string(record.source),
                                                                       year > 0 ? year : 0, record.evidence_level,
                                                                       drug_list, section_key}));
-      doc.set_data(schema::encode_document_data(schema::make_stored_passage(record, passage)));
+      doc.add_value(schema::kSlotStored, schema::encode_document_data(schema::make_stored_passage(record, passage)));
       prepared.passages.emplace_back(id_term, std::move(doc));
     }
   } catch (const Xapian::Error& e) {

@@ -471,7 +471,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     highlight = words.get_mset(0, 0);
   }
 
-  // The page's document data, read in document id order: neighbouring ids share B-tree
+  // The page's stored passages, read in document id order: neighbouring ids share B-tree
   // blocks, and each block read is a system call.
   const std::size_t page_begin = std::min<std::size_t>(first - lo, ranked.size());
   const std::size_t page_end = std::min<std::size_t>(first - lo + count, ranked.size());
@@ -479,7 +479,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   for (std::size_t i = page_begin; i < page_end; ++i) by_docid.push_back(i);
   std::sort(by_docid.begin(), by_docid.end(), [&ranked](std::size_t a, std::size_t b) { return *ranked[a].it < *ranked[b].it; });
   std::vector<std::string> data(page_end - page_begin);
-  for (std::size_t i : by_docid) data[i - page_begin] = ranked[i].it.get_document().get_data();
+  for (std::size_t i : by_docid) data[i - page_begin] = schema::stored_document_data(ranked[i].it.get_document());
 
   int rank = request.offset;
   for (std::size_t i = page_begin; i < page_end; ++i) {
@@ -553,7 +553,7 @@ Result<schema::StoredPassage> Searcher::passage(const std::string& passage_id) {
                           "shard");
       return make_error(ErrorCode::not_found, "no passage with id '" + passage_id + "'", "id");
     }
-    return schema::decode_document_data(db_.get_document(*it).get_data());
+    return schema::decode_document_data(schema::stored_document_data(db_.get_document(*it)));
   });
 }
 

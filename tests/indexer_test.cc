@@ -46,7 +46,7 @@ TEST(Indexer, IndexesPassagesWithTermsAndValues) {
   // The stored data decodes into the passage with its citation.
   auto post = db.postlist_begin("Ql-riluzole:p1");
   ASSERT_NE(post, db.postlist_end("Ql-riluzole:p1"));
-  auto stored = schema::decode_document_data(db.get_document(*post).get_data());
+  auto stored = schema::decode_document_data(schema::stored_document_data(db.get_document(*post)));
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->passage.heading, "Dosage and Administration");
   EXPECT_EQ(stored->citation.organisation, "Golden Test Agency");

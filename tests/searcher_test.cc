@@ -636,6 +636,68 @@ TEST(FacetSpy, PackedSlotCountsAsTheSeparateSlots) {
   EXPECT_GE(compared, 5) << "too few questions matched anything to compare facets";
 }
 
+// The stored passage lives in value slot 10 (kSlotStored); indexes written before that slot kept
+// it in the document data. An index holding both layouts (a re-run writes only changed records)
+// answers exactly as one holding either: the same hits, texts, titles and citations, pages and
+// passage lookups.
+TEST(StoredPassage, SlotAndOlderDocumentDataReadAlike) {
+  Xapian::WritableDatabase slot(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  index_golden(slot);
+  ASSERT_EQ(slot.get_value_freq(mc::schema::kSlotStored), slot.get_doccount());
+  for (Xapian::docid did = 1; did <= slot.get_lastdocid(); ++did)
+    ASSERT_EQ(slot.get_document(did).get_data(), "") << "passage " << did << " has document data too";
+  // The same documents with the JSON moved to the document data, on every passage or on every
+  // other one.
+  auto in_data = [&slot](int every) {
+    Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+    for (Xapian::docid did = 1; did <= slot.get_lastdocid(); ++did) {
+      Xapian::Document doc = slot.get_document(did);
+      if (did % every == 0) {
+        doc.set_data(doc.get_value(mc::schema::kSlotStored));
+        doc.remove_value(mc::schema::kSlotStored);
+      }
+      db.replace_document(did, doc);
+    }
+    return db;
+  };
+  Xapian::WritableDatabase old = in_data(1), mixed = in_data(2);
+  ASSERT_EQ(old.get_value_freq(mc::schema::kSlotStored), 0u);
+  ms::Searcher a(slot), b(old), c(mixed);
+  auto hits = [](const ms::SearchResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& h : r.hits)
+      out.push_back(h.stored.passage.id + "|" + h.stored.title + "|" + h.stored.passage.text + "|" +
+                    mc::schema::encode_document_data(h.stored));
+    return out;
+  };
+  int compared = 0;
+  for (const char* q : {"riluzole", "amyotrophic lateral sclerosis treatment", "side effects", "dose", "trial",
+                        "guideline recommendations", "heart failure"}) {
+    for (int offset : {0, 3}) {
+      ms::SearchRequest request;
+      request.query = q;
+      request.offset = offset;
+      request.limit = 5;
+      request.per_record = 0;  // every passage: more of them compared
+      request.snippet_bytes = 120;
+      auto x = a.search(request), y = b.search(request), z = c.search(request);
+      ASSERT_TRUE(x.ok() && y.ok() && z.ok()) << q;
+      EXPECT_EQ(hits(*x), hits(*y)) << q;
+      EXPECT_EQ(hits(*x), hits(*z)) << q;
+      for (std::size_t i = 0; i < x->hits.size() && i < y->hits.size(); ++i)
+        EXPECT_EQ(x->hits[i].snippet, y->hits[i].snippet) << q;
+      compared += static_cast<int>(x->hits.size());
+    }
+  }
+  EXPECT_GE(compared, 15) << "too few hits to compare";
+  for (const char* id : {"l-riluzole:p1", "l-riluzole:p0"}) {
+    auto x = a.passage(id), y = b.passage(id), z = c.passage(id);
+    ASSERT_TRUE(x.ok() && y.ok() && z.ok()) << id;
+    EXPECT_EQ(mc::schema::encode_document_data(*x), mc::schema::encode_document_data(*y)) << id;
+    EXPECT_EQ(mc::schema::encode_document_data(*x), mc::schema::encode_document_data(*z)) << id;
+  }
+}
+
 // Facets on an index larger than kExactFacetsMaxPassages: a question matching fewer than
 // kFacetSampleMatches passages is still counted exactly (every match seen); one matching more
 // is counted over the best kFacetSampleMatches passages and says so.
