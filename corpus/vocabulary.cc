@@ -3,6 +3,7 @@
 #include "corpus/vocabulary.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -66,6 +67,8 @@ bool is_wordchar(unsigned ch) {
   if (ch < 0x80) return is_lower(ch) || is_upper(ch) || is_digit(ch) || ch == '_';
   return U::is_wordchar(ch);
 }
+// Initials ("U.S.A.") are ASCII capitals only in Xapian's TermGenerator.
+bool is_ascii_upper(unsigned ch) { return ch >= 'A' && ch <= 'Z'; }
 unsigned to_lower(unsigned ch) {
   if (ch < 0x80) return is_upper(ch) ? ch + ('a' - 'A') : ch;
   return U::tolower(ch);
@@ -101,7 +104,7 @@ std::vector<Word> split_words(std::string_view text) {
     bool done = false;
     // Initials separated by '.' ("U.S.A.") are one word when two or more and nothing
     // word-like follows.
-    if (is_upper(*it)) {
+    if (is_ascii_upper(*it)) {
       std::string initials;
       Xapian::Utf8Iterator p = it;
       std::size_t count = 0;
@@ -109,7 +112,7 @@ std::vector<Word> split_words(std::string_view text) {
         append_char(initials, to_lower(*p));
         ++p;
         ++count;
-      } while (p != end && *p == '.' && ++p != end && is_upper(*p));
+      } while (p != end && *p == '.' && ++p != end && is_ascii_upper(*p));
       if (count > 1 && (p == end || !is_wordchar(*p))) {
         w.lower = std::move(initials);
         w.capitals = true;
@@ -156,6 +159,26 @@ std::vector<Word> split_words(std::string_view text) {
     out.push_back(std::move(w));
   }
   return out;
+}
+
+void index_words(Xapian::Document& doc, const std::vector<Word>& words, const std::vector<std::string>& stems,
+                 std::string_view prefix, Xapian::termpos* position) {
+  constexpr std::size_t kMaxWordBytes = 64;  // TermGenerator's default max_word_length
+  std::string term = "Z";
+  term += prefix;
+  const std::size_t head = term.size();
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (words[i].lower.size() > kMaxWordBytes || stems[i].empty()) continue;
+    term.resize(head);
+    term += stems[i];
+    if (position) doc.add_posting(term, ++*position);
+    else doc.add_term(term);
+  }
+}
+
+bool xapian_cjk_ngrams() {
+  static const bool on = std::getenv("XAPIAN_CJK_NGRAM") != nullptr;
+  return on;
 }
 
 namespace {
@@ -362,12 +385,17 @@ Result<Vocabulary> Vocabulary::parse(std::string_view text, std::string_view nam
 
 std::vector<std::pair<std::string, unsigned>> Vocabulary::annotate(std::string_view normalized,
                                                                    const Xapian::Stem& stemmer) const {
-  std::vector<std::pair<std::string, unsigned>> out;
   const std::vector<Word> words = split_words(normalized);
-  if (words.empty()) return out;
   std::vector<std::string> stems;
   stems.reserve(words.size());
   for (const auto& w : words) stems.push_back(stemmer(w.lower));
+  return annotate_words(words, stems);
+}
+
+std::vector<std::pair<std::string, unsigned>> Vocabulary::annotate_words(const std::vector<Word>& words,
+                                                                         const std::vector<std::string>& stems) const {
+  std::vector<std::pair<std::string, unsigned>> out;
+  if (words.empty()) return out;
   std::map<std::uint32_t, unsigned> counts;
   const std::size_t n = words.size();
   for (std::size_t i = 0; i < n;) {

@@ -50,6 +50,21 @@ struct Word {
 // infixes such as "'" and "&", "1.5", acronyms written "U.S.", suffixes "+" and "#").
 std::vector<Word> split_words(std::string_view text);
 
+// What Xapian's TermGenerator, set up by configure_term_generator (English stems, STEM_ALL_Z, no
+// stop words, no CJK n-grams), adds to `doc` for the text `words` were split from, given each
+// word's stem (`stems[i]`, as the English stemmer gives it): "Z" + prefix + stem for each word,
+// wdf 1 each, at positions *position + 1, *position + 2, ... (advancing *position), or without
+// positions when `position` is null. Words longer than 64 bytes, or with an empty stem, are
+// skipped and take no position, as TermGenerator skips them. The indexer splits each text once
+// and both tags concepts and indexes words from that, instead of TermGenerator splitting it
+// again; tests/vocabulary_test.cc checks the result against TermGenerator's on real corpora.
+void index_words(Xapian::Document& doc, const std::vector<Word>& words, const std::vector<std::string>& stems,
+                 std::string_view prefix, Xapian::termpos* position);
+
+// True when Xapian splits CJK text into n-grams (the XAPIAN_CJK_NGRAM environment variable,
+// which TermGenerator and QueryParser read): then split_words does not split as they do.
+bool xapian_cjk_ngrams();
+
 class Vocabulary {
  public:
   // Parses the vocabulary format (see corpus/vocabulary/README.md). `name` is used in error
@@ -65,6 +80,9 @@ class Vocabulary {
   // "ALL PATIENTS" in a shouted warning do not name a disease. Ambiguous names never match.
   // `stemmer` must be the English stemmer (one per thread; Xapian::Stem is not thread-safe).
   std::vector<std::pair<std::string, unsigned>> annotate(std::string_view normalized, const Xapian::Stem& stemmer) const;
+  // The same over the words split_words(normalized) gives, with each word's English stem.
+  std::vector<std::pair<std::string, unsigned>> annotate_words(const std::vector<Word>& words,
+                                                               const std::vector<std::string>& stems) const;
 
   // Synonym-table entries {key, concept term}: every unambiguous form of every concept, keyed
   // as the query parser looks it up (corpus::synonym_key). Sorted, no duplicates.

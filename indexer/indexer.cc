@@ -213,8 +213,41 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
   if (passages.empty()) return make_error(ErrorCode::invalid_argument, "field 'text': the record has no text", "text");
 
   const std::string record_term = schema::term(schema::kPrefixRecordId, record.id);
-  const std::string title = corpus::normalize_for_analysis(record.title);
-  const auto title_concepts = vocabulary_->annotate(title, stemmer_);
+  // Each text is split into words once (corpus::split_words splits as Xapian's TermGenerator
+  // does) and each word stemmed once; the concept tagger and the term writer both use them.
+  // With XAPIAN_CJK_NGRAM set, Xapian splits CJK text into n-grams and split_words does not:
+  // then TermGenerator writes the terms, as it always did before.
+  const bool own_terms = !corpus::xapian_cjk_ngrams();
+  struct Analysed {
+    std::string text;
+    std::vector<corpus::Word> words;
+    std::vector<std::string> stems;
+    std::vector<std::pair<std::string, unsigned>> concepts;
+  };
+  auto analyse = [this](std::string text) {
+    Analysed a;
+    a.text = std::move(text);
+    a.words = corpus::split_words(a.text);
+    a.stems.reserve(a.words.size());
+    for (const auto& w : a.words) a.stems.push_back(stemmer_(w.lower));
+    a.concepts = vocabulary_->annotate_words(a.words, a.stems);
+    return a;
+  };
+  // The terms of one text: with positions (continuing from the last text's) or without.
+  Xapian::termpos position = 0;
+  auto index_field = [&](Xapian::Document& doc, const Analysed& a, std::string_view prefix, bool positions) {
+    if (own_terms) {
+      corpus::index_words(doc, a.words, a.stems, prefix, positions ? &position : nullptr);
+    } else if (positions) {
+      generator_.set_termpos(position);
+      generator_.index_text(a.text, 1, std::string(prefix));
+      position = generator_.get_termpos();
+    } else {
+      generator_.index_text_without_positions(a.text, 1, std::string(prefix));
+    }
+  };
+  constexpr Xapian::termpos kFieldGap = 100;  // TermGenerator::increase_termpos()'s default
+  const Analysed title = analyse(corpus::normalize_for_analysis(record.title));
   const int year = record.year();
   const std::string hash_value = encode_hash(prepared.content_hash);
   std::string drug_list;
@@ -226,25 +259,26 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
     for (const corpus::Passage& passage : passages) {
       Xapian::Document doc;
       generator_.set_document(doc);
+      position = 0;
       // Title words are indexed with the S prefix (for title: searches) and in the body,
       // so that every passage of a record matches the record's subject.
       // Prefixed copies go without positions: title:/heading: match words, and positions are a
       // large share of Xapian's write cost.
-      generator_.index_text_without_positions(title, 1, std::string(schema::kPrefixTitle));
-      generator_.index_text(title);
-      generator_.increase_termpos();
-      add_concepts(doc, title_concepts);
+      index_field(doc, title, schema::kPrefixTitle, false);
+      index_field(doc, title, "", true);
+      position += kFieldGap;
+      add_concepts(doc, title.concepts);
       if (!passage.heading.empty()) {
-        const std::string heading = corpus::normalize_for_analysis(passage.heading);
-        generator_.index_text_without_positions(heading, 1, std::string(schema::kPrefixHeading));
-        generator_.index_text(heading);
-        generator_.increase_termpos();
-        add_concepts(doc, vocabulary_->annotate(heading, stemmer_));
+        const Analysed heading = analyse(corpus::normalize_for_analysis(passage.heading));
+        index_field(doc, heading, schema::kPrefixHeading, false);
+        index_field(doc, heading, "", true);
+        position += kFieldGap;
+        add_concepts(doc, heading.concepts);
       }
-      const std::string text = corpus::normalize_for_analysis(passage.text);
-      generator_.index_text(text);
+      const Analysed text = analyse(corpus::normalize_for_analysis(passage.text));
+      index_field(doc, text, "", true);
       // Concepts the passage names, by any of their names: "ALS" finds "Lou Gehrig's disease".
-      add_concepts(doc, vocabulary_->annotate(text, stemmer_));
+      add_concepts(doc, text.concepts);
 
       const std::string id_term = schema::term(schema::kPrefixPassageId, passage.id);
       doc.add_boolean_term(id_term);

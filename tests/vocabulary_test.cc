@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "corpus/analysis.h"
 #include "corpus/vocabulary.h"
+#include "tests/test_util.h"
 
 namespace mc = medsearch::corpus;
 
@@ -221,4 +226,98 @@ TEST(Vocabulary, WordsSplitAsXapianSplitsThem) {
   EXPECT_TRUE(words[3].has_lower);
   EXPECT_FALSE(words[1].joined);  // a comma stands between
   EXPECT_TRUE(words[2].joined);
+}
+
+namespace {
+
+// Every term of `doc` with its wdf and positions.
+std::map<std::string, std::pair<Xapian::termcount, std::vector<Xapian::termpos>>> terms_of(const Xapian::Document& doc) {
+  std::map<std::string, std::pair<Xapian::termcount, std::vector<Xapian::termpos>>> out;
+  for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t) {
+    auto& entry = out[*t];
+    entry.first = t.get_wdf();
+    for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) entry.second.push_back(*p);
+  }
+  return out;
+}
+
+}  // namespace
+
+// The indexer writes words' terms itself (index_words over split_words) instead of through
+// TermGenerator; both must write the same terms, wdf and positions, or searches would differ
+// from what QueryParser expects. Three fields as the indexer writes a passage (a prefixed copy
+// without positions, then the words with positions; a gap; a prefixed field with positions), for
+// hand-picked edge cases (as written and as normalize_for_analysis makes them) and, when
+// ../shared/data is there, every title and text of SciFact and NFCorpus and every line of the
+// MEDLINE sample, normalised as the indexer normalises them.
+TEST(Vocabulary, IndexWordsWritesWhatTermGeneratorWrites) {
+  std::vector<std::string> texts = {
+      "", "Lou Gehrig's disease", "AT&T and M&S", "U.S.A. and U.S. policy", "1.5 mg/kg, 10,000 units",
+      "C++ and C# code", "C+++ x++++y", "HbA1c 6.5%", "5-FU", "COVID-19 (SARS-CoV-2)", "fish+chips",
+      "l\u2019\u00E9cole", "TNF-alpha; IL-6.", "caf\u00E9 na\u00EFve", "end.", "x\u200By", "A.B", "word''s",
+      "\u00C9.T.A. \u00C9. t", "ABC.D.E", "Ünïcödé Straße ΣΊΣΥΦΟΣ", "日本語のテキスト and 中文",
+      "snake_case __init__ x_1", "1,2;3.4", "a.b.c", "'quoted' \"double\"", "trailing ' apostrophe", "x&&y",
+      std::string(70, 'a') + " long " + std::string(64, 'b') + " " + std::string(65, 'c') + " end",
+      "\xF0\x9F\x98\x80 emoji \xE2\x80\x8B zero width", "mixed\tTabs\nnew lines\r\n"};
+  const auto data = medsearch::test::data_dir();
+  std::size_t from_data = 0;
+  for (const char* corpus : {"scifact/corpus.jsonl", "nfcorpus/corpus.jsonl"}) {
+    std::ifstream in(data / corpus);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object()) continue;
+      for (const char* field : {"title", "text"})
+        if (j.contains(field) && j[field].is_string()) {
+          texts.push_back(j[field].get<std::string>());
+          ++from_data;
+        }
+    }
+  }
+  {
+    std::ifstream in(data / "pubmed-medline-sample" / "mesh-papers.medline.txt");
+    std::string line;
+    while (std::getline(in, line)) {
+      texts.push_back(line);
+      ++from_data;
+    }
+  }
+  if (from_data == 0)
+    std::cout << "[ note ] " << data << " not found: compared on the hand-picked texts only\n";
+  else
+    EXPECT_GT(from_data, 15000u) << "the shared data was only partly read";
+
+  const Xapian::Stem stemmer(mc::kStemLanguage);
+  std::size_t words = 0;
+  const std::size_t hand_picked = texts.size() - from_data;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const std::string& raw = texts[i];
+    // The shared data as the indexer sees it (normalised); the hand-picked texts raw too.
+    std::vector<std::string> forms = {mc::normalize_for_analysis(raw)};
+    if (i < hand_picked) forms.push_back(raw);
+    for (const std::string& text : forms) {
+      Xapian::Document expected;
+      Xapian::TermGenerator generator;
+      mc::configure_term_generator(generator);
+      generator.set_document(expected);
+      generator.index_text_without_positions(text, 1, "S");
+      generator.index_text(text);
+      generator.increase_termpos();
+      generator.index_text(text, 1, "XH");
+
+      Xapian::Document ours;
+      const std::vector<mc::Word> split = mc::split_words(text);
+      std::vector<std::string> stems;
+      for (const auto& w : split) stems.push_back(stemmer(w.lower));
+      Xapian::termpos position = 0;
+      mc::index_words(ours, split, stems, "S", nullptr);
+      mc::index_words(ours, split, stems, "", &position);
+      position += 100;
+      mc::index_words(ours, split, stems, "XH", &position);
+      ASSERT_EQ(terms_of(ours), terms_of(expected)) << text;
+      EXPECT_EQ(position, generator.get_termpos()) << text;
+      words += split.size();
+    }
+  }
+  EXPECT_GT(words, 100u);
 }
