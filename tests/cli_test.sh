@@ -87,5 +87,19 @@ check "trained model keeps the best record first" grep -q '^1 Q0 d1 1 ' "$work/r
 check "unknown feature exits 2" test "$status" -eq 2
 check "unknown feature is named" grep -q "unknown feature 'proximty'" "$work/err"
 
+# 8. scripts/bench-latency.sh (issue 4's latency budget): both modes on the same index, a ratio
+# and a verdict per collection; a folder that is not a BEIR collection is refused.
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MEDSEARCH_BUILD_DIR="$(dirname "$bin")" bash "$repo/scripts/bench-latency.sh" --rounds 1 --index-root "$work/lat" \
+  "$fixtures/beir" >"$work/lat.md" 2>"$work/err"; status=$?
+check "bench-latency exits 0" test "$status" -eq 0
+check "bench-latency reports BM25" grep -qE '^\| beir \| 4 \| BM25 only \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|' "$work/lat.md"
+check "bench-latency reports a ratio and a verdict" \
+  grep -qE '^\| beir \| 4 \| everything on \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \([0-9.]+x\) \| [0-9.]+x \([0-9.]+x\) \| (yes|no|p50 yes, p99 no|p50 no, p99 yes) \|$' "$work/lat.md"
+check "bench-latency kept the index" test -e "$work/lat/beir"
+MEDSEARCH_BUILD_DIR="$(dirname "$bin")" bash "$repo/scripts/bench-latency.sh" "$work/lat" >/dev/null 2>"$work/err"; status=$?
+check "bench-latency refuses a folder without corpus.jsonl" test "$status" -eq 2
+check "bench-latency names what is missing" grep -q "corpus.jsonl not found" "$work/err"
+
 echo "cli: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]
