@@ -248,8 +248,8 @@ std::map<std::string, std::pair<Xapian::termcount, std::vector<Xapian::termpos>>
 // from what QueryParser expects. Three fields as the indexer writes a passage (a prefixed copy
 // without positions, then the words with positions; a gap; a prefixed field with positions), for
 // hand-picked edge cases (as written and as normalize_for_analysis makes them) and, when
-// ../shared/data is there, every title and text of SciFact and NFCorpus and every line of the
-// MEDLINE sample, normalised as the indexer normalises them.
+// ../shared/data is there, every title and text of SciFact and every line of the MEDLINE
+// sample, normalised as the indexer normalises them.
 TEST(Vocabulary, IndexWordsWritesWhatTermGeneratorWrites) {
   std::vector<std::string> texts = {
       "", "Lou Gehrig's disease", "AT&T and M&S", "U.S.A. and U.S. policy", "1.5 mg/kg, 10,000 units",
@@ -261,7 +261,9 @@ TEST(Vocabulary, IndexWordsWritesWhatTermGeneratorWrites) {
       "\xF0\x9F\x98\x80 emoji \xE2\x80\x8B zero width", "mixed\tTabs\nnew lines\r\n"};
   const auto data = medsearch::test::data_dir();
   std::size_t from_data = 0;
-  for (const char* corpus : {"scifact/corpus.jsonl", "nfcorpus/corpus.jsonl"}) {
+  // SciFact's abstracts as published (NFCorpus's text is lowercased ASCII: nothing SciFact and
+  // the MEDLINE lines do not cover, at a third of this test's time under the sanitizers).
+  for (const char* corpus : {"scifact/corpus.jsonl"}) {
     std::ifstream in(data / corpus);
     std::string line;
     while (std::getline(in, line)) {
@@ -285,7 +287,7 @@ TEST(Vocabulary, IndexWordsWritesWhatTermGeneratorWrites) {
   if (from_data == 0)
     std::cout << "[ note ] " << data << " not found: compared on the hand-picked texts only\n";
   else
-    EXPECT_GT(from_data, 15000u) << "the shared data was only partly read";
+    EXPECT_GT(from_data, 10000u) << "the shared data was only partly read";
 
   const Xapian::Stem stemmer(mc::kStemLanguage);
   std::size_t words = 0;
