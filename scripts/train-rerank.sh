@@ -29,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 for ds in scifact nfcorpus; do
   "$bin/medsearch-index" --db "$work/$ds" --progress none -q "$data/$ds/corpus.jsonl" >&2
 done
-"$bin/medsearch-train" --feedback-docs 10 --feedback-terms 20 --feedback-alpha 0.3 --widen-min-terms 1 --feedback-max-words 5 --feedback-max-df 0.05 --depth 30 --restarts 2 --seed 1 --folds 5 \
+"$bin/medsearch-train" --feedback-docs 10 --feedback-terms 20 --feedback-alpha 0.3 --widen-min-terms 1 --feedback-max-words 5 --feedback-max-df 0.05 --depth 40 --restarts 2 --seed 1 --folds 5 \
   --features coverage_idf,coverage,title_idf,length,prf,first_rank,bm25_query \
   --set "scifact:$work/scifact:$data/scifact/queries.jsonl:$data/scifact/qrels/train.tsv" \
   --set "nfcorpus:$work/nfcorpus:$data/nfcorpus/queries.jsonl:$data/nfcorpus/qrels/dev.tsv" \
