@@ -263,7 +263,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // Over remote shards (slow anyway: a round trip per shard), and whenever facets check every
   // match, the main match checks every match too: a pruned match can order near-ties (scores a
   // last bit apart over shards) differently from a full one, and the reranker's first_rank
-  // feature then moves the tail of the top 30 (api_test's three_remote_shards against one
+  // feature then moves the tail of the reranked top (api_test's three_remote_shards against one
   // database, "rilutek side effects", before this rule).
   const auto first = static_cast<Xapian::doccount>(request.offset);
   const auto count = static_cast<Xapian::doccount>(request.limit);

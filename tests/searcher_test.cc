@@ -665,9 +665,7 @@ TEST(StoredPassage, SlotAndOlderDocumentDataReadAlike) {
   ms::Searcher a(slot), b(old), c(mixed);
   auto hits = [](const ms::SearchResponse& r) {
     std::vector<std::string> out;
-    for (const auto& h : r.hits)
-      out.push_back(h.stored.passage.id + "|" + h.stored.title + "|" + h.stored.passage.text + "|" +
-                    mc::schema::encode_document_data(h.stored));
+    for (const auto& h : r.hits) out.push_back(mc::schema::encode_document_data(h.stored));  // id, title, text, citation, ...
     return out;
   };
   int compared = 0;
