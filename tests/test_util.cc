@@ -41,6 +41,24 @@ std::filesystem::path source_dir() { return MEDSEARCH_SOURCE_DIR; }
 std::filesystem::path fixture(const std::string& name) { return source_dir() / "tests" / "fixtures" / name; }
 std::filesystem::path data_dir() { return MEDSEARCH_DATA_DIR; }
 
+bool sanitized() {
+#ifdef MEDSEARCH_SANITIZED
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::filesystem::path slice_when_sanitized(const std::filesystem::path& path, const TempDir& dir, std::size_t lines) {
+  if (!sanitized()) return path;
+  const std::filesystem::path out = dir.path() / ("slice-" + path.filename().string());
+  std::ifstream in(path, std::ios::binary);
+  std::ofstream sliced(out, std::ios::binary);
+  std::string line;
+  for (std::size_t n = 0; n < lines && std::getline(in, line); ++n) sliced << line << '\n';
+  return out;
+}
+
 std::vector<corpus::Record> load_records(const std::filesystem::path& path) {
   std::vector<corpus::Record> records;
   auto reader = corpus::open_reader(path.string(), corpus::Format::medsearch);

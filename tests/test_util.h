@@ -28,6 +28,14 @@ std::filesystem::path source_dir();   // the repository root
 std::filesystem::path fixture(const std::string& name);  // tests/fixtures/<name>
 std::filesystem::path data_dir();     // ../shared/data (may not exist)
 
+// True in the sanitizer build (MEDSEARCH_SANITIZE, scripts/test.sh's second run). Tests that
+// walk a whole real collection take a slice of it there: ASan and UBSan check the code paths,
+// which a slice runs as the whole does, at several times the cost per record; the release run
+// checks the whole collection.
+bool sanitized();
+// `path`'s first `lines` lines, copied into `dir` when sanitized(); `path` itself otherwise.
+std::filesystem::path slice_when_sanitized(const std::filesystem::path& path, const TempDir& dir, std::size_t lines);
+
 // Reads a native JSONL fixture into records; fails the calling test on a bad line.
 std::vector<corpus::Record> load_records(const std::filesystem::path& path);
 
