@@ -183,6 +183,49 @@ bool xapian_cjk_ngrams() {
 
 namespace {
 
+// Xapian 1.4's CJK::codepoint_is_cjk: the characters TermGenerator and QueryParser split into
+// n-grams when XAPIAN_CJK_NGRAM is set.
+bool is_cjk(unsigned p) {
+  return (p >= 0x2E80 && p <= 0x2FDF) || (p >= 0x3000 && p <= 0x9FFF) || (p >= 0xA700 && p <= 0xA71F) ||
+         (p >= 0xAC00 && p <= 0xD7AF) || (p >= 0xF900 && p <= 0xFAFF) || (p >= 0xFE30 && p <= 0xFE4F) ||
+         (p >= 0xFF00 && p <= 0xFFEF) || (p >= 0x20000 && p <= 0x2A6DF) || (p >= 0x2F800 && p <= 0x2FA1F);
+}
+
+}  // namespace
+
+void move_cjk_ngrams_unstemmed(Xapian::Document& doc) {
+  struct Moved {
+    std::string from;
+    Xapian::termcount wdf = 0;
+    std::vector<Xapian::termpos> positions;
+  };
+  std::vector<Moved> moves;
+  for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t) {
+    const std::string term = *t;
+    if (term.empty() || term[0] != 'Z') continue;
+    std::size_t i = 1;
+    while (i < term.size() && term[i] >= 'A' && term[i] <= 'Z') ++i;  // a field prefix (S, H)
+    if (i == term.size() || !is_cjk(*Xapian::Utf8Iterator(term.data() + i, term.size() - i))) continue;
+    Moved m{term, t.get_wdf(), {}};
+    for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) m.positions.push_back(*p);
+    moves.push_back(std::move(m));
+  }
+  for (const Moved& m : moves) {
+    doc.remove_term(m.from);
+    const std::string to = m.from.substr(1);
+    if (m.positions.empty()) {
+      doc.add_term(to, m.wdf);
+      continue;
+    }
+    // TermGenerator gave each occurrence wdf 1 at its position.
+    for (Xapian::termpos p : m.positions) doc.add_posting(to, p, 1);
+    const Xapian::termcount placed = static_cast<Xapian::termcount>(m.positions.size());
+    if (m.wdf > placed) doc.add_term(to, m.wdf - placed);
+  }
+}
+
+namespace {
+
 constexpr std::string_view kKinds[] = {"disease", "symptom",  "drug",    "drug_class", "test",   "procedure",
                                        "anatomy", "nutrient", "organism", "device",    "concept"};
 

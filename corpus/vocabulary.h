@@ -65,6 +65,14 @@ void index_words(Xapian::Document& doc, const std::vector<Word>& words, const st
 // which TermGenerator and QueryParser read): then split_words does not split as they do.
 bool xapian_cjk_ngrams();
 
+// With XAPIAN_CJK_NGRAM set, Xapian 1.4's TermGenerator writes each CJK n-gram as "Z" + prefix +
+// n-gram (STEM_ALL_Z covers them), while its QueryParser searches prefix + n-gram (it never
+// stems n-grams): as written, no CJK search would match. Moves every such term of `doc` to the
+// name QueryParser searches, with its wdf and positions; other terms are left as they are.
+// (A quoted CJK phrase still matches nothing: QueryParser asks for "Z" + each character at
+// consecutive positions, and TermGenerator puts a bigram between them. Xapian 1.4's own.)
+void move_cjk_ngrams_unstemmed(Xapian::Document& doc);
+
 class Vocabulary {
  public:
   // Parses the vocabulary format (see corpus/vocabulary/README.md). `name` is used in error

@@ -277,6 +277,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       }
       const Analysed text = analyse(corpus::normalize_for_analysis(passage.text));
       index_field(doc, text, "", true);
+      if (!own_terms) corpus::move_cjk_ngrams_unstemmed(doc);  // as QueryParser searches them
       // Concepts the passage names, by any of their names: "ALS" finds "Lou Gehrig's disease".
       add_concepts(doc, text.concepts);
 

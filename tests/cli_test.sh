@@ -101,5 +101,15 @@ MEDSEARCH_BUILD_DIR="$(dirname "$bin")" bash "$repo/scripts/bench-latency.sh" "$
 check "bench-latency refuses a folder without corpus.jsonl" test "$status" -eq 2
 check "bench-latency names what is missing" grep -q "corpus.jsonl not found" "$work/err"
 
+# 9. CJK text with XAPIAN_CJK_NGRAM set (Xapian splits it into n-grams on both sides): a word
+# inside a run of Japanese or Chinese text is found, in the text and with title:.
+printf '%s\n' '{"id":"cjk-1","source":"research","title":"糖尿病の治療","text":"糖尿病の治療にはメトホルミンが使われる。高血压治疗指南。"}' \
+  '{"id":"cjk-2","source":"research","title":"Hypertension","text":"Hypertension treatment with ACE inhibitors."}' >"$work/cjk.jsonl"
+XAPIAN_CJK_NGRAM=1 "$bin/medsearch-index" --db "$work/cjk" -q "$work/cjk.jsonl" 2>/dev/null
+for q in 糖尿病 メトホルミン 高血压 title:糖尿病; do
+  XAPIAN_CJK_NGRAM=1 "$bin/medsearch-search" --db "$work/cjk" --json "$q" >"$work/cjk.json" 2>/dev/null
+  check "CJK n-grams: '$q' finds its record" grep -q '"record_id": "cjk-1"' "$work/cjk.json"
+done
+
 echo "cli: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]

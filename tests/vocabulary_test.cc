@@ -327,3 +327,54 @@ TEST(Vocabulary, IndexWordsWritesWhatTermGeneratorWrites) {
   }
   EXPECT_GT(words, 100u);
 }
+
+// With XAPIAN_CJK_NGRAM set, the indexer moves TermGenerator's "Z" + n-gram terms to the names
+// QueryParser searches (prefix + n-gram). Over every code point: a doubled CJK character ("XX":
+// the n-grams X and XX) comes out as X and XX with the same wdf and positions; anything else
+// TermGenerator writes is left exactly as it was. Xapian reads the variable once a process, so
+// this needs a process of its own (ctest runs every test in one); run alone otherwise.
+TEST(Vocabulary, CjkNgramsMoveToTheTermsQueryParserSearches) {
+  setenv("XAPIAN_CJK_NGRAM", "1", 1);
+  Xapian::TermGenerator generator;
+  mc::configure_term_generator(generator);
+  auto generated = [&generator](const std::string& text, const std::string& prefix, bool positions) {
+    Xapian::Document doc;
+    generator.set_document(doc);
+    if (positions) generator.index_text(text, 1, prefix);
+    else generator.index_text_without_positions(text, 1, prefix);
+    return doc;
+  };
+  if (generated("\u7cd6\u7cd6", "", true).termlist_count() != 2)
+    GTEST_SKIP() << "Xapian read XAPIAN_CJK_NGRAM before this test set it: run this test in a process of its own "
+                    "(--gtest_filter), as ctest does";
+
+  std::size_t cjk = 0, other = 0;
+  for (unsigned cp = 0x20; cp < 0x30000; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    std::string one;
+    Xapian::Unicode::append_utf8(one, cp);
+    Xapian::Document doc = generated(one + one, "", true);
+    const auto before = terms_of(doc);
+    mc::move_cjk_ngrams_unstemmed(doc);
+    const auto after = terms_of(doc);
+    if (before.size() == 2 && before.count("Z" + one) && before.count("Z" + one + one)) {
+      ++cjk;
+      ASSERT_EQ(after.size(), 2u) << std::hex << cp;
+      EXPECT_EQ(after.at(one), before.at("Z" + one)) << std::hex << cp;
+      EXPECT_EQ(after.at(one + one), before.at("Z" + one + one)) << std::hex << cp;
+    } else {
+      if (!before.empty()) ++other;
+      ASSERT_EQ(after, before) << std::hex << cp;
+    }
+  }
+  EXPECT_GT(cjk, 70000u);   // the CJK ideographs alone are over 70,000
+  EXPECT_GT(other, 30000u);  // the letters and digits of every other script
+
+  // A field prefix stays in front; words around the CJK text keep their Z terms.
+  Xapian::Document titled = generated("\u7cd6\u5c3f\u75c5 riluzole", "S", false);
+  mc::move_cjk_ngrams_unstemmed(titled);
+  const auto terms = terms_of(titled);
+  for (const char* term : {"S\u7cd6", "S\u7cd6\u5c3f", "S\u5c3f\u75c5", "ZSriluzol"}) EXPECT_EQ(terms.count(term), 1u) << term;
+  for (const auto& [term, entry] : terms) EXPECT_TRUE(term.rfind("ZS\xe7", 0) != 0) << term;
+  unsetenv("XAPIAN_CJK_NGRAM");
+}
