@@ -181,6 +181,13 @@ bool has_text(std::string_view text) {
   return false;
 }
 
+std::string_view trim_ascii_space(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
 namespace {
 
 // Superscript digits and signs, which NFKC turns into plain ones.

@@ -25,6 +25,10 @@ std::string clean_text(std::string_view text);
 // Whether clean_text(text) would keep anything, without building it.
 bool has_text(std::string_view text);
 
+// `s` without the ASCII spaces, tabs, carriage returns and newlines at either end (the readers'
+// and the vocabulary's field trimming; Unicode spaces are clean_text's business).
+std::string_view trim_ascii_space(std::string_view s);
+
 // Normalises text for analysis, identically on both sides: NFKC (full-width forms,
 // superscripts, ligatures), Greek letters spelled out (β -> beta, α -> alpha, µ -> micro),
 // every hyphen and dash to '-', soft hyphens removed, quotes to ASCII, white space folded.

@@ -18,14 +18,7 @@ namespace medsearch::corpus::formats {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return s.substr(first, last - first + 1);
-}
-
-bool is_blank(std::string_view line) { return trim(line).empty(); }
+bool is_blank(std::string_view line) { return trim_ascii_space(line).empty(); }
 
 std::string_view strip_bom(std::string_view s) {
   if (s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);
@@ -56,16 +49,16 @@ Result<std::vector<Field>> split_fields(std::string_view text, std::uint64_t fir
         return make_error(ErrorCode::parse, "line " + std::to_string(line_no) + ": a continuation line before any tag");
       Field& f = fields.back();
       if (!f.value.empty()) f.value += ' ';
-      f.value += trim(line);
+      f.value += trim_ascii_space(line);
       continue;
     }
     const bool tagged = line.size() >= 5 && line[4] == '-' && (line.size() == 5 || line[5] == ' ');
-    const std::string_view tag = tagged ? trim(line.substr(0, 4)) : std::string_view{};
+    const std::string_view tag = tagged ? trim_ascii_space(line.substr(0, 4)) : std::string_view{};
     if (tag.empty())
       return make_error(ErrorCode::parse, "line " + std::to_string(line_no) +
                                               ": expected 'TAG - value' (a tag padded to 4 characters, then '- ') "
                                               "or a continuation line indented by spaces");
-    fields.push_back(Field{std::string(tag), std::string(trim(line.substr(5))), line_no});
+    fields.push_back(Field{std::string(tag), std::string(trim_ascii_space(line.substr(5))), line_no});
   }
   return fields;
 }
@@ -116,7 +109,7 @@ std::vector<Section> split_abstract(std::string_view text) {
     }
     const std::size_t body_end = next == std::string_view::npos ? text.size() : next;
     sections.push_back(Section{std::string(label), abstract_section_key(label, ""),
-                               std::string(trim(text.substr(body, body_end - body)))});
+                               std::string(trim_ascii_space(text.substr(body, body_end - body)))});
     pos = body_end;
   }
   return sections;
@@ -125,9 +118,9 @@ std::vector<Section> split_abstract(std::string_view text) {
 // The DOI of an LID/AID value "10.1371/journal.pone.0173548 [doi]"; empty for other ids.
 std::string doi_of(std::string_view value) {
   constexpr std::string_view kSuffix = "[doi]";
-  value = trim(value);
+  value = trim_ascii_space(value);
   if (value.size() <= kSuffix.size() || value.substr(value.size() - kSuffix.size()) != kSuffix) return {};
-  return std::string(trim(value.substr(0, value.size() - kSuffix.size())));
+  return std::string(trim_ascii_space(value.substr(0, value.size() - kSuffix.size())));
 }
 
 Result<Record> parse_medline_record(std::string_view text, std::uint64_t first_line) {

@@ -110,13 +110,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
-}
-
 std::string to_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -193,7 +186,7 @@ std::string_view evidence_level_for(const std::vector<std::string>& publication_
   constexpr std::size_t kLevels = std::size(kEvidenceLevels);
   std::size_t best = kLevels - 1;  // "other"
   for (const auto& type : publication_types) {
-    const std::string_view t = trim(type);
+    const std::string_view t = trim_ascii_space(type);
     for (const auto& row : kEvidenceTable) {
       if (!iequals(t, row.publication_type)) continue;
       for (std::size_t rank = 0; rank < best; ++rank) {
@@ -209,16 +202,16 @@ std::string_view evidence_level_for(const std::vector<std::string>& publication_
 
 Source source_for(const std::vector<std::string>& publication_types) {
   for (const auto& type : publication_types) {
-    const std::string_view t = trim(type);
+    const std::string_view t = trim_ascii_space(type);
     if (iequals(t, "Practice Guideline") || iequals(t, "Guideline")) return Source::guideline;
   }
   return Source::research;
 }
 
 std::string abstract_section_key(std::string_view label, std::string_view nlm_category) {
-  const std::string_view category = trim(nlm_category);
+  const std::string_view category = trim_ascii_space(nlm_category);
   if (!category.empty() && !iequals(category, "UNASSIGNED")) return section_key(category);
-  const std::string_view l = trim(label);
+  const std::string_view l = trim_ascii_space(label);
   for (const auto& row : kLabelCategories) {
     if (iequals(l, row.label)) return std::string(row.category);
   }
@@ -226,16 +219,16 @@ std::string abstract_section_key(std::string_view label, std::string_view nlm_ca
 }
 
 std::string pubmed_date(std::string_view year, std::string_view month, std::string_view day) {
-  year = trim(year);
+  year = trim_ascii_space(year);
   if (year.size() != 4 || !all_digits(year)) return {};
   const int y = to_int(year);
   if (y < 1800 || y > 2100) return {};
   std::string out(year);
-  const int m = month_number(trim(month));
+  const int m = month_number(trim_ascii_space(month));
   if (m == 0) return out;
   out += '-';
   out += two_digits(m);
-  day = trim(day);
+  day = trim_ascii_space(day);
   if (!all_digits(day) || day.size() > 2) return out;
   const int d = to_int(day);
   if (d < 1 || d > days_in_month(y, m)) return out;
@@ -271,11 +264,11 @@ std::string pubmed_text_date(std::string_view text) {
 }
 
 std::string mesh_descriptor(std::string_view value) {
-  value = trim(value);
+  value = trim_ascii_space(value);
   if (auto slash = value.find('/'); slash != std::string_view::npos) value = value.substr(0, slash);
-  value = trim(value);
+  value = trim_ascii_space(value);
   while (!value.empty() && value.front() == '*') value.remove_prefix(1);
-  return std::string(trim(value));
+  return std::string(trim_ascii_space(value));
 }
 
 std::uint64_t location_line(std::string_view location) {
@@ -289,7 +282,7 @@ std::uint64_t location_line(std::string_view location) {
 }
 
 Result<Record> make_pubmed_record(PubmedArticle a) {
-  const std::string pmid(trim(a.pmid));
+  const std::string pmid(trim_ascii_space(a.pmid));
   if (pmid.empty()) return make_error(ErrorCode::invalid_argument, "field 'PMID': is required", "PMID");
   if (!all_digits(pmid) || pmid.size() > 12)
     return make_error(ErrorCode::invalid_argument, "field 'PMID': must be a number, not '" + pmid.substr(0, 40) + "'",

@@ -348,18 +348,11 @@ std::string text_of(pugi::xml_node node) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
-}
-
 // "Surname Initials [Suffix]" as MEDLINE's AU prints it, or the collective name.
 std::string author_name(pugi::xml_node author) {
   if (auto collective = author.child("CollectiveName")) return text_of(collective);
-  std::string name(trim(text_of(author.child("LastName"))));
-  std::string initials(trim(text_of(author.child("Initials"))));
+  std::string name(trim_ascii_space(text_of(author.child("LastName"))));
+  std::string initials(trim_ascii_space(text_of(author.child("Initials"))));
   if (initials.empty()) {
     // Derive initials from the fore names ("Jean-Marc" -> "J"), as NLM does when it sets them.
     const std::string fore = text_of(author.child("ForeName"));
@@ -374,20 +367,20 @@ std::string author_name(pugi::xml_node author) {
     }
   }
   if (!initials.empty() && !name.empty()) name += " " + initials;
-  if (std::string suffix(trim(text_of(author.child("Suffix")))); !suffix.empty() && !name.empty()) name += " " + suffix;
+  if (std::string suffix(trim_ascii_space(text_of(author.child("Suffix")))); !suffix.empty() && !name.empty()) name += " " + suffix;
   return name;
 }
 
 void read_authors(pugi::xml_node list, std::vector<std::string>& out) {
   for (pugi::xml_node author : list.children("Author")) {
     if (std::string_view(author.attribute("ValidYN").value()) == "N") continue;  // withdrawn by NLM
-    if (std::string name = author_name(author); !trim(name).empty()) out.push_back(std::move(name));
+    if (std::string name = author_name(author); !trim_ascii_space(name).empty()) out.push_back(std::move(name));
   }
 }
 
 void read_abstract(pugi::xml_node abstract, std::vector<Section>& out) {
   for (pugi::xml_node part : abstract.children("AbstractText")) {
-    const std::string label(trim(part.attribute("Label").value()));
+    const std::string label(trim_ascii_space(part.attribute("Label").value()));
     const std::string_view category = part.attribute("NlmCategory").value();
     std::string text = text_of(part);
     if (label.empty() && category.empty()) {
@@ -412,7 +405,7 @@ std::string read_pub_date(pugi::xml_node date) {
 
 std::string doi_in(pugi::xml_node article_id_list) {
   for (pugi::xml_node id : article_id_list.children("ArticleId")) {
-    if (std::string_view(id.attribute("IdType").value()) == "doi") return std::string(trim(text_of(id)));
+    if (std::string_view(id.attribute("IdType").value()) == "doi") return std::string(trim_ascii_space(text_of(id)));
   }
   return {};
 }
@@ -421,7 +414,7 @@ std::string elocation_doi(pugi::xml_node parent) {
   for (pugi::xml_node e : parent.children("ELocationID")) {
     if (std::string_view(e.attribute("EIdType").value()) == "doi" &&
         std::string_view(e.attribute("ValidYN").value()) != "N")
-      return std::string(trim(text_of(e)));
+      return std::string(trim_ascii_space(text_of(e)));
   }
   return {};
 }
@@ -456,7 +449,7 @@ Result<PubmedArticle> read_pubmed_article(pugi::xml_node root) {
   // agree; ISOAbbreviation and the full title are fallbacks for citations without it.
   for (std::string candidate : {text_of(citation.child("MedlineJournalInfo").child("MedlineTA")),
                                 text_of(journal.child("ISOAbbreviation")), text_of(journal.child("Title"))}) {
-    if (!trim(candidate).empty()) {
+    if (!trim_ascii_space(candidate).empty()) {
       a.journal = std::move(candidate);
       break;
     }
@@ -467,9 +460,9 @@ Result<PubmedArticle> read_pubmed_article(pugi::xml_node root) {
 
   pugi::xml_node pagination = article.child("Pagination");
   a.pages = text_of(pagination.child("MedlinePgn"));
-  if (trim(a.pages).empty()) {
+  if (trim_ascii_space(a.pages).empty()) {
     a.pages = text_of(pagination.child("StartPage"));
-    if (std::string last(trim(text_of(pagination.child("EndPage")))); !last.empty() && !trim(a.pages).empty())
+    if (std::string last(trim_ascii_space(text_of(pagination.child("EndPage")))); !last.empty() && !trim_ascii_space(a.pages).empty())
       a.pages += "-" + last;
   }
 
@@ -547,7 +540,7 @@ void PubmedXmlReader::parse(const RawItem& raw, std::vector<ReadItem>& out) cons
 
   if (name == "DeleteCitation") {
     for (pugi::xml_node pmid : root.children("PMID")) {
-      const std::string id(trim(text_of(pmid)));
+      const std::string id(trim_ascii_space(text_of(pmid)));
       if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
         return reject(make_error(ErrorCode::invalid_argument,
                                  "field 'PMID': <DeleteCitation> lists '" + id.substr(0, 40) + "', not a number",

@@ -234,12 +234,6 @@ bool valid_id(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;
@@ -328,15 +322,15 @@ Result<Vocabulary> Vocabulary::parse(std::string_view text, std::string_view nam
       errors.push_back(where + ":" + std::to_string(line_number) + ": " + reason);
     };
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (trim(line).empty() || trim(line).front() == '#') continue;
+    if (trim_ascii_space(line).empty() || trim_ascii_space(line).front() == '#') continue;
     const std::vector<std::string_view> columns = split(line, '\t');
     if (columns.size() < 3 || columns.size() > 4) {
       fail("expected 3 tab-separated columns (id, kind, forms) and an optional note, found " +
            std::to_string(columns.size()));
       continue;
     }
-    const std::string id(trim(columns[0]));
-    const std::string kind(trim(columns[1]));
+    const std::string id(trim_ascii_space(columns[0]));
+    const std::string kind(trim_ascii_space(columns[1]));
     if (!valid_id(id)) {
       fail("id '" + id + "': use 1-64 characters from a-z, 0-9 and '_'");
       continue;
@@ -357,9 +351,9 @@ Result<Vocabulary> Vocabulary::parse(std::string_view text, std::string_view nam
     const auto index = static_cast<std::uint32_t>(vocabulary.concepts_.size());
     bool line_ok = true;
     for (std::string_view raw : split(columns[2], '|')) {
-      std::string_view form = trim(raw);
+      std::string_view form = trim_ascii_space(raw);
       const bool ambiguous = !form.empty() && form.back() == '?';
-      if (ambiguous) form = trim(form.substr(0, form.size() - 1));
+      if (ambiguous) form = trim_ascii_space(form.substr(0, form.size() - 1));
       if (form.empty()) {
         fail("concept '" + id + "': an empty form (two '|' in a row, or one at an end?)");
         line_ok = false;
