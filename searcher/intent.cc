@@ -92,10 +92,16 @@ bool mechanism_question(const std::string& words) {
 
 Xapian::Query value_boost(Xapian::valueno slot, const std::vector<IntentTarget>& targets, double scale) {
   auto* source = new Xapian::ValueMapPostingSource(slot);
-  for (const auto& t : targets) source->add_mapping(t.value, t.weight);
+  // The scale goes into the mapped weights rather than an OP_SCALE_WEIGHT around the source:
+  // Xapian 1.4 passes a scaled source the match's minimum weight without unscaling it, and a
+  // value posting source asked for more than its own maximum weight stops. With the scale
+  // outside, the boost vanished from the rest of a pruned match once the minimum passed the
+  // unscaled maximum, and passages that belonged on the page went missing from it
+  // (tests/searcher_test.cc IntentBoost).
+  for (const auto& t : targets) source->add_mapping(t.value, t.weight * scale);
   source->set_default_weight(0);
   // The query owns the source from here (release() hands it reference counting).
-  return Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(source->release()), scale);
+  return Xapian::Query(source->release());
 }
 
 }  // namespace

@@ -64,8 +64,8 @@ inline constexpr double kSectionBoost = 1.0;
 inline constexpr double kEvidenceBoost = 0.3;
 
 // Returns `query` with a boost for the intent's sections and evidence levels:
-//   query AND_MAYBE (SCALE(kSectionBoost * best, ValueMapPostingSource(slot 6))
-//                    OR SCALE(kEvidenceBoost * best, ValueMapPostingSource(slot 7)))
+//   query AND_MAYBE (ValueMapPostingSource(slot 6, target -> kSectionBoost * best * weight)
+//                    OR ValueMapPostingSource(slot 7, target -> kEvidenceBoost * best * weight))
 // where `best` is the best score `query` attains under `enquire`'s weighting (one top-1 search
 // with it; the caller sets its match spies afterwards). The boost only reorders what `query`
 // matches; it never adds matches. Returns `query` unchanged when the intent is empty, nothing
