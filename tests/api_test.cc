@@ -24,13 +24,7 @@ namespace mc = medsearch::corpus;
 
 namespace {
 
-std::vector<std::string> sample_files() {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(medsearch::test::source_dir() / "corpus" / "samples"))
-    if (entry.path().extension() == ".jsonl") files.push_back(entry.path().string());
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using medsearch::test::sample_files;
 
 // Indexes the samples into `dir` with `shards` shards, as medsearch-index does.
 void index_samples(const std::string& dir, std::uint32_t shards) {

@@ -21,13 +21,7 @@ namespace mc = medsearch::corpus;
 
 namespace {
 
-std::vector<std::string> sample_files() {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(medsearch::test::source_dir() / "corpus" / "samples"))
-    if (entry.path().extension() == ".jsonl") files.push_back(entry.path().string());
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using medsearch::test::sample_files;
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -40,6 +41,14 @@ std::string TempDir::str(const std::string& child) const {
 std::filesystem::path source_dir() { return MEDSEARCH_SOURCE_DIR; }
 std::filesystem::path fixture(const std::string& name) { return source_dir() / "tests" / "fixtures" / name; }
 std::filesystem::path data_dir() { return MEDSEARCH_DATA_DIR; }
+
+std::vector<std::string> sample_files() {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "corpus" / "samples"))
+    if (entry.path().extension() == ".jsonl") files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 bool sanitized() {
 #ifdef MEDSEARCH_SANITIZED

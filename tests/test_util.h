@@ -27,6 +27,7 @@ class TempDir {
 std::filesystem::path source_dir();   // the repository root
 std::filesystem::path fixture(const std::string& name);  // tests/fixtures/<name>
 std::filesystem::path data_dir();     // ../shared/data (may not exist)
+std::vector<std::string> sample_files();  // corpus/samples/*.jsonl, sorted
 
 // True in the sanitizer build (MEDSEARCH_SANITIZE, scripts/test.sh's second run). Tests that
 // walk a whole real collection take a slice of it there: ASan and UBSan check the code paths,
