@@ -46,10 +46,14 @@ class BodyTerms : public Xapian::ExpandDecider {
   }
 };
 
-// The most passages an expansion term may occur in (Feedback::max_df); no cap for 0 or >= 1.
-Xapian::doccount max_term_freq(const Xapian::Database& db, double max_df) {
-  if (max_df <= 0 || max_df >= 1) return db.get_doccount();
-  return static_cast<Xapian::doccount>(max_df * db.get_doccount());
+// The most passages an expansion term may occur in: Feedback::max_df of the index (no cap for
+// 0 or >= 1) and Feedback::max_df_passages (no cap for 0), whichever is lower.
+Xapian::doccount max_term_freq(const Xapian::Database& db, const Feedback& feedback) {
+  Xapian::doccount most = db.get_doccount();
+  if (feedback.max_df > 0 && feedback.max_df < 1)
+    most = static_cast<Xapian::doccount>(feedback.max_df * db.get_doccount());
+  if (feedback.max_df_passages > 0) most = std::min(most, feedback.max_df_passages);
+  return most;
 }
 
 // BodyTerms that occur in at most `max_freq` passages (for Xapian's own ESet).
@@ -234,7 +238,7 @@ std::vector<std::pair<std::string, double>> feedback_from(const Xapian::Database
   std::vector<Xapian::docid> relevant;
   for (std::size_t i = 0; i < ranked.size() && i < feedback.docs; ++i) relevant.push_back(*ranked[i].it);
   std::sort(relevant.begin(), relevant.end());
-  const Xapian::doccount max_freq = max_term_freq(db, feedback.max_df);
+  const Xapian::doccount max_freq = max_term_freq(db, feedback);
   std::vector<std::pair<std::string, double>> eset;
   if (cache != nullptr) {
     eset = eset_of(db, relevant, feedback.terms + 10, BodyTerms(), max_freq, enquire.get_query(), *cache);
@@ -338,6 +342,10 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
                                   fb["max_df"].get<double>() > 1))
       return make_error(ErrorCode::parse, "feedback.max_df must be a number from 0 to 1 (0: no cap)", "feedback");
     m.feedback.max_df = fb.value("max_df", 0.0);
+    if (!whole("max_df_passages") || fb.value("max_df_passages", 0ull) > 0xffffffffull)
+      return make_error(ErrorCode::parse, "feedback.max_df_passages must be a whole number of passages (0: no cap)",
+                        "feedback");
+    m.feedback.max_df_passages = static_cast<Xapian::doccount>(fb.value("max_df_passages", 0ull));
   }
   if (!j.contains("weights") || !j["weights"].is_object())
     return make_error(ErrorCode::parse, "weights must be an object of feature name -> number", "weights");
@@ -368,6 +376,8 @@ nlohmann::json Model::to_json() const {
   if (feedback.docs > 0)
     fb = {{"docs", feedback.docs}, {"terms", feedback.terms}, {"alpha", feedback.alpha},
           {"widen_min_terms", feedback.widen_min_terms}, {"max_words", feedback.max_words}, {"max_df", feedback.max_df}};
+  // Only when set, so that models written without it (the shipped one) read back unchanged.
+  if (feedback.docs > 0 && feedback.max_df_passages > 0) fb["max_df_passages"] = feedback.max_df_passages;
   return {{"description", description}, {"depth", depth}, {"feedback", fb}, {"weights", named}};
 }
 

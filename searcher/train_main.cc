@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
   app.add_option("--feedback-max-df", feedback.max_df,
                  "terms in more than this fraction of the passages are not expansion terms (0: no cap)")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--feedback-max-df-passages", feedback.max_df_passages,
+                 "nor terms in more than this many passages (0: no cap; for large indexes)");
   app.add_option("--features", feature_list,
                  "the features to weigh (comma-separated; default all); the others get weight 0 and are not computed "
                  "when searching")
@@ -303,8 +305,9 @@ int main(int argc, char** argv) {
   description << "coordinate ascent on nDCG@10 over the first stage's top " << depth << " records of " << trained_on.str()
               << "; medsearch-train --feedback-docs " << feedback.docs << " --feedback-terms " << feedback.terms
               << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
-              << " --feedback-max-words " << feedback.max_words << " --feedback-max-df " << feedback.max_df
-              << " --folds " << folds << " --restarts " << restarts << " --seed " << seed;
+              << " --feedback-max-words " << feedback.max_words << " --feedback-max-df " << feedback.max_df;
+  if (feedback.max_df_passages > 0) description << " --feedback-max-df-passages " << feedback.max_df_passages;
+  description << " --folds " << folds << " --restarts " << restarts << " --seed " << seed;
   if (!feature_list.empty()) {
     description << " --features ";
     for (std::size_t k = 0; k < feature_list.size(); ++k) description << (k ? "," : "") << feature_list[k];

@@ -324,6 +324,7 @@ TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
   EXPECT_EQ(again->feedback.docs, model.feedback.docs);
   EXPECT_EQ(again->feedback.max_words, model.feedback.max_words);
   EXPECT_EQ(again->feedback.max_df, model.feedback.max_df);
+  EXPECT_EQ(model.feedback.max_df_passages, 0u);  // off in the shipped model (rerank.h says why)
 
   auto unknown = ms::rerank::Model::from_json(nlohmann::json{{"weights", {{"bm26", 1.0}}}});
   ASSERT_FALSE(unknown.ok());
@@ -367,6 +368,21 @@ TEST(RerankModel, FeedbackOnlyForQuestionsOfAtMostMaxWords) {
   EXPECT_EQ(limited->feedback.max_df, 0.0);  // absent: no cap
   for (const nlohmann::json& bad : {nlohmann::json(1.5), nlohmann::json(-0.1), nlohmann::json("high")})
     EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"feedback", {{"docs", 10}, {"max_df", bad}}},
+                                                             {"weights", nlohmann::json::object()}})
+                     .ok())
+        << bad;
+  // The cap in passages: a whole number (0: none), written back only when set, so a model
+  // without it (the shipped one) reads back unchanged.
+  auto bounded = ms::rerank::Model::from_json(nlohmann::json{
+      {"feedback", {{"docs", 10}, {"max_df", 0.05}, {"max_df_passages", 10000}}}, {"weights", nlohmann::json::object()}});
+  ASSERT_TRUE(bounded.ok()) << bounded.error().message;
+  EXPECT_EQ(bounded->feedback.max_df_passages, 10000u);
+  EXPECT_EQ(bounded->to_json()["feedback"]["max_df_passages"], 10000);
+  EXPECT_EQ(capped->feedback.max_df_passages, 0u);  // absent: no cap
+  EXPECT_FALSE(capped->to_json()["feedback"].contains("max_df_passages"));
+  for (const nlohmann::json& bad :
+       {nlohmann::json(-1), nlohmann::json(1.5), nlohmann::json("many"), nlohmann::json(5000000000ull)})
+    EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"feedback", {{"docs", 10}, {"max_df_passages", bad}}},
                                                              {"weights", nlohmann::json::object()}})
                      .ok())
         << bad;
@@ -476,12 +492,22 @@ TEST(RerankFeedback, OwnEsetEqualsXapians) {
   ms::rerank::Feedback feedback;
   feedback.docs = 10;
   feedback.terms = 20;
-  // Without and with a cap on the terms' document frequency (Feedback::max_df): one that
-  // excludes some candidates of these questions (checked below).
-  for (const double max_df : {0.0, 0.25})
+  // Without and with caps on the terms' document frequency, as a share of the index
+  // (Feedback::max_df), in passages (Feedback::max_df_passages, given here as a share of the
+  // index) or both, the lower binding: each excludes some candidates of these questions
+  // (checked below).
+  struct Cap {
+    double max_df;
+    double passages_share;
+  };
+  for (const Cap cap : {Cap{0.0, 0.0}, Cap{0.25, 0.0}, Cap{0.0, 0.25}, Cap{0.5, 0.2}})
   for (const Xapian::Database& db : {Xapian::Database(one), two}) {
-    feedback.max_df = max_df;
-    const double most = max_df > 0 ? max_df * db.get_doccount() : db.get_doccount();
+    feedback.max_df = cap.max_df;
+    feedback.max_df_passages = static_cast<Xapian::doccount>(cap.passages_share * db.get_doccount());
+    double most = db.get_doccount();
+    if (cap.max_df > 0) most = std::min(most, cap.max_df * db.get_doccount());
+    if (feedback.max_df_passages > 0) most = std::min<double>(most, feedback.max_df_passages);
+    const bool any_cap = cap.max_df > 0 || cap.passages_share > 0;
     std::size_t capped = 0;  // terms an uncapped expansion of the question has that the cap excludes
     Xapian::QueryParser parser;
     mc::configure_query_parser(parser);
@@ -497,9 +523,10 @@ TEST(RerankFeedback, OwnEsetEqualsXapians) {
         EXPECT_EQ(ours, xapians) << q;
         compared += xapians.size();
         for (const auto& [term, weight] : ours) EXPECT_LE(db.get_termfreq(term), most) << q << ": " << term;
-        if (max_df > 0) {
+        if (any_cap) {
           ms::rerank::Feedback uncapped = feedback;
           uncapped.max_df = 0;
+          uncapped.max_df_passages = 0;
           for (const auto& [term, weight] : ms::rerank::feedback_terms(db, query, uncapped))
             if (db.get_termfreq(term) > most) ++capped;
         }
@@ -509,7 +536,7 @@ TEST(RerankFeedback, OwnEsetEqualsXapians) {
       }
     }
     EXPECT_GT(compared, 50u) << "the questions found too few expansion terms to compare";
-    if (max_df > 0) {
+    if (any_cap) {
       EXPECT_GT(capped, 0u) << "the cap excluded nothing: it is not tested";
     }
   }
