@@ -39,7 +39,7 @@ int run_indexer(const std::string& db, const std::string& input, const std::stri
   // Commits a few hundred milliseconds apart even under ASan (where a search with facets takes
   // ~0.4 s): a search that spans two commits of one shard is retried, but one slower than two
   // commit intervals fails with "the index changed too often" (docs/RELIABILITY.md, limits).
-  const std::string command = std::string(MEDSEARCH_BIN_DIR) + "/medsearch-index --db '" + db +
+  const std::string command = (test::bin_dir() / "medsearch-index").string() + " --db '" + db +
                               "' --shards 2 --commit-every 300 --threads 1 --progress none -q '" + input + "' 2>'" +
                               log + "'";
   return std::system(command.c_str());

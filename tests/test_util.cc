@@ -41,6 +41,7 @@ std::string TempDir::str(const std::string& child) const {
 std::filesystem::path source_dir() { return MEDSEARCH_SOURCE_DIR; }
 std::filesystem::path fixture(const std::string& name) { return source_dir() / "tests" / "fixtures" / name; }
 std::filesystem::path data_dir() { return MEDSEARCH_DATA_DIR; }
+std::filesystem::path bin_dir() { return MEDSEARCH_BIN_DIR; }
 
 std::vector<std::string> sample_files() {
   std::vector<std::string> files;

@@ -27,6 +27,7 @@ class TempDir {
 std::filesystem::path source_dir();   // the repository root
 std::filesystem::path fixture(const std::string& name);  // tests/fixtures/<name>
 std::filesystem::path data_dir();     // ../shared/data (may not exist)
+std::filesystem::path bin_dir();      // the build's bin/ (medsearch-index and the other programs)
 std::vector<std::string> sample_files();  // corpus/samples/*.jsonl, sorted
 
 // True in the sanitizer build (MEDSEARCH_SANITIZE, scripts/test.sh's second run). Tests that
