@@ -9,15 +9,8 @@ build="${MEDSEARCH_ASAN_BUILD_DIR:-$root/build-asan}"
 data="${MEDSEARCH_DATA_DIR:-$root/../shared/data}"
 werror=OFF
 [ -n "${CI:-}" ] && werror=ON
-# ccache (a Debian package) makes a rebuild from a clean build folder, as CI does, cheap. Its
-# keys leave out where the checkout is (paths under it become relative; the working directory
-# is not hashed), so a fresh clone in another folder reuses earlier compiles; debug info may
-# then name the folder of the clone that compiled first.
-launcher=()
-if command -v ccache >/dev/null 2>&1; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
-fi
+# shellcheck source=scripts/ccache.sh
+. "$root/scripts/ccache.sh"
 CXX=clang++ cmake -S "$root" -B "$build" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
   -DMEDSEARCH_SANITIZE=ON -DMEDSEARCH_FUZZ=ON -DMEDSEARCH_WERROR="$werror" -DMEDSEARCH_DATA_DIR="$data" >/dev/null
 targets=()

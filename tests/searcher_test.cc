@@ -794,10 +794,9 @@ TEST(FacetSample, ExactWhenTheQuestionMatchesFewerThanTheSample) {
 // posting source with weights of at most 1, which Xapian 1.4 hands the match's minimum weight
 // unscaled; the source then stopped early and boosted passages that belonged on the page (for
 // "riluzole dose", the erenumab label's dosage section fourth and allopurinol's seventh) were
-// missing from it. Over
-// the sample corpus on a glass database (labels with sections, guidelines and research with
-// evidence levels), for written intent questions and random ones made of its words and an
-// intent word.
+// missing from it. Over the sample corpus on a glass database (labels with sections,
+// guidelines and research with evidence levels), for written intent questions and random ones
+// made of its words and an intent word.
 TEST(IntentBoost, PrunedMatchIsTheExhaustiveOne) {
   medsearch::test::TempDir dir;
   const auto samples = medsearch::test::sample_files();
