@@ -752,6 +752,9 @@ class GuardedStream final : public httplib::Stream {
 
 // The stream of the connection this worker serves, for the error handler.
 thread_local const GuardedStream* t_stream = nullptr;
+// Set by the error handler when httplib could not parse a request: where it ended is unknown,
+// so the connection is closed after the answer rather than read on from the middle of it.
+thread_local bool t_close_connection = false;
 
 // Counters shared by the pool (which httplib creates and deletes inside run()) and load().
 struct PoolState {
@@ -915,8 +918,9 @@ class HttpServer final : public httplib::Server {
       t_request_began = first ? t_accepted_at : Clock::now();
       stream.begin_request(Clock::now());
       bool closed = false;
+      t_close_connection = false;
       if (!process_request(stream, left == 1, closed, nullptr) || closed) break;
-      if (stream.limit() != StreamLimit::none) break;
+      if (stream.limit() != StreamLimit::none || t_close_connection) break;
     }
     t_stream = nullptr;
     return stream.limit();
@@ -1388,6 +1392,13 @@ void Server::Impl::configure() {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 400) {
+      // httplib's own 400: a request line, header or body it could not parse. It would keep
+      // the connection and read the rest of that request (its header lines) as new requests,
+      // answering each; HTTP/1.1 has the server close instead (RFC 9112, 6.3).
+      res.set_header("Connection", "close");
+      t_close_connection = true;
+    }
     res.set_content(dump(error_to_json(error_for_status(req, res.status, options_.max_payload_bytes))),
                     kJsonType);
     return httplib::Server::HandlerResponse::Handled;

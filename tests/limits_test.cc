@@ -85,6 +85,7 @@ class RawConnection {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
   // False when the server has closed the connection (or it broke).
   bool send(const std::string& bytes) {
@@ -273,6 +274,29 @@ TEST(HeaderLimits, OneHeaderLineOverHttplibsLimitIs431) {
   ASSERT_TRUE(server.ok());
   expect_error(server.raw("GET /health HTTP/1.1\r\nX-Big: " + std::string(9000, 'b') + "\r\n\r\n"), 431,
                "headers_too_large");
+  EXPECT_TRUE(server.healthy());
+}
+
+TEST(MalformedRequest, IsAnswered400OnceAndTheConnectionClosed) {
+  test::TempDir dir;
+  LimitsServer server(dir, [](ServerOptions&) {});
+  ASSERT_TRUE(server.ok());
+  // A request line httplib cannot parse: one 400, then the connection ends. Kept open, the
+  // header lines that follow were read as requests of their own and each got a 400 too.
+  RawConnection connection(server.port());
+  ASSERT_TRUE(connection.send("BAD LINE\r\nHost: x\r\nAccept: y\r\n\r\n"));
+  expect_error(connection.read_response(), 400, "invalid_argument");
+  std::string more;
+  char buf[4096];
+  const auto until = Clock::now() + kWaitLimit;
+  while (Clock::now() < until) {
+    pollfd p{connection.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = ::recv(connection.fd(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    more.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(more, "") << "answers after the first";
   EXPECT_TRUE(server.healthy());
 }
 
