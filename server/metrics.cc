@@ -17,7 +17,7 @@ std::string number(double value) {
 
 void Metrics::observe(const std::string& method, const std::string& route, int status, double seconds) {
   std::lock_guard lock(mutex_);
-  ++requests_[{method, route, status}];
+  ++requests_[{method_of(method), route, status}];
   Histogram& h = latency_[{route, status}];
   for (std::size_t i = 0; i < std::size(kLatencyBuckets); ++i)
     if (seconds <= kLatencyBuckets[i]) ++h.buckets[i];
@@ -63,6 +63,13 @@ std::string route_of(const std::string& path) {
   if (under("/passages/")) return "/passages/{id}";
   if (under("/records/")) return "/records/{id}";
   return "unmatched";
+}
+
+std::string method_of(const std::string& method) {
+  static const char* kKnown[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  for (const char* known : kKnown)
+    if (method == known) return known;
+  return "other";
 }
 
 }  // namespace medsearch::server

@@ -17,8 +17,9 @@ inline constexpr double kLatencyBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 
 // Thread-safe: observe() is called by every worker after each request, render() by /metrics.
 class Metrics {
  public:
-  // `route` is the route's template ("/passages/{id}"), never the raw path, so label
-  // cardinality stays bounded; "unmatched" for paths no route serves.
+  // `route` is the route's template ("/passages/{id}"), never the raw path, and `method` goes
+  // through method_of, so label cardinality stays bounded and no label needs escaping;
+  // "unmatched" for paths no route serves.
   void observe(const std::string& method, const std::string& route, int status, double seconds);
 
   // The exposition text: medsearch_http_requests_total{method,route,status} (counter),
@@ -38,5 +39,10 @@ class Metrics {
 
 // The route template a path belongs to ("/passages/x:p0" -> "/passages/{id}").
 std::string route_of(const std::string& path);
+
+// The method label for a request: the method when it is one the server knows, else "other".
+// httplib fills Request::method from the request line before it checks it, so a malformed
+// request's method is any text the client sent (quotes, braces, a header line).
+std::string method_of(const std::string& method);
 
 }  // namespace medsearch::server

@@ -300,6 +300,39 @@ TEST(MalformedRequest, IsAnswered400OnceAndTheConnectionClosed) {
   EXPECT_TRUE(server.healthy());
 }
 
+TEST(MalformedRequest, BecomesNoMetricsLabel) {
+  test::TempDir dir;
+  LimitsServer server(dir, [](ServerOptions&) {});
+  ASSERT_TRUE(server.ok());
+  // httplib sets the method from the request line before refusing it: the label must not
+  // carry it (quotes and braces break the exposition format; every new text is a new series).
+  expect_error(server.raw("GE\"T}\\x{evil=\"1 /search HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "invalid_argument");
+  expect_error(server.raw("FOO /search HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "invalid_argument");
+  ASSERT_TRUE(server.healthy());
+  auto res = server.client()->Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(res->body.find("evil"), std::string::npos) << res->body;
+  EXPECT_EQ(res->body.find("FOO"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("medsearch_http_requests_total{method=\"other\",route=\"unmatched\",status=\"400\"} 2\n"),
+            std::string::npos)
+      << res->body;
+  // Every sample line is `name{label="value",...} number` with no quote inside a value.
+  std::istringstream lines(res->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto open = line.find('{');
+    if (open == std::string::npos) continue;
+    const auto close = line.rfind('}');
+    ASSERT_NE(close, std::string::npos) << line;
+    std::string labels = line.substr(open + 1, close - open - 1);
+    std::size_t quotes = std::count(labels.begin(), labels.end(), '"');
+    std::size_t equals = std::count(labels.begin(), labels.end(), '=');
+    EXPECT_EQ(quotes, 2 * equals) << line;
+  }
+}
+
 TEST(ReceiveTimeout, AWaitForTheNextByteOverTheReadTimeoutIs408) {
   test::TempDir dir;
   LimitsServer server(dir, [](ServerOptions& o) {
