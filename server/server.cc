@@ -1354,6 +1354,15 @@ void Server::Impl::configure() {
   http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request_start = std::chrono::steady_clock::now();
     add_cors_headers(req, res);
+    // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112, 6.3),
+    // but httplib 0.11.4 reads the body of a POST, PUT or PATCH until the client closes: a
+    // client that sends no body (curl -X POST) waited for the read timeout and got a 408.
+    // The request is not const (httplib's own local); saying its length is 0 makes it read
+    // none, and the handler answers the empty body.
+    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") &&
+        !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      const_cast<httplib::Request&>(req).set_header("Content-Length", "0");
+    }
     // The stream already cut request lines far over the limit; this is the exact check.
     if (req.target.size() > options_.max_uri_bytes) {
       send_json(res, 414,

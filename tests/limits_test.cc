@@ -333,6 +333,25 @@ TEST(MalformedRequest, BecomesNoMetricsLabel) {
   }
 }
 
+TEST(RequestBody, APostWithoutContentLengthHasAnEmptyBody) {
+  test::TempDir dir;
+  // A long read timeout: before the fix the request waited for it, then got a 408.
+  LimitsServer server(dir, [](ServerOptions& o) { o.read_timeout_s = 30; });
+  ASSERT_TRUE(server.ok());
+  for (const char* path : {"/search", "/context"}) {
+    SCOPED_TRACE(path);
+    RawConnection connection(server.port());
+    ASSERT_TRUE(connection.send(std::string("POST ") + path +
+                                " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n"));
+    const auto start = Clock::now();
+    const RawResponse res = connection.read_response();
+    EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+    expect_error(res, 400, "invalid_argument");
+    EXPECT_EQ(res.json_body()["error"]["param"], "body") << res.body;
+  }
+  EXPECT_TRUE(server.healthy());
+}
+
 TEST(ReceiveTimeout, AWaitForTheNextByteOverTheReadTimeoutIs408) {
   test::TempDir dir;
   LimitsServer server(dir, [](ServerOptions& o) {
