@@ -240,11 +240,20 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
       response.carried = earlier_words;
     }
   }
-  // The question's own words (without pronouns, which match nothing useful) and the topic.
+  // The question's own words (without pronouns, which match nothing useful) and the topic,
+  // within the searcher's kMaxQueryBytes: a question up to that length plus the topic would
+  // otherwise be refused by search() as a "q" that the client never sent. The topic is kept
+  // whole; the question's last words give way to it.
+  std::string topic_text;
+  for (const auto& c : response.carried)
+    if (topic_text.size() + 1 + c.size() <= kMaxQueryBytes) topic_text += " " + c;
   std::string resolved;
-  for (const auto& w : words)
-    if (!anaphora().count(w)) resolved += (resolved.empty() ? "" : " ") + w;
-  for (const auto& c : response.carried) resolved += (resolved.empty() ? "" : " ") + c;
+  for (const auto& w : words) {
+    if (anaphora().count(w)) continue;
+    if (resolved.size() + 1 + w.size() + topic_text.size() > kMaxQueryBytes) break;
+    resolved += (resolved.empty() ? "" : " ") + w;
+  }
+  resolved += resolved.empty() && !topic_text.empty() ? topic_text.substr(1) : topic_text;
   if (resolved.empty()) resolved = request.question;
   response.resolved_query = resolved;
 

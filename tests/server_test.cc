@@ -319,6 +319,24 @@ TEST_F(ServerTest, PassageByIdAndMissingPassage) {
   expect_error_body(missing, "not_found", "", "missing passage");
 }
 
+TEST_F(ServerTest, ContextQuestionAtItsLengthLimitStillCarriesTheTopic) {
+  // A follow-up of exactly 1,024 bytes (the documented limit) whose topic comes from the
+  // history: the question and the topic together are longer than the searcher takes, which
+  // once made a valid request a 400 naming "q", a field /context does not have.
+  std::string question = "what are its side effects ";
+  question += std::string(1024 - question.size(), 'x');
+  ASSERT_EQ(question.size(), 1024u);
+  const json request = {{"question", question}, {"history", json::array({{{"question", "riluzole"}}})}};
+  auto res = client_->Post("/context", request.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json body = json::parse(res->body);
+  EXPECT_EQ(body["carried"], json::array({"riluzole"}));
+  const std::string resolved = body["resolved_query"];
+  EXPECT_LE(resolved.size(), 1024u);
+  EXPECT_NE(resolved.find("riluzole"), std::string::npos) << resolved;
+}
+
 TEST_F(ServerTest, HealthReportsVersionsAndDocuments) {
   json body = get_json("/health");
   EXPECT_EQ(body["status"], "ok");
