@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <netdb.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1149,7 +1150,8 @@ bool Server::Impl::authorised(const httplib::Request& req, httplib::Response& re
   }
   std::string given = req.get_header_value("X-API-Key");
   const std::string authorization = req.get_header_value("Authorization");
-  if (authorization.rfind("Bearer ", 0) == 0) given = authorization.substr(7);
+  // The scheme is case-insensitive (RFC 9110, 11.1): "bearer KEY" is the same credential.
+  if (authorization.size() > 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0) given = authorization.substr(7);
   if (!given.empty() && keys_equal(given, options_.api_key)) return true;
   res.set_header("WWW-Authenticate", "Bearer realm=\"medsearch\"");
   send_json(res, 401,

@@ -652,6 +652,23 @@ TEST(ApiKey, KeysEqualComparesWholeKeysOfAnyLength) {
   EXPECT_FALSE(keys_equal("", ""));
 }
 
+TEST(ApiKey, TheBearerSchemeIsCaseInsensitive) {
+  test::TempDir dir;
+  LimitsServer server(dir, [](ServerOptions& o) { o.api_key = "secret"; });
+  ASSERT_TRUE(server.ok());
+  // An empty body is refused after the key is checked: 400 when the key was taken, 401 when not.
+  for (const char* scheme : {"Bearer", "bearer", "BEARER"}) {
+    SCOPED_TRACE(scheme);
+    auto res = server.client()->Post("/records", {{"Authorization", std::string(scheme) + " secret"}}, "",
+                                     "application/x-ndjson");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << res->body;
+  }
+  auto wrong = server.client()->Post("/records", {{"Authorization", "bearer nope"}}, "", "application/x-ndjson");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+}
+
 TEST(LimitOptions, OutOfRangeOptionsAreRefused) {
   test::TempDir dir;
   test::build_index(dir.str("index"), {test::fixture("http.jsonl")});
