@@ -25,10 +25,13 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <iterator>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -97,6 +100,41 @@ Result<std::optional<std::string>> single_param(const Params& params, const std:
   if (first == last) return std::optional<std::string>();
   if (std::next(first) != last) return bad_param(name, name + " must be given at most once");
   return std::optional<std::string>(first->second);
+}
+
+// A parameter the endpoint does not know is refused, as a request body's unknown field is: a
+// misspelt `limt=5` would otherwise be dropped in silence and the client get ten hits, unaware.
+Status only_known_params(const Params& params, std::initializer_list<std::string_view> known) {
+  for (const auto& entry : params) {
+    const std::string& name = entry.first;
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      return Status(bad_param(name, "unknown parameter " + quote_value(name) + " (GET /openapi.json lists them)"));
+  }
+  return {};
+}
+
+// A request body as a JSON object, or the reason it is not one. A key given twice in one object
+// is refused: JSON leaves its meaning open and nlohmann keeps the last, so {"q": "a", "q": "b"}
+// would search "b" where a repeated GET parameter is an error (single_param).
+Result<json> parse_body_object(const std::string& body) {
+  std::vector<std::set<std::string>> open;  // the keys seen in each object being parsed
+  std::optional<std::string> repeated;
+  json::parser_callback_t watch = [&open, &repeated](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      open.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!open.empty()) open.pop_back();
+    } else if (event == json::parse_event_t::key && !open.empty() && !repeated) {
+      const std::string key = parsed.get<std::string>();
+      if (!open.back().insert(key).second) repeated = key;
+    }
+    return true;
+  };
+  json j = json::parse(body, watch, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad_param("body", "the request body is not valid JSON");
+  if (!j.is_object()) return bad_param("body", "the request body must be a JSON object");
+  if (repeated) return bad_param(*repeated, "the request body gives " + quote_value(*repeated) + " more than once");
+  return j;
 }
 
 // A whole decimal number (optional '-', digits, nothing else) that fits an int. The range
@@ -273,6 +311,11 @@ bool keys_equal(std::string_view given, std::string_view expected) {
 
 Result<SearchRequest> parse_search_request(const Params& params) {
   SearchRequest request;
+  if (auto known = only_known_params(params, {"q", "limit", "offset", "year_from", "year_to", "per_record", "source",
+                                               "drug", "section", "evidence", "snippet_bytes", "facets", "intent",
+                                               "rerank"});
+      !known.ok())
+    return known.error();
 
   auto q = single_param(params, "q");
   if (!q.ok()) return q.error();
@@ -353,9 +396,9 @@ Result<std::vector<corpus::Source>> parse_source_array(const std::string& key, c
 }
 
 Result<SearchRequest> parse_search_body(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad_param("body", "the request body is not valid JSON");
-  if (!j.is_object()) return bad_param("body", "the request body must be a JSON object");
+  auto parsed = parse_body_object(body);
+  if (!parsed.ok()) return parsed.error();
+  const json& j = *parsed;
   SearchRequest request;
   request.facets = true;
   auto want_int = [](const std::string& key, const json& v) -> Result<int> {
@@ -418,9 +461,9 @@ Result<SearchRequest> parse_search_body(const std::string& body) {
 }
 
 Result<searcher::ContextRequest> parse_context_body(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad_param("body", "the request body is not valid JSON");
-  if (!j.is_object()) return bad_param("body", "the request body must be a JSON object");
+  auto parsed = parse_body_object(body);
+  if (!parsed.ok()) return parsed.error();
+  const json& j = *parsed;
   searcher::ContextRequest request;
   for (const auto& [key, value] : j.items()) {
     if (value.is_null()) continue;
@@ -1055,6 +1098,7 @@ void Server::Impl::handle_passage(const httplib::Request& req, httplib::Response
 }
 
 void Server::Impl::handle_suggest(const httplib::Request& req, httplib::Response& res) {
+  if (auto known = only_known_params(req.params, {"prefix", "limit"}); !known.ok()) return send_error(res, known.error());
   auto prefix = single_param(req.params, "prefix");
   if (!prefix.ok()) return send_error(res, prefix.error());
   if (!*prefix || (*prefix)->empty()) return send_error(res, bad_param("prefix", "prefix: is required"));

@@ -239,7 +239,7 @@ TEST(UriLimit, LongerThanTheLimitIs414AndTheServerCarriesOn) {
     auto res = server.raw("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
     expect_error(res, 414, "uri_too_long");
   }
-  std::string fits = "/search?q=riluzole&x=";
+  std::string fits = "/search?q=riluzole&drug=";
   fits.append(200 - fits.size(), 'a');
   EXPECT_EQ(server.raw("GET " + fits + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status, 200);
   EXPECT_TRUE(server.healthy());

@@ -380,6 +380,10 @@ TEST_F(ServerTest, BadSearchParametersGive400NamingTheParameter) {
       {"q=riluzole&source=Guideline", "source"},
       {"q=riluzole&year_from=abc", "year_from"},
       {"q=riluzole&per_record=-1", "per_record"},
+      // A misspelt or unknown parameter is refused, not ignored.
+      {"q=riluzole&limt=5", "limt"},
+      {"q=riluzole&Limit=5", "Limit"},
+      {"q=riluzole&sources=research", "sources"},
   };
   for (const auto& c : cases) {
     json body = get_json("/search?" + c.query_string, 400);
@@ -390,6 +394,18 @@ TEST_F(ServerTest, BadSearchParametersGive400NamingTheParameter) {
   expect_error_body(years, "invalid_argument", "", "year_from > year_to");
   const std::string param = years["error"].value("param", "");
   EXPECT_TRUE(param == "year_from" || param == "year_to") << param;
+}
+
+TEST_F(ServerTest, SuggestCompletesANameAndRefusesBadParameters) {
+  json body = get_json("/suggest?prefix=ril&limit=3", 200);
+  EXPECT_EQ(body.value("prefix", ""), "ril");
+  ASSERT_TRUE(body["suggestions"].is_array());
+  ASSERT_FALSE(body["suggestions"].empty());
+  EXPECT_LE(body["suggestions"].size(), 3u);
+  EXPECT_EQ(body["suggestions"][0].value("text", ""), "riluzole");
+  expect_error_body(get_json("/suggest", 400), "invalid_argument", "prefix", "no prefix");
+  expect_error_body(get_json("/suggest?prefix=ril&limit=x", 400), "invalid_argument", "limit", "limit=x");
+  expect_error_body(get_json("/suggest?prefix=ril&q=ril", 400), "invalid_argument", "q", "unknown q");
 }
 
 TEST_F(ServerTest, UnknownRouteIsJson404) {
@@ -636,6 +652,43 @@ TEST(ParseSearchRequest, ErrorsNameTheParameter) {
     EXPECT_EQ(request.error().code, ErrorCode::invalid_argument) << param;
     EXPECT_EQ(request.error().param, param) << request.error().message;
   }
+}
+
+TEST(ParseSearchRequest, EveryDocumentedParameterIsKnown) {
+  // The web page's own request (server/web/app.js) and every parameter the README lists.
+  auto request = parse_search_request({{"q", "x"},
+                                       {"limit", "10"},
+                                       {"offset", "0"},
+                                       {"year_from", "2000"},
+                                       {"year_to", "2020"},
+                                       {"per_record", "1"},
+                                       {"source", "research"},
+                                       {"drug", "riluzole"},
+                                       {"section", "dosage_and_administration"},
+                                       {"evidence", "practice_guideline"},
+                                       {"snippet_bytes", "200"},
+                                       {"facets", "1"},
+                                       {"intent", "1"},
+                                       {"rerank", "0"}});
+  ASSERT_TRUE(request.ok()) << request.error().message;
+}
+
+TEST(ParseBody, AKeyGivenTwiceIsRefusedNamingIt) {
+  auto search = parse_search_body(R"({"q": "riluzole", "limit": 5, "q": "als"})");
+  ASSERT_FALSE(search.ok());
+  EXPECT_EQ(search.error().code, ErrorCode::invalid_argument);
+  EXPECT_EQ(search.error().param, "q");
+  // Inside a nested object too (a history turn of /context).
+  auto context = parse_context_body(
+      R"({"question": "its dose?", "history": [{"question": "riluzole", "question": "edaravone"}]})");
+  ASSERT_FALSE(context.ok());
+  EXPECT_EQ(context.error().param, "question");
+  // The same key in two different objects is no repetition.
+  auto two_turns = parse_context_body(
+      R"({"question": "its dose?", "history": [{"question": "riluzole"}, {"question": "edaravone"}]})");
+  EXPECT_TRUE(two_turns.ok()) << two_turns.error().message;
+  auto plain = parse_search_body(R"({"q": "riluzole", "limit": 5})");
+  EXPECT_TRUE(plain.ok()) << plain.error().message;
 }
 
 TEST(HttpStatus, MapsEveryErrorCode) {
