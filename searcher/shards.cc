@@ -214,7 +214,17 @@ corpus::Result<ShardSet> ShardSet::open(std::vector<ShardSpec> specs, const Shar
     set.shards_.push_back(std::move(shard));
   }
   Status built = set.rebuild();
-  if (!built.ok()) return built.error();
+  if (!built.ok()) {
+    // Nothing retries a set that never opened, so no "next attempt": say what could not be
+    // opened and why ("cannot open index DIR: ..." for the one local folder of most setups).
+    const auto down = std::find_if(set.shards_.begin(), set.shards_.end(), [](const Shard& s) { return !s.up; });
+    if (down == set.shards_.end()) return built.error();
+    std::string message = (set.shards_.size() == 1 ? "cannot open index " : "cannot open shard ") + down->spec.name +
+                          ": " + down->error;
+    if (set.missing_.size() > 1)
+      message += " (" + std::to_string(set.missing_.size()) + " of " + std::to_string(set.shards_.size()) + " shards are down)";
+    return make_error(ErrorCode::unavailable, message, "shard");
+  }
   return set;
 }
 

@@ -1619,11 +1619,19 @@ Result<int> Server::bind() {
   const std::string where = impl.options_.host + ":" + std::to_string(impl.options_.port);
   if (impl.bound_) return corpus::make_error(ErrorCode::internal, "already bound");
   int port = impl.options_.port;
+  // httplib reports only failure; errno still holds why the socket call failed (address in
+  // use, not an address of this machine, a privileged port).
+  auto failed = [&where] {
+    const int error = errno;
+    return corpus::make_error(ErrorCode::unavailable,
+                              "cannot bind " + where + (error != 0 ? std::string(": ") + std::strerror(error) : ""));
+  };
+  errno = 0;
   if (port == 0) {
     port = impl.http_.bind_to_any_port(impl.options_.host);
-    if (port < 0) return corpus::make_error(ErrorCode::unavailable, "cannot bind " + where);
+    if (port < 0) return failed();
   } else if (!impl.http_.bind_to_port(impl.options_.host, port)) {
-    return corpus::make_error(ErrorCode::unavailable, "cannot bind " + where);
+    return failed();
   }
   impl.bound_ = true;
   return port;

@@ -11,9 +11,11 @@
 #include <mutex>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <set>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -563,6 +565,8 @@ TEST_F(ServerTest, SecondServerOnTheSamePortFailsToBind) {
   EXPECT_EQ(bound.error().code, ErrorCode::unavailable);
   EXPECT_NE(bound.error().message.find("127.0.0.1:" + std::to_string(port_)), std::string::npos)
       << bound.error().message;
+  // And why: the operator's next step differs for a port in use and a wrong address.
+  EXPECT_NE(bound.error().message.find("in use"), std::string::npos) << bound.error().message;
 }
 
 // Without an HTTP round trip: lifecycle and the pure functions.
@@ -576,6 +580,15 @@ TEST(ServerLifecycle, CreateFailsWhenTheIndexCannotBeOpened) {
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.error().code, ErrorCode::unavailable);
   EXPECT_NE(created.error().message.find(options.db_path), std::string::npos) << created.error().message;
+
+  // A folder that holds no index: the index cannot be opened, said once, with Xapian's reason;
+  // not a shard "unavailable" with a retry that nothing will make.
+  std::filesystem::create_directories(dir.str("empty"));
+  options.db_path = dir.str("empty");
+  auto empty = Server::create(options);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().message.rfind("cannot open index " + options.db_path + ": ", 0), 0u) << empty.error().message;
+  EXPECT_EQ(empty.error().message.find("next attempt"), std::string::npos) << empty.error().message;
 }
 
 TEST(ServerLifecycle, StopBeforeRunMakesRunReturnAtOnce) {
