@@ -12,6 +12,7 @@ std::string lowercase_utf8(std::string_view text) {
 }
 
 bool is_spelling_word(std::string_view word) {
+  if (word.size() > kMaxSpellingWordBytes) return false;
   std::size_t chars = 0;
   for (Xapian::Utf8Iterator it(word.data(), word.size()); it != Xapian::Utf8Iterator(); ++it) {
     if (Xapian::Unicode::get_category(*it) == Xapian::Unicode::DECIMAL_DIGIT_NUMBER) return false;

@@ -136,6 +136,10 @@ DocumentBuilder::DocumentBuilder(corpus::PassageOptions options, const corpus::V
 
 namespace {
 
+// Xapian refuses a synonym key over 255 bytes only when it commits, which would fail the whole
+// commit, so names whose key or term would be longer than a term may be are left out.
+constexpr std::size_t kMaxSynonymBytes = 245;
+
 // A label names its product by brand (capitalised, "Rilutek") and by generic name (lower case,
 // "riluzole"): each brand is a synonym of each generic and back. Generics are not made synonyms
 // of each other (a combination product's ingredients are different drugs), nor are the drugs
@@ -154,7 +158,9 @@ std::vector<std::pair<std::string, std::string>> label_synonyms(const corpus::Re
   auto link = [&](const std::string& from, const std::string& to) {
     std::string key = corpus::synonym_key(from, stemmer);
     std::string term = corpus::synonym_term(to, stemmer);
-    if (!key.empty() && !term.empty() && key != term) out.emplace_back(std::move(key), std::move(term));
+    if (!key.empty() && !term.empty() && key != term && key.size() <= kMaxSynonymBytes &&
+        term.size() <= kMaxSynonymBytes)
+      out.emplace_back(std::move(key), std::move(term));
   };
   for (const auto& brand : brands) {
     for (const auto& generic : generics) {
@@ -176,7 +182,7 @@ std::vector<std::pair<std::string, std::string>> label_synonyms(const corpus::Re
       for (const auto& name : record.drugs) {
         if (vocabulary.find(name, stemmer)) continue;  // already in the vocabulary's own entries
         std::string key = corpus::synonym_key(name, stemmer);
-        if (!key.empty()) out.emplace_back(std::move(key), term);
+        if (!key.empty() && key.size() <= kMaxSynonymBytes) out.emplace_back(std::move(key), term);
       }
     }
   }

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "corpus/schema.h"
+#include "corpus/spelling.h"
 #include "tests/test_util.h"
 
 namespace mi = medsearch::indexer;
@@ -104,6 +105,33 @@ TEST(Indexer, RejectsInvalidRecords) {
   ASSERT_FALSE(added.ok());
   EXPECT_EQ(added.error().param, "sections[0].text");
   EXPECT_EQ(indexer.database().get_doccount(), 0u);
+}
+
+// Xapian checks the length of spelling and synonym keys only at commit, where one record's
+// over-long word failed the whole commit (and every record since the last one with it).
+TEST(Indexer, OverlongWordsDoNotFailTheCommit) {
+  TempDir dir;
+  auto indexer = mi::Indexer::open(dir.str("db"));
+  ASSERT_TRUE(indexer.ok());
+  const std::string word(300, 'a');
+  std::string multiword_brand;
+  for (int i = 0; i < 40; ++i) multiword_brand += "Longbrand ";
+  mc::Record r;
+  r.id = "long-words";
+  r.source = mc::Source::fda_label;
+  r.title = "Title with " + word;
+  r.sections.push_back({"Heading " + word, "", "Aspirin text."});
+  r.drugs = {"Brand" + word, multiword_brand, "generic" + word, "aspirin"};
+  r.conditions = {"condition " + word};
+  auto added = (*indexer)->add(r);
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  const auto committed = (*indexer)->commit();
+  ASSERT_TRUE(committed.ok()) << committed.error().message;
+  Xapian::Database reader(dir.str("db"));
+  EXPECT_EQ(reader.get_termfreq("XRlong-words"), 1u);
+  for (auto w = reader.spellings_begin(); w != reader.spellings_end(); ++w) EXPECT_LE((*w).size(), 64u) << *w;
+  EXPECT_TRUE(mc::is_spelling_word(std::string(64, 'a')));
+  EXPECT_FALSE(mc::is_spelling_word(word));
 }
 
 TEST(IndexFiles, CountsAddUpAndRejectsNameFileAndLine) {
