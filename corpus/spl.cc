@@ -21,6 +21,9 @@ namespace {
 // several times its size in memory.
 constexpr std::size_t kMaxFileBytes = std::size_t{256} << 20;
 constexpr std::string_view kHl7Namespace = "urn:hl7-org:v3";
+// Text, sections and products are read by recursion over the element tree; real labels nest
+// under 30 deep, and a file nested far deeper would overflow the parsing thread's stack.
+constexpr std::size_t kMaxDepth = 1000;
 
 // ---- element access by local name ----------------------------------------------------------
 // SPL files use the default namespace, but a prefixed one (<v3:section>) is just as valid XML;
@@ -356,6 +359,28 @@ Result<Record> document_to_record(const pugi::xml_node& doc) {
   return r;
 }
 
+// The first element nested more than kMaxDepth deep, or an empty node. Iterative.
+pugi::xml_node too_deep(const pugi::xml_node& root) {
+  std::size_t depth = 0;
+  pugi::xml_node n = root.first_child();
+  if (n) ++depth;
+  while (n) {
+    if (n.type() == pugi::node_element && depth > kMaxDepth) return n;
+    if (n.first_child()) {
+      n = n.first_child();
+      ++depth;
+      continue;
+    }
+    while (n && n != root && !n.next_sibling()) {
+      n = n.parent();
+      --depth;
+    }
+    if (!n || n == root) break;
+    n = n.next_sibling();
+  }
+  return {};
+}
+
 std::size_t line_of_offset(std::string_view text, std::ptrdiff_t offset) {
   const std::size_t end = std::min(text.size(), static_cast<std::size_t>(std::max<std::ptrdiff_t>(offset, 0)));
   return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
@@ -416,6 +441,10 @@ class SplReader : public RecordReader {
     if (!parsed) {
       location = raw.location + ":" + std::to_string(line_of_offset(raw.text, parsed.offset));
       return make_error(ErrorCode::parse, std::string("invalid XML: ") + parsed.description());
+    }
+    if (const pugi::xml_node deep = too_deep(doc)) {
+      location = raw.location + ":" + std::to_string(line_of_offset(raw.text, deep.offset_debug()));
+      return make_error(ErrorCode::parse, "elements nested more than " + std::to_string(kMaxDepth) + " deep");
     }
     const pugi::xml_node root = doc.document_element();
     if (!is_named(root, "document"))

@@ -400,6 +400,38 @@ TEST(Spl, BrokenXmlIsOneRejectWithItsLine) {
   EXPECT_EQ(got.rejects[0].raw, text);
 }
 
+// Text, sections and products are read by recursion: 100,000 nested elements overflowed the
+// stack (a crash) instead of rejecting the file; a few hundred levels still read.
+TEST(Spl, DeepNestingIsRejectedNotACrash) {
+  TempDir dir;
+  const std::string text = read_bytes(fda_fixture("mini-spl.xml"));
+  const std::string marker = "every two weeks.</paragraph>";
+  const auto at = text.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+  auto nested = [&](std::size_t depth) {
+    std::string t = text;
+    std::string inner;
+    for (std::size_t i = 0; i < depth; ++i) inner += "<content>";
+    inner += "deep";
+    for (std::size_t i = 0; i < depth; ++i) inner += "</content>";
+    t.insert(at + marker.size() - std::string("</paragraph>").size(), inner);
+    return t;
+  };
+  write_bytes(dir.str("deep.xml"), nested(100000));
+  ReadResult got = read_file(dir.str("deep.xml"));
+  EXPECT_EQ(got.records.size(), 0u);
+  ASSERT_EQ(got.rejects.size(), 1u);
+  EXPECT_EQ(got.rejects[0].error.code, corpus::ErrorCode::parse);
+  EXPECT_NE(got.rejects[0].error.message.find("nested more than"), std::string::npos) << got.rejects[0].error.message;
+  EXPECT_EQ(got.rejects[0].location, dir.str("deep.xml") + ":" + std::to_string(line));
+
+  write_bytes(dir.str("nested.xml"), nested(300));
+  got = read_file(dir.str("nested.xml"));
+  EXPECT_TRUE(got.rejects.empty());
+  ASSERT_EQ(got.records.size(), 1u);
+}
+
 TEST(Spl, MissingSetIdAndWrongRootAreRejected) {
   TempDir dir;
   std::string text = read_bytes(fda_fixture("mini-spl.xml"));
