@@ -143,6 +143,18 @@ bool starts_with_ignoring_space(std::string_view text, std::string_view prefix) 
   return text.substr(i).rfind(prefix, 0) == 0;
 }
 
+// How much of a file detection reads, and how far it reads on for a first JSON line that is
+// longer than that.
+constexpr std::size_t kDetectBytes = std::size_t{1} << 16;
+constexpr std::size_t kMaxDetectBytes = std::size_t{256} << 20;
+
+// True when the first non-blank line of `head` starts a JSON object and does not end in `head`.
+bool first_json_line_incomplete(std::string_view head) {
+  std::size_t i = head.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+  while (i < head.size() && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n')) ++i;
+  return i < head.size() && head[i] == '{' && head.find('\n', i) == std::string_view::npos;
+}
+
 // For JSON lines: the first complete line that parses decides between medsearch and BEIR.
 Format detect_jsonl(std::string_view head) {
   std::size_t start = 0;
@@ -219,7 +231,23 @@ Result<std::unique_ptr<RecordReader>> open_reader(const std::string& path, Forma
   auto in = InputFile::open(path);
   if (!in.ok()) return in.error();
   if (format == Format::automatic) {
-    format = detect_format((*in)->peek(1 << 16), path);
+    std::size_t n = kDetectBytes;
+    std::string head;
+    bool whole = false;
+    auto detect = [&] {
+      head = (*in)->peek(n);
+      whole = head.size() < n;
+      // The whole file: its last line is complete even without a final newline.
+      if (whole && !head.empty() && head.back() != '\n') head += '\n';
+      return detect_format(head, path);
+    };
+    format = detect();
+    // A first JSON line longer than the head (a long full text) decides nothing from the head:
+    // look on to its end, as the reader will hold that line whole anyway.
+    while (format == Format::automatic && !whole && n < kMaxDetectBytes && first_json_line_incomplete(head)) {
+      n = std::min(n * 4, kMaxDetectBytes);
+      format = detect();
+    }
     if (format == Format::automatic)
       return make_error(ErrorCode::parse, path + ":1: cannot detect the format; use --format (" +
                                               std::string("medsearch, beir, openfda, spl, medline, pubmed-xml)"));

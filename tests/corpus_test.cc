@@ -448,6 +448,56 @@ TEST(Readers, DetectsFormatsAndReportsLines) {
   EXPECT_EQ(bad[1].substr(0, 2), "4 ");
 }
 
+// Detection reads the first 64 KiB; a first line longer than that (a long full text) left no
+// complete line to decide on, and the file was skipped as "cannot detect the format".
+TEST(Readers, DetectsJsonLinesWhoseFirstLineIsLongerThanTheHead) {
+  TempDir dir;
+  const std::string long_text(300000, 'a');
+  {
+    std::ofstream beir(dir.str("beir.jsonl"));
+    beir << "\xEF\xBB\xBF" << R"({"_id": "201", "title": "Long", "text": ")" << long_text << " fever\"}\n"
+         << R"({"_id": "202", "title": "", "text": "Short."})" << "\n";
+    std::ofstream native(dir.str("native.jsonl"));
+    native << R"({"id": "n-1", "source": "research", "title": "Long", "text": ")" << long_text << " fever\"}";
+  }
+  mc::Format chosen = mc::Format::automatic;
+  auto beir = mc::open_reader(dir.str("beir.jsonl"), mc::Format::automatic, &chosen);
+  ASSERT_TRUE(beir.ok()) << beir.error().message;
+  EXPECT_EQ(chosen, mc::Format::beir);
+  std::vector<std::string> ids;
+  mc::ReadItem item;
+  while ((*beir)->next(item)) ids.push_back(item.record ? item.record->id : item.error.message);
+  EXPECT_EQ(ids, (std::vector<std::string>{"201", "202"}));
+
+  auto native = mc::open_reader(dir.str("native.jsonl"), mc::Format::automatic, &chosen);
+  ASSERT_TRUE(native.ok()) << native.error().message;
+  EXPECT_EQ(chosen, mc::Format::medsearch);
+  ASSERT_TRUE((*native)->next(item));
+  ASSERT_TRUE(item.record) << item.error.message;
+  EXPECT_EQ(item.record->id, "n-1");
+}
+
+// Detection ignored an incomplete last line, so a one-record file without a final newline
+// (echo -n, many editors and API dumps) could not be detected.
+TEST(Readers, DetectsAOneLineFileWithoutAFinalNewline) {
+  TempDir dir;
+  {
+    std::ofstream(dir.str("native.jsonl")) << R"({"id": "n-2", "source": "research", "title": "T", "text": "Aspirin."})";
+    std::ofstream(dir.str("beir.jsonl")) << R"({"_id": "203", "title": "", "text": "Aspirin."})";
+  }
+  mc::Format chosen = mc::Format::automatic;
+  auto native = mc::open_reader(dir.str("native.jsonl"), mc::Format::automatic, &chosen);
+  ASSERT_TRUE(native.ok()) << native.error().message;
+  EXPECT_EQ(chosen, mc::Format::medsearch);
+  auto beir = mc::open_reader(dir.str("beir.jsonl"), mc::Format::automatic, &chosen);
+  ASSERT_TRUE(beir.ok()) << beir.error().message;
+  EXPECT_EQ(chosen, mc::Format::beir);
+  mc::ReadItem item;
+  ASSERT_TRUE((*beir)->next(item));
+  ASSERT_TRUE(item.record) << item.error.message;
+  EXPECT_EQ(item.record->id, "203");
+}
+
 TEST(Readers, MissingFileAndUndetectableFormat) {
   TempDir dir;
   auto missing = mc::open_reader(dir.str("nope.jsonl"), mc::Format::automatic);
