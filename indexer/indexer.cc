@@ -336,6 +336,10 @@ Result<std::unique_ptr<Indexer>> Indexer::open(const std::string& path, IndexerO
     if (!version.ok()) return make_error(version.error().code, path + ": " + version.error().message);
     return std::make_unique<Indexer>(std::move(db), options);
   } catch (const Xapian::DatabaseLockError& e) {
+    // Xapian throws this also when it cannot create or open the lock file (no permission, a
+    // read-only file system); only "already locked" means another writer holds it.
+    if (e.get_msg().find("already locked") == std::string::npos)
+      return make_error(ErrorCode::unavailable, path + ": cannot lock the index for writing (" + e.get_msg() + ")");
     return make_error(ErrorCode::unavailable, path + ": the index is locked by another writer (" + e.get_msg() + ")");
   } catch (const Xapian::Error& e) {
     return corpus::error_from_xapian(e, path);

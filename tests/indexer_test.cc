@@ -182,6 +182,20 @@ TEST(IndexerOpen, RefusesSecondWriterAndForeignIndex) {
   EXPECT_EQ(second.error().code, mc::ErrorCode::unavailable);
   EXPECT_NE(second.error().message.find("locked"), std::string::npos) << second.error().message;
 
+  first->reset();
+
+  // A lock file that cannot be opened (here a folder in its place; in practice a read-only
+  // folder) is not another writer: it was reported as "locked by another writer".
+  std::filesystem::create_directory(dir.str("db") + "/flintlock-dir");
+  std::filesystem::remove(dir.str("db") + "/flintlock");
+  std::filesystem::rename(dir.str("db") + "/flintlock-dir", dir.str("db") + "/flintlock");
+  auto unlockable = mi::Indexer::open(dir.str("db"));
+  ASSERT_FALSE(unlockable.ok());
+  EXPECT_EQ(unlockable.error().code, mc::ErrorCode::unavailable);
+  EXPECT_EQ(unlockable.error().message.find("another writer"), std::string::npos) << unlockable.error().message;
+  EXPECT_NE(unlockable.error().message.find("cannot lock the index for writing"), std::string::npos)
+      << unlockable.error().message;
+
   {
     Xapian::WritableDatabase foreign(dir.str("foreign"), Xapian::DB_CREATE_OR_OPEN);
     Xapian::Document doc;
