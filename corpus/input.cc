@@ -25,6 +25,15 @@ Result<std::unique_ptr<InputFile>> InputFile::open(const std::string& path) {
   in->file_ = std::fopen(path.c_str(), "rb");
   if (in->file_ == nullptr)
     return make_error(ErrorCode::unavailable, path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  if (!S_ISREG(st.st_mode)) {
+    // A pipe (/dev/stdin, <(zcat ...)) cannot be rewound after its magic bytes are read: zlib
+    // reads it instead, which recognises gzip itself and passes any other data through.
+    gzFile gz = gzdopen(dup(fileno(in->file_)), "rb");
+    if (gz == nullptr) return make_error(ErrorCode::unavailable, path + ": cannot open for reading");
+    gzbuffer(gz, 1 << 17);
+    in->gz_ = gz;
+    return in;
+  }
   unsigned char magic[2] = {0, 0};
   const std::size_t got = std::fread(magic, 1, 2, in->file_);
   std::rewind(in->file_);

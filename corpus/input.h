@@ -14,7 +14,8 @@ namespace medsearch::corpus {
 class InputFile {
  public:
   // Opens `path`; a file starting with the gzip magic bytes is decompressed transparently
-  // (concatenated gzip members too). Fails with `unavailable` when it cannot be opened.
+  // (concatenated gzip members too); a pipe is read through zlib, which does the same without
+  // reading its first bytes twice. Fails with `unavailable` when it cannot be opened.
   static Result<std::unique_ptr<InputFile>> open(const std::string& path);
   ~InputFile();
   InputFile(const InputFile&) = delete;
@@ -38,7 +39,7 @@ class InputFile {
   std::string peek(std::size_t n);
 
   const std::string& path() const { return path_; }
-  bool compressed() const { return gz_ != nullptr; }
+  bool compressed() const { return gz_ != nullptr; }  // also true for a pipe (read through zlib)
   std::uint64_t file_size() const { return file_size_; }
   // Bytes of the file consumed so far (compressed bytes for .gz), for MB/s and ETA.
   std::uint64_t file_bytes_read() const;
