@@ -370,8 +370,12 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
           match_until(own, 0, first + count, check_at_least, deadline, own_cut).get_matches_estimated();
       cut = cut || own_cut;
     } else {
-      // Xapian's estimate from the term statistics (no postings read).
-      response.total_estimate = own.get_mset(0, 0).get_matches_estimated();
+      // A boolean match of the question, checking as many matches as the main match checks:
+      // a collapsed count needs matches seen (get_mset(0, 0) estimates from the term
+      // statistics and counted passages, not records: "riluzole" 80 where 9 records match).
+      own.set_weighting_scheme(Xapian::BoolWeight());
+      const Xapian::doccount checked = std::max(exact_needs_all ? check_at_least : 0, lo + want);
+      response.total_estimate = own.get_mset(0, lo + want, checked).get_matches_estimated();
     }
   }
   if (cut) {
