@@ -144,18 +144,54 @@ std::string without_section_words(const std::string& question, const Intent& int
   for (const char* op : {"AND", "OR", "NOT", "NEAR", "ADJ", "XOR"})
     if (words_of(question).size() && (" " + question + " ").find(std::string(" ") + op + " ") != std::string::npos)
       return question;
-  std::string words = words_of(question);
+  // The question's words as written, letters of any script and their case kept ("Ménière",
+  // "β blocker", "MS", which only in capitals is the ambiguous abbreviation): words_of() is for
+  // matching the ASCII patterns and would turn "Ménière" into "m ni re". A word is a run of
+  // ASCII letters and digits and of non-ASCII word characters.
+  struct Word {
+    std::size_t begin, end;
+    std::string lower;  // ASCII-lowercased, as the section phrases are
+  };
+  std::vector<Word> words;
+  for (std::size_t at = 0; at < question.size();) {
+    const Xapian::Utf8Iterator it(question.data() + at, question.size() - at);
+    Xapian::Utf8Iterator next = it;
+    ++next;
+    const std::size_t after = static_cast<std::size_t>(next.raw() - question.data());
+    const unsigned ch = *it;
+    const bool word_char = ch < 0x80 ? std::isalnum(static_cast<int>(ch)) != 0 : Xapian::Unicode::is_wordchar(ch);
+    if (word_char) {
+      if (words.empty() || words.back().end != at) words.push_back({at, at, {}});
+      words.back().end = after;
+      for (std::size_t i = at; i < after; ++i)
+        words.back().lower += static_cast<char>(std::tolower(static_cast<unsigned char>(question[i])));
+    }
+    at = after;
+  }
+  std::vector<bool> dropped(words.size(), false);
   for (const auto& phrase : intent.section_words) {
-    for (std::size_t at; (at = words.find(" " + phrase + " ")) != std::string::npos;) words.erase(at, phrase.size() + 1);
+    std::vector<std::string> parts;
+    for (std::size_t start = 0; start <= phrase.size();) {
+      const std::size_t space = std::min(phrase.find(' ', start), phrase.size());
+      if (space > start) parts.push_back(phrase.substr(start, space - start));
+      start = space + 1;
+    }
+    if (parts.empty()) continue;
+    for (std::size_t i = 0; i + parts.size() <= words.size(); ++i) {
+      bool match = true;
+      for (std::size_t k = 0; match && k < parts.size(); ++k) match = words[i + k].lower == parts[k];
+      if (match)
+        for (std::size_t k = 0; k < parts.size(); ++k) dropped[i + k] = true;
+    }
   }
   bool content = false;
-  std::string out;
-  std::size_t start = 1;
-  for (std::size_t space; (space = words.find(' ', start)) != std::string::npos; start = space + 1) {
-    const std::string word = words.substr(start, space - start);
-    if (word.empty()) continue;
-    content |= !corpus::stopper()(word);
-    out += (out.empty() ? "" : " ") + word;
+  std::string out = question;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (dropped[i]) {
+      out.replace(words[i].begin, words[i].end - words[i].begin, words[i].end - words[i].begin, ' ');
+    } else {
+      content |= !corpus::stopper()(words[i].lower);
+    }
   }
   return content ? out : question;
 }

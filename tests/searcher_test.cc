@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "corpus/analysis.h"
 #include "indexer/indexer.h"
@@ -858,4 +859,41 @@ TEST(IntentBoost, PrunedMatchIsTheExhaustiveOne) {
   }
   EXPECT_GT(compared, 5000u);
   EXPECT_GT(reordered, 100) << "the boost reordered too few pages for this to test it";
+}
+
+// The section words go, the rest of the question stays as written: the words were rebuilt from
+// an ASCII-only lowercase copy, so "Ménière disease side effects" searched "m ni re disease",
+// "β blocker side effects" lost the β (and with it the beta-blocker concept) and "MS side
+// effects" became "ms", which is not the ambiguous abbreviation MS.
+TEST(Intent, SectionWordsGoAndTheOtherWordsStayAsWritten) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(db);
+  for (const auto& r : medsearch::test::load_records(medsearch::test::fixture("golden.jsonl")))
+    ASSERT_TRUE(indexer.add(r).ok());
+  ASSERT_TRUE(indexer.commit().ok());
+  auto without = [&db](const std::string& q) { return ms::without_section_words(q, ms::detect_intent(q), db); };
+  auto words = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream in(s);
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+  };
+  EXPECT_EQ(words(without("riluzole side effects")), (std::vector<std::string>{"riluzole"}));
+  EXPECT_EQ(words(without("What is the dose of riluzole?")), (std::vector<std::string>{"What", "is", "the", "of", "riluzole?"}));
+  EXPECT_EQ(words(without("Ménière disease side effects")), (std::vector<std::string>{"Ménière", "disease"}));
+  EXPECT_EQ(words(without("Sjögren syndrome DOSE")), (std::vector<std::string>{"Sjögren", "syndrome"}));
+  EXPECT_EQ(words(without("β blocker side effects")), (std::vector<std::string>{"β", "blocker"}));
+  EXPECT_EQ(words(without("MS side effects")), (std::vector<std::string>{"MS"}));
+  EXPECT_EQ(words(without("Lou Gehrig's disease dosing")), (std::vector<std::string>{"Lou", "Gehrig's", "disease"}));
+  // Nothing but stop words left, or query syntax: the question as it was.
+  EXPECT_EQ(without("what is the dose"), "what is the dose");
+  EXPECT_EQ(without("riluzole AND dose"), "riluzole AND dose");
+  // And the search reaches the concept MS names, as it does without the section words.
+  ms::Searcher searcher(db);
+  ms::SearchRequest request;
+  request.query = "MS side effects";
+  request.rerank = false;
+  auto response = searcher.search(request);
+  ASSERT_TRUE(response.ok());
+  EXPECT_NE(response->parsed_query.find("XYmultiple_sclerosis"), std::string::npos) << response->parsed_query;
 }
