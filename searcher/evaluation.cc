@@ -44,6 +44,9 @@ corpus::Result<Run> read_run(const std::string& path) {
   std::ifstream in(path);
   if (!in) return make_error(ErrorCode::unavailable, path + ": cannot open for reading");
   Run run;
+  // A document twice for one query would count twice (nDCG above 1); trec_eval refuses such a
+  // run too ("duplicate docs").
+  std::map<std::string, std::map<std::string, std::size_t>> seen;
   std::string line;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
     std::istringstream fields(line);
@@ -51,6 +54,9 @@ corpus::Result<Run> read_run(const std::string& path) {
     if (!(fields >> qid)) continue;
     if (!(fields >> q0 >> doc >> rank >> score >> tag))
       return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": expected 6 fields");
+    if (auto [at, added] = seen[qid].emplace(doc, n); !added)
+      return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": document " + doc + " appears twice for query " +
+                                              qid + " (first on line " + std::to_string(at->second) + ")");
     try {
       run[qid].push_back({doc, std::stod(score)});
     } catch (...) {

@@ -23,7 +23,8 @@ using Run = std::map<std::string, std::vector<RunEntry>>;
 // Reads BEIR qrels TSV (`query-id corpus-id score`, with a header line) or TREC qrels
 // (`qid iter docno rel`).
 corpus::Result<Qrels> read_qrels(const std::string& path);
-// Reads a TREC run (`qid Q0 docno rank score tag`).
+// Reads a TREC run (`qid Q0 docno rank score tag`). A document listed twice for one query is an
+// error naming the line, as in trec_eval.
 corpus::Result<Run> read_run(const std::string& path);
 
 struct QueryScores {

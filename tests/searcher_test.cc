@@ -274,6 +274,19 @@ TEST(Evaluation, MatchesTrecEvalDefinitions) {
   EXPECT_NEAR(ms::evaluate(qrels, tied).per_query["q2"].mrr10, 1.0, 1e-12);
 }
 
+// A run listing a document twice for a query counted it twice: nDCG@10 1.36 and recall 1 for a
+// run that found one of three relevant documents. Refused naming the line, as trec_eval does.
+TEST(Evaluation, RunWithADocumentTwiceForAQueryIsRefused) {
+  medsearch::test::TempDir dir;
+  const std::string path = dir.str("run.txt");
+  std::ofstream(path) << "q1 Q0 d1 1 4.0 t\nq2 Q0 d1 1 4.0 t\nq1 Q0 d2 2 3.0 t\nq1 Q0 d1 3 2.0 t\n";
+  auto run = ms::read_run(path);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().message, path + ":4: document d1 appears twice for query q1 (first on line 1)");
+  std::ofstream(path) << "q1 Q0 d1 1 4.0 t\nq2 Q0 d1 1 4.0 t\n";
+  EXPECT_TRUE(ms::read_run(path).ok());
+}
+
 // The second stage (searcher/rerank.h) with the shipped model.
 TEST_F(SearcherTest, RerankKeepsWrittenSyntaxExactAndRanksMatchesFirst) {
   // A phrase says exactly what to match: the second stage reorders, never widens.
