@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "corpus/analysis.h"
@@ -20,6 +21,7 @@ Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
   std::ifstream in(path, std::ios::binary);
   if (!in) return corpus::make_error(ErrorCode::unavailable, path + ": cannot open for reading");
   std::vector<BatchQuery> queries;
+  std::map<std::string, std::size_t> first_line;  // id -> the line that gave it
   std::string line;
   for (std::size_t line_no = 1; std::getline(in, line); ++line_no) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -29,8 +31,12 @@ Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
       continue;
     }
     json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
+    if (j.is_discarded()) {
       report(where + "invalid JSON");
+      continue;
+    }
+    if (!j.is_object()) {
+      report(where + "a query is a JSON object");
       continue;
     }
     auto id = j.find("_id");
@@ -39,8 +45,22 @@ Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
       report(where + "a query needs string fields '_id' and 'text'");
       continue;
     }
-    queries.push_back({id->is_string() ? id->get<std::string>() : std::to_string(id->get<long long>()),
-                       text->get<std::string>()});
+    BatchQuery query{id->is_string() ? id->get<std::string>() : std::to_string(id->get<long long>()),
+                     text->get<std::string>()};
+    // The id is the first field of a space-separated TREC run line, and names one query.
+    if (query.id.empty() || query.id.find_first_of(" \t\r\n\v\f") != std::string::npos) {
+      report(where + "'_id' must be non-empty and without spaces");
+      continue;
+    }
+    if (query.text.find_first_not_of(" \t\r\n\v\f") == std::string::npos) {
+      report(where + "'text' is empty");
+      continue;
+    }
+    if (auto [at, added] = first_line.emplace(query.id, line_no); !added) {
+      report(where + "duplicate '_id' " + query.id + " (first on line " + std::to_string(at->second) + ")");
+      continue;
+    }
+    queries.push_back(std::move(query));
   }
   return queries;
 }

@@ -17,7 +17,8 @@ struct BatchQuery {
 };
 
 // Reads BEIR queries.jsonl (`_id`, `text`). Bad lines are reported as "file:line: reason"
-// and skipped.
+// and skipped: invalid JSON, a missing field, an empty `_id` or one with spaces (it is a
+// field of the run), empty `text`, an `_id` given before.
 Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
                                                   const std::function<void(const std::string&)>& report);
 

@@ -17,6 +17,7 @@
 #include "searcher/intent.h"
 #include "searcher/evaluation.h"
 #include "searcher/searcher.h"
+#include "searcher/trec.h"
 #include "tests/test_util.h"
 
 namespace ms = medsearch::searcher;
@@ -285,6 +286,33 @@ TEST(Evaluation, RunWithADocumentTwiceForAQueryIsRefused) {
   EXPECT_EQ(run.error().message, path + ":4: document d1 appears twice for query q1 (first on line 1)");
   std::ofstream(path) << "q1 Q0 d1 1 4.0 t\nq2 Q0 d1 1 4.0 t\n";
   EXPECT_TRUE(ms::read_run(path).ok());
+}
+
+// A query file's lines that would make a broken run are reported and skipped: an id given twice
+// (its records written twice under one qid, which the evaluator counts twice), an empty id or
+// one with a space (a run line of 5 or 7 fields), empty text.
+TEST(BatchQueries, LinesThatWouldBreakTheRunAreReportedAndSkipped) {
+  medsearch::test::TempDir dir;
+  const std::string path = dir.str("queries.jsonl");
+  std::ofstream(path) << R"({"_id":"1","text":"riluzole dose"}
+{"_id":"1","text":"edaravone"}
+{"_id":"","text":"riluzole"}
+{"_id":"a b","text":"riluzole"}
+{"_id":"2","text":"  "}
+[1,2]
+{"_id":3,"text":"asthma"}
+)";
+  std::vector<std::string> reports;
+  auto queries = ms::read_beir_queries(path, [&](const std::string& m) { reports.push_back(m); });
+  ASSERT_TRUE(queries.ok());
+  ASSERT_EQ(queries->size(), 2u);
+  EXPECT_EQ((*queries)[0].id, "1");
+  EXPECT_EQ((*queries)[0].text, "riluzole dose");
+  EXPECT_EQ((*queries)[1].id, "3");
+  EXPECT_EQ(reports, (std::vector<std::string>{path + ":2: duplicate '_id' 1 (first on line 1)",
+                                                path + ":3: '_id' must be non-empty and without spaces",
+                                                path + ":4: '_id' must be non-empty and without spaces",
+                                                path + ":5: 'text' is empty", path + ":6: a query is a JSON object"}));
 }
 
 // The second stage (searcher/rerank.h) with the shipped model.
