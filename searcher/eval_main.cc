@@ -16,7 +16,12 @@ int main(int argc, char** argv) {
   app.add_option("--qrels", qrels_path, "qrels: BEIR TSV (with header) or TREC format")->required();
   app.add_option("--run", run_path, "TREC run file")->required();
   app.add_flag("--per-query", per_query, "print each query's scores too");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors exit 2 as the README says (CLI11's own codes are 105, 106, ...); --help 0.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   auto qrels = ms::read_qrels(qrels_path);
   if (!qrels.ok()) {

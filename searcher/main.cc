@@ -1,6 +1,7 @@
 // medsearch-search: answers a question from an index as grouped, cited passages (text or
 // JSON), or runs a BEIR query file into a TREC run for evaluation.
-// Exit status: 0 success, 1 the search failed (bad query, no index), 2 usage or I/O errors.
+// Exit status: 0 success, 1 the question refused or query lines rejected, 2 usage or I/O errors
+// (bad option values, an index that cannot be opened).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -103,7 +104,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     auto report = [](const std::string& line) { std::cerr << line << "\n"; };
-    auto queries = ms::read_beir_queries(queries_path, report);
+    std::size_t rejected = 0;  // query lines reported and skipped: exit 1, as the README says
+    auto queries = ms::read_beir_queries(queries_path, [&rejected](const std::string& line) {
+      ++rejected;
+      std::cerr << line << "\n";
+    });
     if (!queries.ok()) {
       std::cerr << "medsearch-search: " << queries.error().message << "\n";
       return 2;
@@ -119,7 +124,9 @@ int main(int argc, char** argv) {
       std::cerr << "medsearch-search: " << run_path << ": write failed\n";
       return 2;
     }
-    std::cerr << "queries " << counts.queries << ", failed " << counts.failed << ", run lines " << counts.lines
+    std::cerr << "queries " << counts.queries << ", failed " << counts.failed;
+    if (rejected) std::cerr << ", rejected lines " << rejected;
+    std::cerr << ", run lines " << counts.lines
               << " -> " << run_path << "\n";
     char latency[320];
     std::snprintf(latency, sizeof latency, "latency ms per query: p50 %.2f, p95 %.2f, p99 %.2f, mean %.2f\n",
@@ -138,7 +145,7 @@ int main(int argc, char** argv) {
                     t.parse / n, t.feedback / n, t.match / n, t.rerank / n, t.spelling / n, t.output / n);
       std::cerr << latency;
     }
-    return counts.failed ? 1 : 0;
+    return counts.failed || rejected ? 1 : 0;
   }
 
   ms::SearchRequest request;
@@ -159,7 +166,9 @@ int main(int argc, char** argv) {
       std::cout << err.dump(2) << "\n";
     }
     std::cerr << "medsearch-search: " << e.message << "\n";
-    return e.code == mc::ErrorCode::invalid_argument ? 1 : 2;
+    // A question refused is 1; a bad option value (--limit 0, --offset -1, --year-from after
+    // --year-to) is a usage error, 2, as a value that is not a number is.
+    return e.code == mc::ErrorCode::invalid_argument && (e.param == "q" || e.param.empty()) ? 1 : 2;
   }
   if (response->partial) {
     std::string missing;

@@ -186,7 +186,12 @@ int main(int argc, char** argv) {
                  "when searching")
       ->delimiter(',');
   app.set_version_flag("--version", std::string("medsearch-train ") + MEDSEARCH_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors exit 2 as the README says (CLI11's own codes are 105, 106, ...); --help 0.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   Allowed allowed{};
   allowed.fill(feature_list.empty());
@@ -258,6 +263,12 @@ int main(int argc, char** argv) {
         std::cerr << "medsearch-train: " << set.name << " query " << bq.id << ": " << candidates.error().message << "\n";
       }
       set.queries.push_back(std::move(q));  // a query without candidates still counts (as 0)
+    }
+    if (set.queries.empty()) {
+      // Nothing to fit: the model would be the first stage's, written as if trained.
+      std::cerr << "medsearch-train: " << set.name << ": no judged queries (no query of " << parts[2]
+                << " has a relevant document in " << parts[3] << ")\n";
+      return 2;
     }
     std::cerr << "medsearch-train: " << set.name << ": " << set.queries.size() << " judged queries\n";
     trained_on << (sets.empty() ? "" : ", ") << set.name << " (" << set.queries.size() << " queries)";

@@ -111,5 +111,32 @@ for q in 糖尿病 メトホルミン 高血压 title:糖尿病; do
   check "CJK n-grams: '$q' finds its record" grep -q '"record_id": "cjk-1"' "$work/cjk.json"
 done
 
+# 10. Exit status as the README gives it: 2 for usage errors (bad option values included, in all
+# three tools), 1 for input rejected (query lines of a batch run), and no model trained on nothing.
+for bad in "--limit 0" "--limit -1" "--offset -5" "--per-record -1" "--year-from 2020 --year-to 2010"; do
+  # shellcheck disable=SC2086
+  "$bin/medsearch-search" --db "$work/golden" $bad riluzole >/dev/null 2>"$work/err"; status=$?
+  check "search $bad exits 2" test "$status" -eq 2
+done
+"$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" >/dev/null 2>&1; status=$?
+check "eval without --run exits 2" test "$status" -eq 2
+"$bin/medsearch-eval" --help >/dev/null 2>&1; status=$?
+check "eval --help exits 0" test "$status" -eq 0
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 5 \
+  >/dev/null 2>&1; status=$?
+check "train --depth out of range exits 2" test "$status" -eq 2
+printf 'query-id\tcorpus-id\tscore\n1\td1\t0\n' >"$work/zero.tsv"
+"$bin/medsearch-train" --set "zero:$work/beir:$fixtures/beir/queries.jsonl:$work/zero.tsv" --depth 10 --folds 0 \
+  --out "$work/zero-model.json" >/dev/null 2>"$work/err"; status=$?
+check "train with no judged queries exits 2" test "$status" -eq 2
+check "train with no judged queries says so" grep -q "zero: no judged queries" "$work/err"
+check "train with no judged queries writes no model" test ! -e "$work/zero-model.json"
+{ head -n 2 "$fixtures/beir/queries.jsonl"; echo 'not json'; head -n 1 "$fixtures/beir/queries.jsonl"; } >"$work/bad-queries.jsonl"
+"$bin/medsearch-search" --db "$work/beir" --queries "$work/bad-queries.jsonl" --run "$work/bad.run" 2>"$work/err"; status=$?
+check "batch run with rejected lines exits 1" test "$status" -eq 1
+check "rejected query line named" grep -q "bad-queries.jsonl:3: invalid JSON" "$work/err"
+check "duplicate query id named" grep -q "bad-queries.jsonl:4: duplicate '_id' 1 (first on line 1)" "$work/err"
+check "the other queries still run" bash -c "cut -d' ' -f1 '$work/bad.run' | sort -u | tr '\n' ' ' | grep -qx '1 2 '"
+
 echo "cli: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]
