@@ -49,6 +49,85 @@ Xapian::Query with_ambiguous_forms(const Xapian::Query& query, const std::string
                                      kAmbiguousWeight));
 }
 
+// A hyphenated word the index has a multi-word synonym for ("COVID-19", "beta-blocker",
+// "SGLT2-inhibitor"): QueryParser searches it as a phrase and looks up no synonyms for a
+// phrase, so it missed the concept that the spaced form ("covid 19") finds through the
+// synonym table (1 record against 7 on corpus/samples). Each such phrase becomes the phrase
+// OR'd as one synonym group with the key's synonyms: the passages that write it that way still
+// match as before, and those naming the concept otherwise join them.
+struct HyphenatedWord {
+  std::vector<std::string> terms;  // as QueryParser makes them: "Z" + stem of each part
+  std::string key;                 // the multi-word synonym key: the parts lowercased, spaced
+};
+
+std::vector<HyphenatedWord> hyphenated_words(const std::string& text) {
+  std::vector<HyphenatedWord> out;
+  const std::vector<corpus::Word> words = corpus::split_words(text);
+  const Xapian::Stem stemmer(corpus::kStemLanguage);
+  std::size_t i = 0;
+  while (i < words.size()) {
+    std::size_t j = i + 1;
+    // Parts joined by exactly one hyphen or slash ("HER2/neu"), as QueryParser makes phrases of.
+    while (j < words.size() && words[j].begin == words[j - 1].end + 1 &&
+           (text[words[j - 1].end] == '-' || text[words[j - 1].end] == '/'))
+      ++j;
+    if (j - i >= 2) {
+      HyphenatedWord h;
+      for (std::size_t k = i; k < j; ++k) {
+        h.terms.push_back("Z" + stemmer(words[k].lower));
+        h.key += (h.key.empty() ? "" : " ") + words[k].lower;
+      }
+      out.push_back(std::move(h));
+    }
+    i = j;
+  }
+  return out;
+}
+
+Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::vector<HyphenatedWord>& hyphenated,
+                                       const Xapian::Database& db) {
+  const auto type = query.get_type();
+  if (type == Xapian::Query::OP_PHRASE) {
+    std::vector<std::string> terms;
+    for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
+      const Xapian::Query sub = query.get_subquery(i);
+      if (sub.get_type() != Xapian::Query::LEAF_TERM) return query;
+      terms.push_back(*sub.get_terms_begin());
+    }
+    for (const auto& h : hyphenated) {
+      if (h.terms != terms) continue;
+      std::vector<Xapian::Query> group{query};
+      for (auto it = db.synonyms_begin(h.key); it != db.synonyms_end(h.key); ++it) group.emplace_back(*it);
+      if (group.size() == 1) return query;
+      return Xapian::Query(Xapian::Query::OP_SYNONYM, group.begin(), group.end());
+    }
+    return query;
+  }
+  // Operators whose subqueries are all there is to them; a phrase under any other (NEAR, a
+  // value range, a scaled weight) is left as it is.
+  switch (type) {
+    case Xapian::Query::OP_AND:
+    case Xapian::Query::OP_OR:
+    case Xapian::Query::OP_AND_NOT:
+    case Xapian::Query::OP_XOR:
+    case Xapian::Query::OP_AND_MAYBE:
+    case Xapian::Query::OP_FILTER:
+    case Xapian::Query::OP_SYNONYM:
+    case Xapian::Query::OP_MAX: {
+      std::vector<Xapian::Query> subs;
+      bool changed = false;
+      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
+        const Xapian::Query sub = query.get_subquery(i);
+        subs.push_back(with_hyphenated_synonyms(sub, hyphenated, db));
+        changed = changed || subs.back().get_description() != sub.get_description();
+      }
+      return changed ? Xapian::Query(type, subs.begin(), subs.end()) : query;
+    }
+    default:
+      return query;
+  }
+}
+
 }  // namespace
 
 Status validate(const SearchRequest& r) {
@@ -100,6 +179,8 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
       return make_error(ErrorCode::invalid_argument, "q: cannot parse the query: " + again.get_msg(), "q");
     }
   }
+  if (const auto hyphenated = hyphenated_words(text); !hyphenated.empty() && !plan.query.empty())
+    plan.query = with_hyphenated_synonyms(plan.query, hyphenated, db);
   if (!plan.query.empty() && plan.warnings.empty() && rerank::only_words(plan.query))
     plan.query = with_ambiguous_forms(plan.query, text);
   if (plan.query.empty()) {

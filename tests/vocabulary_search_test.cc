@@ -41,6 +41,9 @@ class VocabularySearchTest : public ::testing::Test {
           research("ms-caps", "Imaging", "Relapses in MS were counted on imaging."),
           research("beta", "Drugs", "A beta blocker lowered the heart rate."),
           research("covid", "Pandemic", "Outcomes of covid 19 in care homes."),
+          research("covid-long", "Care homes", "Coronavirus disease 2019 spread through care homes."),
+          research("beta-long", "Rate control", "A beta-adrenergic antagonist slowed the ventricular rate."),
+          research("follow", "Cohort", "Follow up lasted a year."),
       };
       for (const auto& r : records) ASSERT_TRUE((*indexer)->add(r).ok()) << r.id;
       mc::Record label;
@@ -116,6 +119,24 @@ TEST_F(VocabularySearchTest, SpellingsOfOneName) {
   EXPECT_TRUE(found("beta adrenergic blocking agent").count("beta")) << parsed_;
   EXPECT_TRUE(found("COVID-19").count("covid")) << parsed_;
   EXPECT_TRUE(found("coronavirus disease 2019").count("covid")) << parsed_;
+}
+
+// A hyphenated word that is a multi-word name of a concept finds the concept, as the spaced
+// form does ("COVID-19" = "covid 19"), while its own words still match only as a phrase.
+TEST_F(VocabularySearchTest, HyphenatedNamesFindTheirConcept) {
+  for (const char* q : {"COVID-19", "covid-19 care homes"}) {
+    const Ids ids = found(q);
+    EXPECT_TRUE(ids.count("covid-long")) << q << ": " << parsed_;
+    EXPECT_TRUE(ids.count("covid")) << q << ": " << parsed_;
+    EXPECT_NE(parsed_.find("XYcovid19"), std::string::npos) << parsed_;
+    EXPECT_NE(parsed_.find("PHRASE"), std::string::npos) << parsed_;
+  }
+  EXPECT_TRUE(found("beta-blocker").count("beta-long")) << parsed_;
+  // A hyphenated word that names no concept stays a plain phrase.
+  EXPECT_EQ(found("follow-up"), (Ids{"follow"}));
+  EXPECT_EQ(parsed_.find("SYNONYM"), std::string::npos) << parsed_;
+  // A phrase the user quoted is searched exactly as written.
+  EXPECT_EQ(found("\"covid 19\"").count("covid-long"), 0u) << parsed_;
 }
 
 // A brand the vocabulary lacks, learned from a label, reaches the drug's concept.
