@@ -2,8 +2,10 @@
 #include "searcher/searcher.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
+#include <string_view>
 
 #include "corpus/analysis.h"
 #include "corpus/vocabulary.h"
@@ -128,6 +130,35 @@ Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::ve
   }
 }
 
+// A question that only excludes: every word written "-word" ("-riluzole"). Xapian's parser
+// searches such a word as if the minus were not there, so "-riluzole" returned riluzole's
+// passages first, the opposite of what was asked. A quoted excluded phrase is not recognised
+// here (`-"a b"` has a word without the minus) and is left to Xapian.
+bool only_excluded_words(const std::string& text) {
+  bool excluded = false;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    const std::size_t start = i;
+    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    const std::string_view token(text.data() + start, i - start);
+    const bool has_word = std::any_of(token.begin(), token.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80;
+    });
+    if (!has_word) continue;
+    if (token.front() != '-') return false;
+    excluded = true;
+  }
+  return excluded;
+}
+
+corpus::Error only_excludes_error(const std::string& question) {
+  return make_error(ErrorCode::invalid_argument,
+                    "q: the query only excludes (" + question.substr(0, 80) +
+                        "); name what to search for as well, e.g. 'als -riluzole'",
+                    "q");
+}
+
 }  // namespace
 
 Status validate(const SearchRequest& r) {
@@ -168,9 +199,20 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
   Xapian::QueryParser parser;
   corpus::configure_query_parser(parser);
   parser.set_database(db);
+  if (only_excluded_words(text)) return only_excludes_error(question);
   try {
     plan.query = parser.parse_query(text, kStrictFlags);
   } catch (const Xapian::QueryParserError& e) {
+    // "NOT riluzole" fails to parse as well (NOT needs a left side); read as a pure NOT it
+    // matches everything but riluzole, unranked: refuse it as "-riluzole" is refused, rather
+    // than search its words, riluzole among them.
+    try {
+      const Xapian::Query pure = parser.parse_query(text, kStrictFlags | Xapian::QueryParser::FLAG_PURE_NOT);
+      if (pure.get_type() == Xapian::Query::OP_AND_NOT && pure.get_num_subqueries() > 0 &&
+          pure.get_subquery(0).get_type() == Xapian::Query::LEAF_MATCH_ALL)
+        return only_excludes_error(question);
+    } catch (const Xapian::QueryParserError&) {
+    }
     // Broken syntax (an unmatched quote, a dangling AND): search the words instead.
     plan.warnings.push_back("query syntax not understood (" + e.get_msg() + "); searched for the words instead");
     try {

@@ -96,6 +96,28 @@ TEST_F(SearcherTest, BrokenSyntaxFallsBackWithAWarning) {
   }
 }
 
+// Only excluded words: Xapian would search "-riluzole" as riluzole, the opposite of the
+// question; it is refused naming q, as is a pure "NOT riluzole". Exclusion beside a word works.
+TEST_F(SearcherTest, AQueryThatOnlyExcludesIsRefused) {
+  for (const char* q : {"-riluzole", "-riluzole -edaravone", "  -riluzole ", "NOT riluzole", "NOT (riluzole OR edaravone)"}) {
+    ms::SearchRequest r;
+    r.query = q;
+    auto response = searcher_->search(r);
+    ASSERT_FALSE(response.ok()) << q << ": " << response->parsed_query;
+    EXPECT_EQ(response.error().code, mc::ErrorCode::invalid_argument) << q;
+    EXPECT_EQ(response.error().param, "q") << q;
+    EXPECT_NE(response.error().message.find("only excludes"), std::string::npos) << response.error().message;
+  }
+  const auto als = search("riluzole");
+  ASSERT_FALSE(als.hits.empty());
+  const auto without = search("survival -riluzole", 50);
+  for (const auto& h : without.hits) EXPECT_EQ(h.stored.passage.text.find("iluzole"), std::string::npos) << h.stored.passage.id;
+  // A hyphen inside a word is no exclusion.
+  ms::SearchRequest hyphen;
+  hyphen.query = "follow-up";
+  EXPECT_TRUE(searcher_->search(hyphen).ok());
+}
+
 TEST_F(SearcherTest, ValidationNamesTheParameter) {
   struct Row {
     ms::SearchRequest request;
