@@ -79,6 +79,21 @@ int main(int argc, char** argv) {
     std::cerr << "medsearch-search: give a question, or --queries FILE --run OUT\n";
     return 2;
   }
+  if (!queries_path.empty()) {
+    // A run ranks each query's records over the whole index, one passage a record: what only
+    // shapes a single answer would be dropped in silence, so it is refused instead.
+    if (question_given) {
+      std::cerr << "medsearch-search: give a question or --queries FILE --run OUT, not both\n";
+      return 2;
+    }
+    for (const char* option : {"--offset", "--per-record", "--source", "--year-from", "--year-to", "--json"}) {
+      if (app.count(option) > 0) {
+        std::cerr << "medsearch-search: " << option << " does not apply to --queries/--run (a run ranks "
+                  << "whole records over the whole index)\n";
+        return 2;
+      }
+    }
+  }
 
   auto searcher = ms::Searcher::open(dbs, shard_options);
   if (!searcher.ok()) {

@@ -137,6 +137,14 @@ check "batch run with rejected lines exits 1" test "$status" -eq 1
 check "rejected query line named" grep -q "bad-queries.jsonl:3: invalid JSON" "$work/err"
 check "duplicate query id named" grep -q "bad-queries.jsonl:4: duplicate '_id' 1 (first on line 1)" "$work/err"
 check "the other queries still run" bash -c "cut -d' ' -f1 '$work/bad.run' | sort -u | tr '\n' ' ' | grep -qx '1 2 '"
+# Options that only shape a single answer are refused with --queries/--run, not dropped.
+for extra in "--source research" "--offset 5" "--per-record 2" "--year-from 2000" "--json" "riluzole"; do
+  # shellcheck disable=SC2086
+  "$bin/medsearch-search" --db "$work/beir" --queries "$fixtures/beir/queries.jsonl" --run "$work/x.run" $extra \
+    >/dev/null 2>"$work/err"; status=$?
+  check "batch run with $extra exits 2" test "$status" -eq 2
+done
+check "the refused option is named" grep -q "does not apply to --queries/--run\|not both" "$work/err"
 
 echo "cli: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]
