@@ -74,6 +74,13 @@ corpus::Status expand_stub(const std::filesystem::path& stub, int depth, std::ve
     const std::string type = line.substr(0, space);
     const std::string rest = space == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', space));
     const std::string where = stub.string() + ":" + std::to_string(number) + ": ";
+    if (type != "auto" && type != "glass" && type != "chert" && type != "remote") {
+      // Most often not a stub at all (a data file given as --db): say so, and show little of it.
+      std::string shown = type.substr(0, 40);
+      for (char& c : shown)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+      return bad_name(where + "not a Xapian stub file: unknown database type '" + shown + "' (auto, glass, chert or remote)");
+    }
     if (rest.empty()) return bad_name(where + "'" + type + "' needs an argument");
     if (type == "auto" || type == "glass" || type == "chert") {
       std::filesystem::path path(rest);
@@ -93,8 +100,6 @@ corpus::Status expand_stub(const std::filesystem::path& stub, int depth, std::ve
       unsigned port = 0;
       if (!parse_host_port(rest, host, port)) return bad_name(where + "expected 'remote HOST:PORT' or 'remote :PROGRAM ARGS'");
       out.push_back(tcp_spec(host, port));
-    } else {
-      return bad_name(where + "unknown database type '" + type + "' (auto, glass, chert or remote)");
     }
   }
   return Status::success();

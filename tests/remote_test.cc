@@ -364,6 +364,17 @@ TEST(Shards, NamesAndStubFilesExpandInOrder) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("bad.stub:1"), std::string::npos) << unknown.error().message;
   EXPECT_FALSE(ms::expand_shards({dir.str("no-such-folder")}).ok());
+  // A file that is no stub at all (a data file given as --db) says so, whatever its first word.
+  for (const char* content : {"garbage\n", "\x01\x02binary junk\n", "{\"id\": \"r1\"}\n"}) {
+    {
+      std::ofstream junk(dir.str("data.jsonl"), std::ios::binary);
+      junk << content;
+    }
+    auto junk = ms::expand_shards({dir.str("data.jsonl")});
+    ASSERT_FALSE(junk.ok()) << content;
+    EXPECT_NE(junk.error().message.find("data.jsonl:1: not a Xapian stub file"), std::string::npos) << junk.error().message;
+    EXPECT_EQ(junk.error().message.find('\x01'), std::string::npos) << junk.error().message;
+  }
 }
 
 }  // namespace
