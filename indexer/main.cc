@@ -1,9 +1,12 @@
 // medsearch-index: reads records from files into an index (one database or several shards),
 // deletes records, or compacts shards into one database.
-// Exit status: 0 all indexed, 1 some records rejected, 2 usage or I/O errors.
+// Exit status: 0 all indexed, 1 some records rejected, 2 usage or I/O errors, 130 interrupted
+// (SIGINT or SIGTERM: what was read is committed; the same command again goes on).
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -82,6 +85,25 @@ class ProgressPrinter {
   double next_line_at_ = 10;
   std::mutex mutex_;
 };
+
+// Set by SIGINT or SIGTERM (a lock-free atomic store is safe in a signal handler). The first
+// signal asks for a clean stop: reading stops, the records read are indexed and committed and
+// the summary printed. The handler is reset by the first signal, so a second one ends the
+// process at once (which the index survives as it survives SIGKILL).
+std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void request_stop(int) { g_stop_requested.store(true); }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  // SA_RESTART: a read interrupted by the signal goes on instead of failing the input.
+  action.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 }  // namespace
 
@@ -181,6 +203,8 @@ int main(int argc, char** argv) {
       if (!quiet) printer.print_line(line);
     };
     if (show_progress) options.on_progress = [&](const mi::Progress& p) { printer(p); };
+    options.stop_requested = [] { return g_stop_requested.load(); };
+    install_stop_handlers();
     auto result = mi::index_files(*layout, inputs, *mc::parse_format(format_name), options);
     if (!result.ok()) {
       std::cerr << "medsearch-index: " << result.error().message << "\n";
@@ -198,6 +222,13 @@ int main(int argc, char** argv) {
     if (c.rejected > 0) status = std::max(status, 1);
     for (const auto& input : summary.inputs)
       if (!input.error.empty()) status = 2;
+    if (summary.interrupted) {
+      std::cerr << "medsearch-index: interrupted: the " << c.read << " records read are "
+                << (dry_run ? "checked" : "indexed and committed") << "; run the same command again to go on"
+                << (dry_run ? "" : " (records already indexed are skipped as unchanged)")
+                << (do_compact ? "; the shards were not compacted" : "") << "\n";
+      return 130;
+    }
   }
 
   if (do_compact && !dry_run) {

@@ -335,6 +335,7 @@ class Pipeline {
     close_all_ = nullptr;  // the queues die with this frame
     if (failure_) return *failure_;
     summary.counts = snapshot(true);
+    summary.interrupted = interrupted_;
     if (options_.on_progress) options_.on_progress(summary.counts);
     return summary;
   }
@@ -375,7 +376,11 @@ class Pipeline {
       batch.seq = seq++;
       return batches.push(std::move(batch));
     };
-    for (std::size_t i = 0; i < inputs.size() && !stop_; ++i) {
+    auto interrupted = [this] {
+      if (!interrupted_ && options_.stop_requested && options_.stop_requested()) interrupted_ = true;
+      return interrupted_.load();
+    };
+    for (std::size_t i = 0; i < inputs.size() && !stop_ && !interrupted(); ++i) {
       corpus::Format chosen = format;
       auto opened = corpus::open_reader(inputs[i], format, &chosen);
       if (opened.ok()) (*inputs_)[i].format = std::string(corpus::to_string(chosen));
@@ -394,7 +399,7 @@ class Pipeline {
       Batch batch;
       corpus::RawItem raw;
       bool open = true;
-      while (open && !stop_ && reader->next_raw(raw)) {
+      while (open && !stop_ && !interrupted() && reader->next_raw(raw)) {
         batch.raws.push_back(std::move(raw));
         raw = corpus::RawItem();
         if (batch.raws.size() >= kBatchItems) {
@@ -606,6 +611,7 @@ class Pipeline {
   std::uint64_t bytes_total_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> interrupted_{false};  // options_.stop_requested said stop; the framer stopped reading
   std::mutex failure_mutex_;
   std::optional<Error> failure_;
   std::function<void()> close_all_;
@@ -729,6 +735,7 @@ std::string summary_json(const BulkSummary& s) {
                       {"shards", s.shards},
                       {"threads", s.threads},
                       {"dry_run", s.dry_run},
+                      {"interrupted", s.interrupted},
                       {"inputs", inputs}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -44,6 +44,10 @@ struct BulkOptions {
   std::function<void(const struct Progress&)> on_progress;
   // Each rejected record as "location: reason", from one thread at a time.
   std::function<void(const std::string&)> on_reject;
+  // Asked by the reading thread before each record (medsearch-index: SIGINT or SIGTERM came).
+  // Once it says true, reading stops; what was read is indexed and committed as in a run that
+  // ended, the counts add up over it, and BulkSummary::interrupted is set.
+  std::function<bool()> stop_requested;
 };
 
 struct InputCounts {
@@ -78,6 +82,7 @@ struct BulkSummary {
   std::uint32_t shards = 1;
   unsigned threads = 1;
   bool dry_run = false;
+  bool interrupted = false;  // stop_requested stopped the reading before the inputs' end
 };
 
 // Indexes `inputs` into the index at `layout` (created if needed), reading each file with

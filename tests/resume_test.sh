@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resumability: medsearch-index is killed with SIGKILL after it has committed some records;
 # the index must still open and hold whole records only, and a rerun on the same input must
-# finish with every record exactly once (the unchanged ones skipped, none duplicated).
+# finish with every record exactly once (the unchanged ones skipped, none duplicated). Then
+# SIGINT and SIGTERM: a clean stop that commits what was read.
 # Usage: resume_test.sh BIN_DIR. Needs xapian-delve (xapian-tools).
 set -uo pipefail
 bin="$1"
@@ -54,6 +55,42 @@ for trial in 1 2 3; do
     test $(( $(field added) + $(field unchanged) )) -eq "$records"
   check "trial $trial: committed records were skipped, not rewritten" test "$(field unchanged)" -ge "$committed"
   check "trial $trial: the index holds every record exactly once" test "$(count_docs "$db")" -eq "$records"
+done
+
+# SIGINT (Ctrl-C) or SIGTERM asks for a clean stop: reading stops, every record read is
+# indexed and committed, the summary says so, exit 130; the rerun goes on from there. The input
+# comes through a named pipe, so the signal surely arrives while there is more to read: half the
+# records, then the signal once some are committed, then the rest.
+half=$((records / 2))
+for signal in INT TERM; do
+  db="$work/db-$signal"
+  fifo="$work/fifo-$signal"
+  mkfifo "$fifo"
+  "$bin/medsearch-index" --db "$db" --shards 2 --commit-every 200 --format beir --progress none -q --json-summary \
+    "$fifo" >"$work/stopped.json" 2>"$work/stopped.err" &
+  pid=$!
+  exec 3>"$fifo"
+  head -n "$half" "$work/corpus.jsonl" >&3
+  for _ in $(seq 500); do
+    [ -d "$db/shard-001" ] && [ "$(count_docs "$db")" -ge 400 ] && break
+    sleep 0.02
+  done
+  kill -"$signal" "$pid"
+  tail -n +"$((half + 1))" "$work/corpus.jsonl" >&3 2>/dev/null
+  exec 3>&-
+  wait "$pid"; status=$?
+  summary=$(cat "$work/stopped.json")
+  field() { echo "$summary" | tr ',{}' '\n\n\n' | awk -F: -v k="\"$1\"" '$1 == k { print $2; exit }'; }
+  echo "SIG$signal: stopped with $(field read) of $records records read"
+  check "SIG$signal: exit 130" test "$status" -eq 130
+  check "SIG$signal: the summary says interrupted" test "$(field interrupted)" = "true"
+  check "SIG$signal: stopped before the end" test "$(field read)" -lt "$records"
+  check "SIG$signal: says how to go on" grep -q "interrupted: the $(field read) records read are indexed and committed" \
+    "$work/stopped.err"
+  check "SIG$signal: every record read is committed" test "$(count_docs "$db")" -eq "$(field read)"
+  "$bin/medsearch-index" --db "$db" --shards 2 --progress none -q "$work/corpus.jsonl" 2>/dev/null; status=$?
+  check "SIG$signal: the rerun exits 0" test "$status" -eq 0
+  check "SIG$signal: the index holds every record exactly once" test "$(count_docs "$db")" -eq "$records"
 done
 
 echo "resume: $passed passed, $failures failed"
