@@ -159,6 +159,36 @@ corpus::Error only_excludes_error(const std::string& question) {
                     "q");
 }
 
+// What a question wrote that cannot work as written, said rather than answered with silence:
+// a filter value that no passage has ("source:guidline", "year:abc", "drug:rilozole" make the
+// answer empty) and a wildcard ("rilu*": Xapian's stemmed terms cannot be prefix-expanded, so
+// the word is searched as it stands).
+void warn_unanswerable(const Xapian::Query& query, const std::string& question, const Xapian::Database& db,
+                       std::vector<std::string>& warnings) {
+  static const std::pair<std::string_view, const char*> kFilters[] = {
+      {schema::kPrefixSource, "source"},     {schema::kPrefixSection, "section"},
+      {schema::kPrefixDrug, "drug"},         {schema::kPrefixCondition, "condition"},
+      {schema::kPrefixEvidence, "evidence"}, {schema::kPrefixReviewStatus, "status"},
+      {schema::kPrefixMesh, "mesh"},         {schema::kPrefixPubType, "pubtype"},
+      {schema::kPrefixYear, "year"}};
+  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t) {
+    const std::string& term = *t;
+    for (const auto& [prefix, field] : kFilters) {
+      if (term.rfind(prefix, 0) != 0 || term.size() == prefix.size()) continue;
+      if (db.get_termfreq(term) == 0)
+        warnings.push_back(std::string(field) + ":" + term.substr(prefix.size()) +
+                           " matches no passage in this index, so nothing can be found with it");
+      break;
+    }
+  }
+  for (std::size_t star = question.find('*'); star != std::string::npos; star = question.find('*', star + 1)) {
+    if (star > 0 && std::isalnum(static_cast<unsigned char>(question[star - 1]))) {
+      warnings.push_back("wildcards (*) are not supported: the word before '*' is searched as written");
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 Status validate(const SearchRequest& r) {
@@ -341,6 +371,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   auto plan = build_query(text, vocabulary());
   if (!plan.ok()) return plan.error();
   response.warnings = std::move(plan->warnings);
+  warn_unanswerable(plan->query, request.query, db_, response.warnings);
   Xapian::Query query = plan->query;
   lap(response.timings.parse);
 

@@ -118,6 +118,25 @@ TEST_F(SearcherTest, AQueryThatOnlyExcludesIsRefused) {
   EXPECT_TRUE(searcher_->search(hyphen).ok());
 }
 
+// A filter value no passage has, or a wildcard, gives a warning saying why nothing (or only
+// the bare word) was found; a filter that matches gives none.
+TEST_F(SearcherTest, FiltersThatMatchNothingAndWildcardsAreExplained) {
+  auto warned = [](const ms::SearchResponse& r, const std::string& text) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(),
+                       [&text](const std::string& w) { return w.find(text) != std::string::npos; });
+  };
+  const auto typo = search("riluzole source:guidline");
+  EXPECT_TRUE(typo.hits.empty());
+  EXPECT_TRUE(warned(typo, "source:guidline matches no passage")) << ::testing::PrintToString(typo.warnings);
+  EXPECT_TRUE(warned(search("als year:abc"), "year:abc matches no passage"));
+  EXPECT_TRUE(warned(search("rilu*"), "wildcards (*) are not supported"));
+  const auto fine = search("riluzole source:guideline");
+  EXPECT_FALSE(fine.hits.empty());
+  EXPECT_TRUE(fine.warnings.empty()) << ::testing::PrintToString(fine.warnings);
+  EXPECT_TRUE(search("riluzole").warnings.empty());
+  EXPECT_FALSE(warned(search("2 * 3 mg riluzole"), "wildcards"));
+}
+
 TEST_F(SearcherTest, ValidationNamesTheParameter) {
   struct Row {
     ms::SearchRequest request;
