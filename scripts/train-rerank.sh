@@ -5,7 +5,8 @@
 #
 #   scripts/train-rerank.sh                      # writes searcher/rerank_model.json
 #   scripts/train-rerank.sh --out /tmp/model.json --data DIR
-# Extra arguments go to medsearch-train (e.g. --feedback-docs 0 to train without feedback).
+# Extra arguments go to medsearch-train, replacing the settings below they name (e.g.
+# --feedback-docs 0 to train without feedback, --depth 100).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="$root/../shared/data"
@@ -22,6 +23,24 @@ done
 for f in scifact/corpus.jsonl scifact/qrels/train.tsv nfcorpus/corpus.jsonl nfcorpus/qrels/dev.tsv; do
   [ -r "$data/$f" ] || { echo "train-rerank: cannot read $data/$f (give --data DIR)" >&2; exit 2; }
 done
+# The shipped model's settings; an option given to this script replaces its setting here
+# (medsearch-train refuses an option given twice).
+defaults=(--feedback-docs 10 --feedback-terms 20 --feedback-alpha 0.3 --widen-min-terms 1 --feedback-max-words 5
+  --feedback-max-df 0.05 --depth 40 --restarts 2 --seed 1 --folds 5
+  --features coverage_idf,coverage,title_idf,length,prf,first_rank,bm25_query)
+args=()
+for ((i = 0; i < ${#defaults[@]}; i += 2)); do
+  name="${defaults[i]}"
+  given=false
+  for e in ${extra[@]+"${extra[@]}"}; do
+    if [ "$e" = "$name" ] || [[ "$e" == "$name="* ]]; then given=true; fi
+  done
+  $given || args+=("$name" "${defaults[i + 1]}")
+done
+if [ "${MEDSEARCH_TRAIN_PRINT:-}" = 1 ]; then  # print the command instead of running it (tests)
+  printf '%s\n' "${args[@]}" ${extra[@]+"${extra[@]}"}
+  exit 0
+fi
 MEDSEARCH_TARGETS="medsearch-index medsearch-train" "$root/scripts/build.sh" >&2
 bin="$root/${MEDSEARCH_BUILD_DIR:-build}/bin"
 work="$(mktemp -d "${TMPDIR:-/tmp}/medsearch-train.XXXXXX")"
@@ -29,8 +48,7 @@ trap 'rm -rf "$work"' EXIT
 for ds in scifact nfcorpus; do
   "$bin/medsearch-index" --db "$work/$ds" --progress none -q "$data/$ds/corpus.jsonl" >&2
 done
-"$bin/medsearch-train" --feedback-docs 10 --feedback-terms 20 --feedback-alpha 0.3 --widen-min-terms 1 --feedback-max-words 5 --feedback-max-df 0.05 --depth 40 --restarts 2 --seed 1 --folds 5 \
-  --features coverage_idf,coverage,title_idf,length,prf,first_rank,bm25_query \
+"$bin/medsearch-train" "${args[@]}" \
   --set "scifact:$work/scifact:$data/scifact/queries.jsonl:$data/scifact/qrels/train.tsv" \
   --set "nfcorpus:$work/nfcorpus:$data/nfcorpus/queries.jsonl:$data/nfcorpus/qrels/dev.tsv" \
-  --out "$out" "${extra[@]}"
+  --out "$out" ${extra[@]+"${extra[@]}"}

@@ -146,5 +146,17 @@ for extra in "--source research" "--offset 5" "--per-record 2" "--year-from 2000
 done
 check "the refused option is named" grep -q "does not apply to --queries/--run\|not both" "$work/err"
 
+# scripts/train-rerank.sh: an option given to it replaces the shipped model's setting instead of
+# reaching medsearch-train twice (which CLI11 refuses). The printed command, no training.
+train_script="$(cd "$fixtures/../.." && pwd)/scripts/train-rerank.sh"
+mkdir -p "$work/fake-data/scifact/qrels" "$work/fake-data/nfcorpus/qrels"
+touch "$work/fake-data/scifact/corpus.jsonl" "$work/fake-data/scifact/qrels/train.tsv" \
+  "$work/fake-data/nfcorpus/corpus.jsonl" "$work/fake-data/nfcorpus/qrels/dev.tsv"
+MEDSEARCH_TRAIN_PRINT=1 bash "$train_script" --data "$work/fake-data" --depth 100 --feedback-docs=0 >"$work/train-args" 2>&1
+check "train-rerank: --depth given once (100)" test "$(grep -c '^--depth' "$work/train-args")" -eq 1
+check "train-rerank: the given --depth wins" bash -c "grep -A1 -x -- '--depth' '$work/train-args' | grep -qx 100"
+check "train-rerank: --feedback-docs=0 replaces the default" test "$(grep -c '^--feedback-docs' "$work/train-args")" -eq 1
+check "train-rerank: the other settings stay" grep -qx -- '--feedback-terms' "$work/train-args"
+
 echo "cli: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]
