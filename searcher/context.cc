@@ -24,21 +24,35 @@ namespace {
 
 constexpr std::size_t kMaxNameWords = 6;
 
-// Lowercased ASCII words; every other byte separates, except '-' and '\'' inside a word and
-// bytes >= 0x80 (kept, so non-ASCII names stay whole).
+// Lowercased words: runs of ASCII letters and digits and of non-ASCII word characters (kept
+// as written, so non-ASCII names stay whole), with '-' and '\'' inside a word. The typographic
+// apostrophe (U+2019, as assistants and word processors write "riluzole’s") is read as '\'';
+// other punctuation and symbols of any script (quotes, dashes, no-break spaces, emoji) separate.
 std::vector<std::string> words_of(std::string_view text) {
   std::vector<std::string> out;
   std::string word;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const bool inner = (c == '-' || c == '\'') && !word.empty() && i + 1 < text.size() &&
-                       std::isalnum(static_cast<unsigned char>(text[i + 1]));
-    if (std::isalnum(c) || c >= 0x80 || inner) {
-      word += static_cast<char>(std::tolower(c));
+  for (std::size_t i = 0; i < text.size();) {
+    const Xapian::Utf8Iterator it(text.data() + i, text.size() - i);
+    Xapian::Utf8Iterator next = it;
+    ++next;
+    const std::size_t after = static_cast<std::size_t>(next.raw() - text.data());
+    unsigned ch = *it;
+    if (ch == 0x2019) ch = '\'';
+    bool inner = false;
+    if ((ch == '-' || ch == '\'') && !word.empty() && after < text.size()) {
+      const unsigned following = *next;
+      inner = following < 0x80 ? std::isalnum(static_cast<int>(following)) != 0 : Xapian::Unicode::is_wordchar(following);
+    }
+    if (inner || (ch < 0x80 ? std::isalnum(static_cast<int>(ch)) != 0 : Xapian::Unicode::is_wordchar(ch))) {
+      if (ch < 0x80)
+        word += static_cast<char>(std::tolower(static_cast<int>(ch)));
+      else
+        word.append(text.data() + i, after - i);
     } else if (!word.empty()) {
       out.push_back(std::move(word));
       word.clear();
     }
+    i = after;
   }
   if (!word.empty()) out.push_back(std::move(word));
   return out;
@@ -159,12 +173,18 @@ Topic find_names(const std::string& text, const Xapian::Database& db) {
       if (n == 1 && (stop(words[i]) || words[i].size() < 3)) break;
       std::string name = words[i];
       for (std::size_t k = 1; k < n; ++k) name += " " + words[i + k];
-      if (db.term_exists(schema::term(schema::kPrefixDrug, name))) {
-        add_unique(topic.drugs, name);
-        matched = n;
-      } else if (db.term_exists(schema::term(schema::kPrefixCondition, name))) {
-        add_unique(topic.conditions, name);
-        matched = n;
+      // A possessive names what it owns the same ("riluzole's dose"; "alzheimer's disease"
+      // is tried whole first).
+      for (const std::string& candidate :
+           {name, name.size() > 2 && name.compare(name.size() - 2, 2, "'s") == 0 ? name.substr(0, name.size() - 2) : ""}) {
+        if (candidate.empty() || matched) continue;
+        if (db.term_exists(schema::term(schema::kPrefixDrug, candidate))) {
+          add_unique(topic.drugs, candidate);
+          matched = n;
+        } else if (db.term_exists(schema::term(schema::kPrefixCondition, candidate))) {
+          add_unique(topic.conditions, candidate);
+          matched = n;
+        }
       }
     }
     i += matched ? matched : 1;

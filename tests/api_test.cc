@@ -465,6 +465,35 @@ TEST_P(ApiTest, ContextFollowUpsResolveAgainstTheHistory) {
   EXPECT_TRUE(context(*searcher_, alone).carried.empty());
 }
 
+// Names as assistants write them: a possessive ("riluzole's", with the typographic apostrophe
+// too), curly quotes, dashes and no-break spaces around a name, an emoji. Each once hid the
+// name: "riluzole's side effects" after an epilepsy question carried epilepsy into the search,
+// and an answer's "Edaravone’s benefit" made riluzole (its second drug) the topic.
+TEST_P(ApiTest, ContextFindsNamesBesidePunctuationAndPossessives) {
+  for (const char* question : {"riluzole's side effects", "riluzole\u2019s side effects", "\u201criluzole\u201d dose",
+                               "riluzole\u00a0dose", "side effects of riluzole\u2026"}) {
+    ms::ContextRequest request;
+    request.question = question;
+    request.history = {{"Which drugs treat epilepsy?", ""}};
+    ms::ContextResponse r = context(*searcher_, request);
+    EXPECT_TRUE(r.carried.empty()) << question << " -> " << r.resolved_query;
+  }
+  ms::ContextRequest answered;
+  answered.question = "what are its side effects?";
+  answered.history = {{"What are the treatment options for ALS?", "Edaravone\u2019s benefit is modest; riluzole is first line."}};
+  EXPECT_EQ(context(*searcher_, answered).carried, std::vector<std::string>{"edaravone"});
+  ms::ContextRequest quoted;
+  quoted.question = "what are its side effects? \U0001F642";
+  quoted.history = {{"Tell me about \u201criluzole\u201d\u2014the first drug", ""}};
+  ms::ContextResponse r = context(*searcher_, quoted);
+  EXPECT_EQ(r.carried, std::vector<std::string>{"riluzole"});
+  EXPECT_EQ(r.resolved_query, "what are side effects riluzole");
+  ms::ContextRequest condition;
+  condition.question = "what are the first-line drugs?";
+  condition.history = {{"Tell me about Parkinson\u2019s disease", ""}};
+  EXPECT_EQ(context(*searcher_, condition).carried, std::vector<std::string>{"parkinson's disease"});
+}
+
 TEST_P(ApiTest, ContextFitsTheBudgetWithDiverseCitedPassages) {
   for (int budget : {60, 300, 1500, 4000}) {
     ms::ContextRequest request;
