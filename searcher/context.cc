@@ -74,6 +74,13 @@ const std::set<std::string>& question_words() {
   return kWords;
 }
 
+// Pronouns that point back at a drug ("how does it compare with edaravone?"); not "that",
+// which as often introduces a clause ("evidence that riluzole ..."), nor persons'.
+const std::set<std::string>& drug_anaphora() {
+  static const std::set<std::string> kWords = {"it", "its", "it's", "they", "them", "their", "theirs", "this", "these", "those"};
+  return kWords;
+}
+
 bool has_anaphora(const std::vector<std::string>& words) {
   return std::any_of(words.begin(), words.end(), [](const std::string& w) { return anaphora().count(w) > 0; });
 }
@@ -204,6 +211,7 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
   //    conditions named in earlier turns (the latest naming wins); a turn that names none,
   //    before any topic exists, lends the condition and drug its own top results share.
   Topic own, topic, derived;
+  bool refers_back = false;  // a pronoun for a drug comes before any drug the question names
   std::vector<std::string> earlier_words;  // content words of the latest earlier question
   // Guarded as a search is (a retry starts over: it resets what an earlier try had found).
   auto names_read = guarded<bool>("context", [&]() -> Result<bool> {
@@ -212,6 +220,15 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
     derived = Topic();
     earlier_words.clear();
     own = find_names(request.question, db_);
+    refers_back = false;
+    std::string before;  // the question's words before its first pronoun for a drug
+    for (const auto& w : words_of(request.question)) {
+      if (drug_anaphora().count(w)) {
+        refers_back = find_names(before, db_).drugs.empty();
+        break;
+      }
+      before += w + " ";
+    }
     bool derived_once = false;
     for (const auto& turn : request.history) {
       Topic named = find_names(turn.question, db_);
@@ -246,7 +263,10 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
 
   const std::vector<std::string> words = words_of(request.question);
   const bool pronoun = has_anaphora(words);
-  const bool needs_topic = !request.history.empty() && own.drugs.empty() && (own.conditions.empty() || pronoun);
+  // A question naming a drug focuses on it, unless a pronoun before the name points back at
+  // the topic ("how does it compare with edaravone?"): then the topic is carried as well.
+  const bool needs_topic =
+      !request.history.empty() && ((own.drugs.empty() && (own.conditions.empty() || pronoun)) || refers_back);
   if (needs_topic) {
     if (!topic.empty()) {
       for (const auto& c : topic.conditions) add_unique(response.carried, c);
@@ -259,6 +279,10 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
     } else {
       response.carried = earlier_words;
     }
+    // A drug the question names is its own word, not carried.
+    std::erase_if(response.carried, [&own](const std::string& name) {
+      return std::find(own.drugs.begin(), own.drugs.end(), name) != own.drugs.end();
+    });
   }
   // The question's own words (without pronouns, which match nothing useful) and the topic,
   // within the searcher's kMaxQueryBytes: a question up to that length plus the topic would

@@ -494,6 +494,30 @@ TEST_P(ApiTest, ContextFindsNamesBesidePunctuationAndPossessives) {
   EXPECT_EQ(context(*searcher_, condition).carried, std::vector<std::string>{"parkinson's disease"});
 }
 
+// "how does it compare with edaravone?" names a drug, but "it" (before the name) is the topic:
+// it was searched as edaravone alone, and the assistant had nothing on riluzole to compare.
+TEST_P(ApiTest, ContextPronounBeforeANamedDrugCarriesTheTopic) {
+  ms::ContextRequest compare;
+  compare.question = "how does it compare with edaravone?";
+  compare.history = {{"What are the treatment options for ALS?", ""}};
+  ms::ContextResponse r = context(*searcher_, compare);
+  EXPECT_NE(std::find(r.carried.begin(), r.carried.end(), "riluzole"), r.carried.end()) << r.resolved_query;
+  EXPECT_TRUE(std::any_of(r.passages.begin(), r.passages.end(), [](const ms::ContextPassage& p) { return p.record_id == "als-edaravone-label"; }));
+  EXPECT_TRUE(std::any_of(r.passages.begin(), r.passages.end(), [](const ms::ContextPassage& p) { return p.record_id == "als-riluzole-label"; }));
+  // After the name, the pronoun is the name's; "that" introducing a clause points nowhere.
+  for (const char* question : {"is riluzole safe and what are its side effects?", "is there evidence that riluzole prolongs survival?"}) {
+    ms::ContextRequest own;
+    own.question = question;
+    own.history = {{"Tell me about edaravone", ""}};
+    EXPECT_TRUE(context(*searcher_, own).carried.empty()) << question;
+  }
+  // The topic's drug named again is not carried twice.
+  ms::ContextRequest again;
+  again.question = "how does it compare with riluzole?";
+  again.history = {{"Tell me about riluzole in amyotrophic lateral sclerosis", ""}};
+  EXPECT_EQ(context(*searcher_, again).carried, std::vector<std::string>{"amyotrophic lateral sclerosis"});
+}
+
 TEST_P(ApiTest, ContextFitsTheBudgetWithDiverseCitedPassages) {
   for (int budget : {60, 300, 1500, 4000}) {
     ms::ContextRequest request;
