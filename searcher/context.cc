@@ -321,6 +321,7 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
   std::vector<Shingles> chosen_shingles;
   std::map<std::string, int> per_record;
   std::map<std::string, int> ref_of_record;
+  int shortest = 0;  // tokens of the smallest entry tried (read when none fits)
   for (const Hit& hit : found->hits) {
     const auto& stored = hit.stored;
     if (per_record[stored.passage.record_id] >= request.per_record) continue;
@@ -335,7 +336,9 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
         stored.citation.format(stored.title.empty() ? "Record " + stored.passage.record_id : stored.title);
     const std::string entry = std::string(response.prompt_block.empty() ? "" : "\n\n") + "[" + std::to_string(ref) +
                               "] " + stored.passage.text + "\n(Source: " + formatted + ")";
-    if (estimate_tokens(response.prompt_block + entry) > request.budget_tokens) continue;
+    const int needs = estimate_tokens(response.prompt_block + entry);
+    if (shortest == 0 || needs < shortest) shortest = needs;
+    if (needs > request.budget_tokens) continue;
 
     response.prompt_block += entry;
     chosen_shingles.push_back(std::move(shingles));
@@ -371,6 +374,14 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
     response.passages.push_back(std::move(passage));
   }
   response.used_tokens = estimate_tokens(response.prompt_block);
+  response.warnings = found->warnings;
+  if (found->spelling)
+    response.warnings.push_back("some words match nothing in the index; did you mean: " + *found->spelling);
+  if (response.passages.empty())
+    response.warnings.push_back(found->hits.empty()
+                                    ? "no passage matches the question; the prompt block is empty"
+                                    : "no passage fits budget_tokens " + std::to_string(request.budget_tokens) +
+                                          " (the shortest needs " + std::to_string(shortest) + "); the prompt block is empty");
   response.took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return response;
 }
@@ -402,6 +413,7 @@ json context_to_json(const ContextResponse& r) {
               {"passages", std::move(passages)},
               {"references", std::move(references)},
               {"prompt_block", r.prompt_block},
+              {"warnings", r.warnings},
               {"took_ms", r.took_ms}};
   // As in a search's answer: only when some shard did not answer.
   if (r.partial) {

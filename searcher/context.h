@@ -66,6 +66,9 @@ struct ContextResponse {
   std::vector<ContextPassage> passages;
   std::vector<Reference> references;
   std::string prompt_block;  // "[1] text\n(Source: citation)\n\n[2] ..."
+  // Why the prompt block is empty or may be poor, said rather than left to silence: the
+  // search's warnings, a spelling suggestion, nothing matched, no passage fits the budget.
+  std::vector<std::string> warnings;
   double took_ms = 0;
   // Over shards with partial answers on: true when some shard did not answer (listed).
   bool partial = false;

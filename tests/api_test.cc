@@ -518,6 +518,31 @@ TEST_P(ApiTest, ContextPronounBeforeANamedDrugCarriesTheTopic) {
   EXPECT_EQ(context(*searcher_, again).carried, std::vector<std::string>{"amyotrophic lateral sclerosis"});
 }
 
+// An empty prompt block says why: nothing matched (a misspelt drug: with the suggestion), no
+// passage fits the budget. It was empty with no word of why, and
+// an assistant read it as "the literature says nothing".
+TEST_P(ApiTest, ContextSaysWhyThePromptBlockIsEmpty) {
+  auto said = [](const ms::ContextResponse& r, const std::string& words) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(), [&](const std::string& w) { return w.find(words) != std::string::npos; });
+  };
+  ms::ContextRequest misspelt;
+  misspelt.question = "what are the side effects of rilozole?";
+  ms::ContextResponse r = context(*searcher_, misspelt);
+  EXPECT_TRUE(r.passages.empty());
+  EXPECT_TRUE(said(r, "did you mean: what are the side effects of riluzole")) << testing::PrintToString(r.warnings);
+  EXPECT_TRUE(said(r, "no passage matches the question")) << testing::PrintToString(r.warnings);
+  ms::ContextRequest small;
+  small.question = "What are the treatment options for ALS?";
+  small.budget_tokens = ms::kMinBudgetTokens;
+  r = context(*searcher_, small);
+  EXPECT_TRUE(r.passages.empty());
+  EXPECT_TRUE(said(r, "no passage fits budget_tokens 50 (the shortest needs ")) << testing::PrintToString(r.warnings);
+  ms::ContextRequest fine;
+  fine.question = "riluzole";
+  EXPECT_TRUE(context(*searcher_, fine).warnings.empty());
+  EXPECT_TRUE(ms::context_to_json(context(*searcher_, fine))["warnings"].is_array());
+}
+
 TEST_P(ApiTest, ContextFitsTheBudgetWithDiverseCitedPassages) {
   for (int budget : {60, 300, 1500, 4000}) {
     ms::ContextRequest request;

@@ -213,6 +213,15 @@ if not has(c3, "als-riluzole-label", "dosage_and_administration"):
 for c in (c1, c2, c3):
     if c and c["used_tokens"] > c["budget_tokens"]:
         fail("context over budget")
+# An empty prompt block says why (a misspelt drug, a budget no passage fits); none otherwise.
+c4 = expect("POST", "/context", 200, {"question": "what are the side effects of rilozole?"})
+if c4 and (c4["passages"] or not any("riluzole" in w for w in c4["warnings"])):
+    fail(f"context for a misspelt drug: {c4['warnings']}")
+c5 = expect("POST", "/context", 200, {"question": first, "budget_tokens": 50})
+if c5 and (c5["passages"] or not any("budget_tokens" in w for w in c5["warnings"])):
+    fail(f"context with no passage in the budget: {c5['warnings']}")
+if c1 and c1["warnings"]:
+    fail(f"context warnings for the seed question: {c1['warnings']}")
 x = call("POST", "/context", {"question": "what are its side effects?", "history": [{"question": first}]})[2]
 y = call("POST", "/context", {"question": "what are its side effects?", "history": [{"question": first}]})[2]
 if strip(x) != strip(y):
