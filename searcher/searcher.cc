@@ -255,6 +255,14 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
     plan.query = with_hyphenated_synonyms(plan.query, hyphenated, db);
   if (!plan.query.empty() && plan.warnings.empty() && rerank::only_words(plan.query))
     plan.query = with_ambiguous_forms(plan.query, text);
+  if (!plan.query.empty()) {
+    // Xapian keeps stop words when they are all a question has ("the of and"): searched, but the
+    // answer is as good as arbitrary, and says so.
+    const auto words = corpus::split_words(text);
+    if (!words.empty() && std::all_of(words.begin(), words.end(),
+                                      [](const corpus::Word& w) { return corpus::stopper()(w.lower); }))
+      plan.warnings.push_back("the query has only common words; results may be poor");
+  }
   if (plan.query.empty()) {
     // Every word was a stop word or punctuation; search them rather than nothing.
     Xapian::QueryParser plain;

@@ -135,6 +135,9 @@ TEST_F(SearcherTest, FiltersThatMatchNothingAndWildcardsAreExplained) {
   EXPECT_TRUE(fine.warnings.empty()) << ::testing::PrintToString(fine.warnings);
   EXPECT_TRUE(search("riluzole").warnings.empty());
   EXPECT_FALSE(warned(search("2 * 3 mg riluzole"), "wildcards"));
+  // Only stop words: Xapian searches them (there is nothing else), and the answer says so.
+  EXPECT_TRUE(warned(search("the of and"), "only common words"));
+  EXPECT_FALSE(warned(search("the riluzole"), "only common words"));
 }
 
 TEST_F(SearcherTest, ValidationNamesTheParameter) {
