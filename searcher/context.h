@@ -86,7 +86,8 @@ struct Topic {
   std::vector<std::string> conditions;
   bool empty() const { return drugs.empty() && conditions.empty(); }
 };
-Topic find_names(const std::string& text, const Xapian::Database& db);
+// `first_drug`: stop at the first drug named (what an earlier answer lends the next question).
+Topic find_names(const std::string& text, const Xapian::Database& db, bool first_drug = false);
 
 nlohmann::json context_to_json(const ContextResponse& response);
 
