@@ -531,7 +531,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       response.total_estimate =
           match_until(own, 0, first + count, check_at_least, deadline, own_cut).get_matches_estimated();
       cut = cut || own_cut;
-    } else {
+    } else if (request.count_total) {
       // A boolean match of the question, checking as many matches as the main match checks:
       // a collapsed count needs matches seen (get_mset(0, 0) estimates from the term
       // statistics and counted passages, not records: "riluzole" 80 where 9 records match).

@@ -54,6 +54,10 @@ struct SearchRequest {
   std::vector<std::string> evidence_levels;  // corpus::kEvidenceLevels tokens (XE terms)
   bool facets = false;   // count facets over the matches (SearchResponse::facets)
   bool intent = true;    // detect section/evidence intent and boost toward it (searcher/intent.h)
+  // Count the question's own matching records for total_estimate. When feedback widened the
+  // question that is a match of its own; a caller that shows no total (a TREC run) turns it
+  // off, and total_estimate is then Xapian's estimate for the widened query.
+  bool count_total = true;
   std::string intent_text;  // detect intent from this text instead of `query` when not empty
   // When set and passed before or during the match, checking stops at the best hits, so
   // total_estimate and facets become estimates (SearchResponse::deadline_exceeded). The clock is

@@ -81,6 +81,7 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
       request.query.resize(cut);
     }
     request.snippet_bytes = 0;
+    request.count_total = false;  // a run has no place for it
     request.per_record = 1;
     request.rerank = rerank;
     int written = 0;

@@ -193,6 +193,21 @@ TEST_P(ApiTest, TotalWithoutFacetsCountsTheQuestionsRecords) {
   }
 }
 
+// A caller that shows no total (a TREC run) skips the count: the same hits, in the same order.
+TEST_P(ApiTest, SkippingTheTotalLeavesTheHitsAlone) {
+  for (const char* q : {"riluzole", "what are the side effects of edaravone", "metformin kidney function"}) {
+    ms::SearchRequest request;
+    request.query = q;
+    request.limit = 50;
+    const ms::SearchResponse counted = search(request);
+    request.count_total = false;
+    const ms::SearchResponse skipped = search(request);
+    ASSERT_EQ(counted.hits.size(), skipped.hits.size()) << q;
+    for (std::size_t i = 0; i < counted.hits.size(); ++i)
+      EXPECT_EQ(counted.hits[i].stored.passage.id, skipped.hits[i].stored.passage.id) << q << " rank " << i + 1;
+  }
+}
+
 TEST_P(ApiTest, FacetsWithoutCollapseStillCountRecords) {
   ms::SearchRequest request;
   request.query = "riluzole";
