@@ -140,6 +140,19 @@ TEST_F(SearcherTest, FiltersThatMatchNothingAndWildcardsAreExplained) {
   EXPECT_FALSE(warned(search("the riluzole"), "only common words"));
 }
 
+// Xapian keeps the stop words of a run of words that has nothing else, and ? ! , ; end a run:
+// "what are? riluzole" searched what OR are OR riluzole. Such marks before a space go.
+TEST_F(SearcherTest, ClausePunctuationDoesNotKeepStopWords) {
+  for (const char* q : {"what are? riluzole", "riluzole, what are", "what is it! riluzole;"}) {
+    const auto r = search(q);
+    EXPECT_EQ(r.parsed_query.find("Zwhat"), std::string::npos) << q << ": " << r.parsed_query;
+    EXPECT_EQ(r.parsed_query.find("Zare"), std::string::npos) << q << ": " << r.parsed_query;
+    EXPECT_EQ(ids(r), ids(search("riluzole"))) << q;
+  }
+  // A quoted phrase keeps its punctuation and its words.
+  EXPECT_NE(search("\"what are, riluzole\"").parsed_query.find("PHRASE"), std::string::npos);
+}
+
 TEST_F(SearcherTest, ValidationNamesTheParameter) {
   struct Row {
     ms::SearchRequest request;
