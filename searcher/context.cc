@@ -256,7 +256,7 @@ Result<ContextResponse> Searcher::context(const ContextRequest& request) {
       if (!turn.answer.empty() && named.drugs.empty()) {
         // The answer's first drug is what "it" most likely points at next.
         Topic answered = find_names(turn.answer, db_, /*first_drug=*/true);
-        if (!answered.drugs.empty() && named.drugs.empty()) named.drugs = {answered.drugs.front()};
+        if (!answered.drugs.empty()) named.drugs = {answered.drugs.front()};
       }
       if (!named.empty()) {
         if (!named.conditions.empty()) topic.conditions = named.conditions;

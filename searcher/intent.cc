@@ -8,6 +8,7 @@
 
 #include "corpus/analysis.h"
 #include "corpus/schema.h"
+#include "corpus/vocabulary.h"
 
 namespace medsearch::searcher {
 
@@ -144,30 +145,11 @@ std::string without_section_words(const std::string& question, const Intent& int
   for (const char* op : {"AND", "OR", "NOT", "NEAR", "ADJ", "XOR"})
     if (words_of(question).size() && (" " + question + " ").find(std::string(" ") + op + " ") != std::string::npos)
       return question;
-  // The question's words as written, letters of any script and their case kept ("Ménière",
-  // "β blocker", "MS", which only in capitals is the ambiguous abbreviation): words_of() is for
-  // matching the ASCII patterns and would turn "Ménière" into "m ni re". A word is a run of
-  // ASCII letters and digits and of non-ASCII word characters.
-  struct Word {
-    std::size_t begin, end;
-    std::string lower;  // ASCII-lowercased, as the section phrases are
-  };
-  std::vector<Word> words;
-  for (std::size_t at = 0; at < question.size();) {
-    const Xapian::Utf8Iterator it(question.data() + at, question.size() - at);
-    Xapian::Utf8Iterator next = it;
-    ++next;
-    const std::size_t after = static_cast<std::size_t>(next.raw() - question.data());
-    const unsigned ch = *it;
-    const bool word_char = ch < 0x80 ? std::isalnum(static_cast<int>(ch)) != 0 : Xapian::Unicode::is_wordchar(ch);
-    if (word_char) {
-      if (words.empty() || words.back().end != at) words.push_back({at, at, {}});
-      words.back().end = after;
-      for (std::size_t i = at; i < after; ++i)
-        words.back().lower += static_cast<char>(std::tolower(static_cast<unsigned char>(question[i])));
-    }
-    at = after;
-  }
+  // The question's words as Xapian splits them, with their offsets, so that what is blanked out
+  // leaves the rest as written ("Ménière", "β blocker", "MS", which only in capitals is the
+  // ambiguous abbreviation): words_of() is for matching the ASCII patterns and would turn
+  // "Ménière" into "m ni re".
+  const std::vector<corpus::Word> words = corpus::split_words(question);
   std::vector<bool> dropped(words.size(), false);
   for (const auto& phrase : intent.section_words) {
     std::vector<std::string> parts;

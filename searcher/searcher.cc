@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <string_view>
 
 #include "corpus/analysis.h"
@@ -31,11 +32,12 @@ constexpr unsigned kStrictFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::Que
 // (corpus/vocabulary.h), and here each of its concept terms joins the query at this weight.
 constexpr double kAmbiguousWeight = 0.5;
 
-Xapian::Query with_ambiguous_forms(const Xapian::Query& query, const std::string& text) {
+Xapian::Query with_ambiguous_forms(const Xapian::Query& query, const std::string& text,
+                                   const std::vector<corpus::Word>& words) {
   const auto& ambiguous = corpus::builtin_vocabulary().ambiguous();
   if (ambiguous.empty()) return query;
   std::vector<std::string> concept_terms;
-  for (const corpus::Word& word : corpus::split_words(text)) {
+  for (const corpus::Word& word : words) {
     const std::string_view written(text.data() + word.begin, word.end - word.begin);
     for (const auto& form : ambiguous) {
       if (form.form != written) continue;  // exactly as written: "MS", not "ms" or "Ms"
@@ -62,10 +64,9 @@ struct HyphenatedWord {
   std::string key;                 // the multi-word synonym key: the parts lowercased, spaced
 };
 
-std::vector<HyphenatedWord> hyphenated_words(const std::string& text) {
+std::vector<HyphenatedWord> hyphenated_words(const std::string& text, const std::vector<corpus::Word>& words) {
   std::vector<HyphenatedWord> out;
-  const std::vector<corpus::Word> words = corpus::split_words(text);
-  const Xapian::Stem stemmer(corpus::kStemLanguage);
+  std::optional<Xapian::Stem> stemmer;  // made for the first hyphenated word only
   std::size_t i = 0;
   while (i < words.size()) {
     std::size_t j = i + 1;
@@ -74,10 +75,14 @@ std::vector<HyphenatedWord> hyphenated_words(const std::string& text) {
            (text[words[j - 1].end] == '-' || text[words[j - 1].end] == '/'))
       ++j;
     if (j - i >= 2) {
+      if (!stemmer) stemmer.emplace(corpus::kStemLanguage);
       HyphenatedWord h;
       for (std::size_t k = i; k < j; ++k) {
-        h.terms.push_back("Z" + stemmer(words[k].lower));
-        h.key += (h.key.empty() ? "" : " ") + words[k].lower;
+        std::string term = "Z";  // appended, not "Z" + stem: GCC 12 warns falsely on that (-Wrestrict)
+        term += (*stemmer)(words[k].lower);
+        h.terms.push_back(std::move(term));
+        if (!h.key.empty()) h.key += ' ';
+        h.key += words[k].lower;
       }
       out.push_back(std::move(h));
     }
@@ -86,8 +91,9 @@ std::vector<HyphenatedWord> hyphenated_words(const std::string& text) {
   return out;
 }
 
+// `changed` is set when the result differs from `query`.
 Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::vector<HyphenatedWord>& hyphenated,
-                                       const Xapian::Database& db) {
+                                       const Xapian::Database& db, bool& changed) {
   const auto type = query.get_type();
   if (type == Xapian::Query::OP_PHRASE) {
     std::vector<std::string> terms;
@@ -101,6 +107,7 @@ Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::ve
       std::vector<Xapian::Query> group{query};
       for (auto it = db.synonyms_begin(h.key); it != db.synonyms_end(h.key); ++it) group.emplace_back(*it);
       if (group.size() == 1) return query;
+      changed = true;
       return Xapian::Query(Xapian::Query::OP_SYNONYM, group.begin(), group.end());
     }
     return query;
@@ -117,13 +124,12 @@ Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::ve
     case Xapian::Query::OP_SYNONYM:
     case Xapian::Query::OP_MAX: {
       std::vector<Xapian::Query> subs;
-      bool changed = false;
-      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
-        const Xapian::Query sub = query.get_subquery(i);
-        subs.push_back(with_hyphenated_synonyms(sub, hyphenated, db));
-        changed = changed || subs.back().get_description() != sub.get_description();
-      }
-      return changed ? Xapian::Query(type, subs.begin(), subs.end()) : query;
+      bool any = false;
+      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i)
+        subs.push_back(with_hyphenated_synonyms(query.get_subquery(i), hyphenated, db, any));
+      if (!any) return query;
+      changed = true;
+      return Xapian::Query(type, subs.begin(), subs.end());
     }
     default:
       return query;
@@ -267,14 +273,16 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
       return make_error(ErrorCode::invalid_argument, "q: cannot parse the query: " + again.get_msg(), "q");
     }
   }
-  if (const auto hyphenated = hyphenated_words(text); !hyphenated.empty() && !plan.query.empty())
-    plan.query = with_hyphenated_synonyms(plan.query, hyphenated, db);
+  const std::vector<corpus::Word> words = corpus::split_words(text);
+  if (const auto hyphenated = hyphenated_words(text, words); !hyphenated.empty() && !plan.query.empty()) {
+    bool changed = false;
+    plan.query = with_hyphenated_synonyms(plan.query, hyphenated, db, changed);
+  }
   if (!plan.query.empty() && plan.warnings.empty() && rerank::only_words(plan.query))
-    plan.query = with_ambiguous_forms(plan.query, text);
+    plan.query = with_ambiguous_forms(plan.query, text, words);
   if (!plan.query.empty()) {
     // Xapian keeps stop words when they are all a question has ("the of and"): searched, but the
     // answer is as good as arbitrary, and says so.
-    const auto words = corpus::split_words(text);
     if (!words.empty() && std::all_of(words.begin(), words.end(),
                                       [](const corpus::Word& w) { return corpus::stopper()(w.lower); }))
       plan.warnings.push_back("the query has only common words; results may be poor");
