@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,6 +36,55 @@ constexpr Xapian::termcount kFeedbackTerms = 20;
 // (prefixed terms such as ZS..., ZXH... have capitals after the Z).
 bool is_body_term(const std::string& term) {
   return term.size() > 1 && term[0] == 'Z' && !std::isupper(static_cast<unsigned char>(term[1]));
+}
+
+// The question's terms for the features, in query order: each Z term, and each synonym group
+// (OP_SYNONYM) as one term. Terms under every other operator count, as Query::get_terms lists
+// them, so a question's words are features whatever its syntax.
+struct TermGroup {
+  std::vector<std::string> any_of;  // single terms
+  std::vector<std::string> all_of;  // the words of one multi-word member
+};
+
+// QueryParser's synonym expansion: the question's word or words (a term; the words of a
+// multi-word key as an OR; a hyphenated word as a phrase), then the synonym table's single
+// terms. Empty for any other shape.
+std::optional<TermGroup> synonym_group(const Xapian::Query& q) {
+  TermGroup group;
+  for (std::size_t i = 0; i < q.get_num_subqueries(); ++i) {
+    const Xapian::Query sub = q.get_subquery(i);
+    if (sub.get_type() == Xapian::Query::LEAF_TERM) {
+      group.any_of.push_back(*sub.get_terms_begin());
+      continue;
+    }
+    const auto type = sub.get_type();
+    if (!group.all_of.empty() || sub.get_num_subqueries() < 2 ||
+        (type != Xapian::Query::OP_OR && type != Xapian::Query::OP_PHRASE))
+      return std::nullopt;
+    for (std::size_t k = 0; k < sub.get_num_subqueries(); ++k) {
+      const Xapian::Query word = sub.get_subquery(k);
+      if (word.get_type() != Xapian::Query::LEAF_TERM || !is_body_term(*word.get_terms_begin())) return std::nullopt;
+      group.all_of.push_back(*word.get_terms_begin());
+    }
+  }
+  if (group.all_of.empty() && std::none_of(group.any_of.begin(), group.any_of.end(), is_body_term)) return std::nullopt;
+  return group;
+}
+
+void collect_query_terms(const Xapian::Query& q, std::vector<TermGroup>& out) {
+  const auto type = q.get_type();
+  if (type == Xapian::Query::LEAF_TERM) {
+    std::string term = *q.get_terms_begin();
+    if (is_body_term(term)) out.push_back({{std::move(term)}, {}});
+    return;
+  }
+  if (type == Xapian::Query::OP_SYNONYM) {
+    if (auto group = synonym_group(q)) {
+      out.push_back(std::move(*group));
+      return;
+    }
+  }
+  for (std::size_t i = 0; i < q.get_num_subqueries(); ++i) collect_query_terms(q.get_subquery(i), out);
 }
 
 // Expansion candidates: unprefixed stems that are not stop words (in a small index the ESet
@@ -392,15 +442,29 @@ double Model::score(const Features& f) const {
 FeatureExtractor::FeatureExtractor(const Xapian::Database& db, const Xapian::Query& query) : db_(db), query_(query) {
   const double n_docs = static_cast<double>(db.get_doccount());
   std::unordered_set<std::string> seen;
-  for (auto t = query.get_terms_begin(); t != query.get_terms_end() && terms_.size() < kMaxQueryTerms; ++t) {
-    const std::string& term = *t;
-    if (!is_body_term(term) || !seen.insert(term).second) continue;
-    const double df = static_cast<double>(db.get_termfreq(term));
-    if (df == 0) continue;  // matches nothing anywhere: tells no candidate apart
+  std::vector<TermGroup> groups;
+  collect_query_terms(query, groups);
+  for (TermGroup& g : groups) {
+    if (terms_.size() >= kMaxQueryTerms) break;
     QueryTerm q;
-    q.term = term;
-    q.title_term = "ZS" + term.substr(1);
-    q.idf = std::log(1.0 + (n_docs - df + 0.5) / (df + 0.5));
+    q.any_of = std::move(g.any_of);
+    q.all_of = std::move(g.all_of);
+    std::string key;  // the term, or the group's members: each once
+    for (const auto& t : q.any_of) key.append(t).push_back('\n');
+    key.push_back('\t');
+    for (const auto& t : q.all_of) key.append(t).push_back('\n');
+    if (!seen.insert(key).second) continue;
+    // A group is as frequent as its most frequent single term (at least); a multi-word member
+    // alone, as its rarest word (at most).
+    Xapian::doccount df = 0;
+    for (const auto& t : q.any_of) df = std::max(df, db.get_termfreq(t));
+    if (df == 0 && !q.all_of.empty()) {
+      df = db.get_termfreq(q.all_of.front());
+      for (const auto& t : q.all_of) df = std::min(df, db.get_termfreq(t));
+    }
+    if (df == 0) continue;  // matches nothing anywhere: tells no candidate apart
+    const double d = static_cast<double>(df);
+    q.idf = std::log(1.0 + (n_docs - d + 0.5) / (d + 0.5));
     terms_.push_back(std::move(q));
   }
   for (std::size_t i = 0; i < terms_.size(); ++i) {
@@ -525,23 +589,44 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
   }
   for (const auto& fb : feedback) feedback_total += fb.second;
 
-  // Every term to look up in a passage's term list, sorted, with what it stands for:
-  // kind 0 = query term i, 1 = title term of query term i, 2 = feedback term i.
+  // Every term to look up in a passage's term list, sorted, with what it stands for: a member
+  // of a query term (its body term, or the title copy "ZS" + stem of a Z member), or feedback
+  // term `index`.
+  struct Member {
+    std::size_t term;  // index into terms_
+    bool all_of;       // a word of the term's multi-word member
+  };
+  std::vector<Member> members;
+  std::vector<std::string> member_terms;
+  for (std::size_t i = 0; i < terms_.size(); ++i) {
+    for (const auto& t : terms_[i].any_of) {
+      members.push_back({i, false});
+      member_terms.push_back(t);
+    }
+    for (const auto& t : terms_[i].all_of) {
+      members.push_back({i, true});
+      member_terms.push_back(t);
+    }
+  }
+  enum class Kind { body, title, expansion };
   struct Lookup {
     std::string term;
-    int kind;
-    std::size_t index;
+    Kind kind;
+    std::size_t index;  // into members, or into feedback
   };
   std::vector<Lookup> lookups;
-  for (std::size_t i = 0; i < terms_.size(); ++i) {
-    lookups.push_back({terms_[i].term, 0, i});
-    lookups.push_back({terms_[i].title_term, 1, i});
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    lookups.push_back({member_terms[m], Kind::body, m});
+    if (is_body_term(member_terms[m])) lookups.push_back({"ZS" + member_terms[m].substr(1), Kind::title, m});
   }
-  for (std::size_t i = 0; i < feedback.size(); ++i) lookups.push_back({feedback[i].first, 2, i});
+  for (std::size_t i = 0; i < feedback.size(); ++i) lookups.push_back({feedback[i].first, Kind::expansion, i});
   std::sort(lookups.begin(), lookups.end(), [](const Lookup& a, const Lookup& b) { return a.term < b.term; });
 
   const double best = mset.begin().get_weight();
   const double average_length = std::max(1.0, db_.get_avlength());
+  // Per member: in the passage's body (with its wdf), in the record's title.
+  std::vector<char> member_body(members.size()), member_title(members.size());
+  std::vector<Xapian::termcount> member_wdf(members.size());
   std::vector<char> in_body(terms_.size()), in_title(terms_.size());
   std::vector<Xapian::termcount> wdf(terms_.size());
   std::vector<double> bm25_query(n);
@@ -558,8 +643,8 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
   for (const auto& [it, rank] : items) {
     const Xapian::docid did = *it;
     Features& f = out[rank];
-    std::fill(in_body.begin(), in_body.end(), 0);
-    std::fill(in_title.begin(), in_title.end(), 0);
+    std::fill(member_body.begin(), member_body.end(), 0);
+    std::fill(member_title.begin(), member_title.end(), 0);
     double feedback_present = 0;
 
     auto tl = db_.termlist_begin(did);
@@ -568,12 +653,45 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
       if (tl == tl_end) break;
       tl.skip_to(l.term);
       if (tl == tl_end || *tl != l.term) continue;
-      if (l.kind == 0) {
-        in_body[l.index] = 1;
-        wdf[l.index] = tl.get_wdf();
+      if (l.kind == Kind::body) {
+        member_body[l.index] = 1;
+        member_wdf[l.index] = tl.get_wdf();
+      } else if (l.kind == Kind::title) {
+        member_title[l.index] = 1;
+      } else {
+        feedback_present += feedback[l.index].second;
       }
-      else if (l.kind == 1) in_title[l.index] = 1;
-      else feedback_present += feedback[l.index].second;
+    }
+    // A term is in the body when a single-term member is, or every word of its multi-word
+    // member; its wdf is their sum (the multi-word member counting as often as its rarest word).
+    std::fill(in_body.begin(), in_body.end(), 0);
+    std::fill(in_title.begin(), in_title.end(), 0);
+    std::fill(wdf.begin(), wdf.end(), 0);
+    {
+      std::size_t m = 0;
+      for (std::size_t i = 0; i < terms_.size(); ++i) {
+        for (std::size_t k = 0; k < terms_[i].any_of.size(); ++k, ++m) {
+          if (member_body[m]) {
+            in_body[i] = 1;
+            wdf[i] += member_wdf[m];
+          }
+          if (member_title[m]) in_title[i] = 1;
+        }
+        if (!terms_[i].all_of.empty()) {
+          bool body = true, title = true;
+          Xapian::termcount least = 0;
+          for (std::size_t k = 0; k < terms_[i].all_of.size(); ++k, ++m) {
+            body = body && member_body[m];
+            title = title && member_title[m];
+            if (member_body[m]) least = k == 0 ? member_wdf[m] : std::min(least, member_wdf[m]);
+          }
+          if (body) {
+            in_body[i] = 1;
+            wdf[i] += least;
+          }
+          if (title) in_title[i] = 1;
+        }
+      }
     }
 
     const double doclen = static_cast<double>(db_.get_doclength(did));
@@ -586,11 +704,22 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
         ++covered;
         const double tf = static_cast<double>(wdf[i]);
         bm25 += terms_[i].idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * doclen / average_length));
-        if (!skip_positions_)
-          for (auto p = db_.positionlist_begin(did, terms_[i].term); p != db_.positionlist_end(did, terms_[i].term); ++p)
-            positions[i].push_back(*p);
       }
       if (in_title[i]) title_idf += terms_[i].idf;
+    }
+    if (!skip_positions_) {
+      // Where each term occurs: the positions of its members found in the body (concept
+      // terms have none).
+      for (std::size_t m = 0; m < members.size(); ++m) {
+        if (!member_body[m] || !in_body[members[m].term]) continue;
+        auto& into = positions[members[m].term];
+        for (auto p = db_.positionlist_begin(did, member_terms[m]); p != db_.positionlist_end(did, member_terms[m]); ++p)
+          into.push_back(*p);
+      }
+      for (auto& p : positions) {
+        std::sort(p.begin(), p.end());
+        p.erase(std::unique(p.begin(), p.end()), p.end());
+      }
     }
     double proximity = 0, bigram = 0;
     for (std::size_t i = 0; i < terms_.size(); ++i) {

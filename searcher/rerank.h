@@ -155,7 +155,8 @@ std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db,
 // Computes the features of candidate documents for one query over one database.
 //
 // The query's own terms are the `Z` (stemmed, positional) terms of the parsed query in query
-// order; each is weighted by its inverse document frequency. Features, all in [0, 1] or close:
+// order, a synonym group counting as one term (see QueryTerm), as the first stage's BM25 counts
+// it; each is weighted by its inverse document frequency. Features, all in [0, 1] or close:
 //   bm25          first-stage weight / the best first-stage weight of the query
 //   coverage_idf  idf-weighted share of the query's terms the passage contains
 //   coverage      share of the query's terms the passage contains
@@ -193,14 +194,18 @@ class FeatureExtractor {
   void skip_positions(bool skip) { skip_positions_ = skip; }
 
  private:
+  // One of the question's terms as the first stage matches it: a word ("Z" + stem), or a
+  // synonym group (QueryParser's `a SYNONYM b ...`: "ALS" with XYals, "rilutek" with riluzole,
+  // "Lou Gehrig's disease" with XYals), which a passage holds when it holds any single-term
+  // member, or every word of a multi-word member (the words of "lou gehrig's disease").
   struct QueryTerm {
-    std::string term;        // Z + stem
-    std::string title_term;  // ZS + stem
-    double idf = 0;
+    std::vector<std::string> any_of;  // single terms: Z + stem, concept terms, ...
+    std::vector<std::string> all_of;  // the Z terms of a multi-word member, if any
+    double idf = 0;                   // from the most frequent single-term member
   };
   const Xapian::Database& db_;
   Xapian::Query query_;
-  std::vector<QueryTerm> terms_;  // unique, in query order
+  std::vector<QueryTerm> terms_;  // unique, in query order, at most kMaxQueryTerms
   double idf_total_ = 0;
   double pair_total_ = 0;    // sum over pairs of min idf
   double bigram_total_ = 0;  // sum over consecutive pairs of (idf a + idf b)

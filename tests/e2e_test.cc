@@ -137,6 +137,21 @@ TEST_F(SamplesTest, BrandNamesFindGenericTextThroughLabelSynonyms) {
   EXPECT_EQ(edaravone->parsed_query.find("riluzol"), std::string::npos) << edaravone->parsed_query;
 }
 
+TEST_F(SamplesTest, LayNameFindsItsConceptFirst) {
+  // "Lou Gehrig's disease" reaches ALS through the synonym table (its words OR'd, as one
+  // synonym group with XYals). The reranker once scored the words alone, and put passages
+  // saying "disease" (multiple sclerosis, Parkinson's, Alzheimer's) above every ALS record
+  // but one. The corpus has more than five ALS records: the first five are all about ALS.
+  ms::SearchRequest request;
+  request.query = "Lou Gehrig's disease";
+  request.limit = 5;
+  auto response = searcher_->search(request);
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  ASSERT_EQ(response->hits.size(), 5u);
+  for (const ms::Hit& hit : response->hits)
+    EXPECT_TRUE(mentions(hit, "als") || mentions(hit, "amyotrophic")) << hit.stored.passage.id;
+}
+
 TEST_F(SamplesTest, WithdrawnProductCarriesItsStatus) {
   ms::SearchRequest request;
   request.query = "Relyvrio sodium phenylbutyrate taurursodiol";

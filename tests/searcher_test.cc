@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -568,6 +569,59 @@ TEST(RerankFeatures, SkippingPositionsChangesOnlyProximityAndBigram) {
     }
   }
   EXPECT_GT(positional, 0.0) << "no passage had proximity or bigram: the fixture no longer tests anything";
+}
+
+// A synonym group is one query term for the features, as it is one term for the first
+// stage's BM25: "Lou Gehrig's disease" expands to (lou OR gehrig OR disease) SYNONYM XYals,
+// and a passage tagged with the concept covers it, while one that only says "disease" does
+// not (the words of a multi-word name count only all together). Before, the features saw the
+// words alone, and the reranker put passages saying "Parkinson's disease" above the ALS ones.
+TEST(RerankFeatures, SynonymGroupIsOneQueryTerm) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  auto add = [&db](std::vector<std::string> terms) {
+    Xapian::Document doc;
+    for (const auto& t : terms) doc.add_term(t);
+    doc.add_value(medsearch::corpus::schema::kSlotRecordId, terms.front());
+    return db.add_document(doc);
+  };
+  const Xapian::docid tagged = add({"XYals", "Zriluzol", "Zsurviv"});
+  const Xapian::docid disease = add({"Zdiseas", "Zparkinson", "Zsurviv"});
+  const Xapian::docid words = add({"Zlou", "Zgehrig", "Zdiseas"});
+  const Xapian::docid brand = add({"Zrilutek", "Zsurviv"});
+  for (int i = 0; i < 6; ++i) add({"Zother" + std::to_string(i), "ZSsurviv"});
+  auto any = [](std::vector<std::string> terms) { return Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()); };
+  const Xapian::Query lay(Xapian::Query::OP_SYNONYM, any({"Zlou", "Zgehrig", "Zdiseas"}), Xapian::Query("XYals"));
+  const Xapian::Query drug(Xapian::Query::OP_SYNONYM, Xapian::Query("Zriluzol"), Xapian::Query("Zrilutek"));
+  constexpr std::size_t kCoverage = 2;
+  auto coverage = [&db](const Xapian::Query& query) {
+    Xapian::Enquire enquire(db);
+    enquire.set_query(query);
+    const Xapian::MSet mset = enquire.get_mset(0, 10);
+    const auto features = ms::rerank::FeatureExtractor(db, query).compute(mset, mset.size(), false);
+    std::map<Xapian::docid, double> out;
+    std::size_t i = 0;
+    for (auto it = mset.begin(); it != mset.end(); ++it, ++i) out[*it] = features[i][kCoverage];
+    return out;
+  };
+  // The lay name alone: the concept's passage and the one with every word cover it.
+  auto c = coverage(lay);
+  EXPECT_EQ(c[tagged], 1.0);
+  EXPECT_EQ(c[words], 1.0);
+  EXPECT_EQ(c[disease], 0.0);
+  // With a second word: each group is one of two terms.
+  c = coverage(Xapian::Query(Xapian::Query::OP_OR, lay, Xapian::Query("Zsurviv")));
+  EXPECT_EQ(c[tagged], 1.0);
+  EXPECT_EQ(c[disease], 0.5);
+  EXPECT_EQ(c[words], 0.5);
+  // A brand and its generic: either name covers the drug.
+  c = coverage(Xapian::Query(Xapian::Query::OP_OR, drug, Xapian::Query("Zsurviv")));
+  EXPECT_EQ(c[tagged], 1.0);
+  EXPECT_EQ(c[brand], 1.0);
+  EXPECT_EQ(c[disease], 0.5);
+  // Without synonyms every word is its own term, as before.
+  c = coverage(any({"Zriluzol", "Zrilutek", "Zsurviv"}));
+  EXPECT_DOUBLE_EQ(c[tagged], 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(c[brand], 2.0 / 3.0);
 }
 
 // With a term-frequency cache the feedback computes Xapian's ESet weights itself: the same
