@@ -2,7 +2,9 @@
 #include "searcher/evaluation.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +12,29 @@ namespace medsearch::searcher {
 
 using corpus::ErrorCode;
 using corpus::make_error;
+
+namespace {
+
+// The whole field or nothing: stoi and stod stop at the first bad character, so '2x' was read
+// as relevance 2 and '9abc' as score 9. trec_eval's runs may write a '+'.
+bool parse_int(const std::string& field, int& value) {
+  const char* begin = field.data() + (field.size() > 1 && field[0] == '+' ? 1 : 0);
+  const char* end = field.data() + field.size();
+  auto [at, ec] = std::from_chars(begin, end, value);
+  return ec == std::errc() && at == end;
+}
+
+// A score that orders: NaN compares false with everything (the sort's order breaks), and an
+// infinite score or one out of range says the run is broken rather than ranked.
+enum class Number { ok, not_a_number, not_finite };
+Number parse_score(const std::string& field, double& value) {
+  char* end = nullptr;
+  value = std::strtod(field.c_str(), &end);
+  if (end != field.c_str() + field.size()) return Number::not_a_number;
+  return std::isfinite(value) ? Number::ok : Number::not_finite;
+}
+
+}  // namespace
 
 corpus::Result<Qrels> read_qrels(const std::string& path) {
   std::ifstream in(path);
@@ -31,11 +56,10 @@ corpus::Result<Qrels> read_qrels(const std::string& path) {
     } else {
       return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": expected 3 or 4 fields");
     }
-    try {
-      qrels[qid][doc] = std::stoi(rel);
-    } catch (...) {
-      return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": relevance is not a number");
-    }
+    int value = 0;
+    if (!parse_int(rel, value))
+      return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": relevance '" + rel + "' is not an integer");
+    qrels[qid][doc] = value;
   }
   return qrels;
 }
@@ -57,11 +81,17 @@ corpus::Result<Run> read_run(const std::string& path) {
     if (auto [at, added] = seen[qid].emplace(doc, n); !added)
       return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": document " + doc + " appears twice for query " +
                                               qid + " (first on line " + std::to_string(at->second) + ")");
-    try {
-      run[qid].push_back({doc, std::stod(score)});
-    } catch (...) {
-      return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": score is not a number");
+    double value = 0;
+    switch (parse_score(score, value)) {
+      case Number::ok:
+        break;
+      case Number::not_a_number:
+        return make_error(ErrorCode::parse, path + ":" + std::to_string(n) + ": score '" + score + "' is not a number");
+      case Number::not_finite:
+        return make_error(ErrorCode::parse,
+                          path + ":" + std::to_string(n) + ": score '" + score + "' is not a finite number");
     }
+    run[qid].push_back({doc, value});
   }
   return run;
 }

@@ -21,10 +21,12 @@ struct RunEntry {
 using Run = std::map<std::string, std::vector<RunEntry>>;
 
 // Reads BEIR qrels TSV (`query-id corpus-id score`, with a header line) or TREC qrels
-// (`qid iter docno rel`).
+// (`qid iter docno rel`). A line with another number of fields, or a relevance that is not a
+// whole integer ('2x', '1.7'), is an error naming the line.
 corpus::Result<Qrels> read_qrels(const std::string& path);
 // Reads a TREC run (`qid Q0 docno rank score tag`). A document listed twice for one query is an
-// error naming the line, as in trec_eval.
+// error naming the line, as in trec_eval; so is a score that is not a whole finite number
+// ('9abc', 'nan', 'inf').
 corpus::Result<Run> read_run(const std::string& path);
 
 struct QueryScores {

@@ -346,6 +346,56 @@ TEST(Evaluation, RunWithADocumentTwiceForAQueryIsRefused) {
   EXPECT_TRUE(ms::read_run(path).ok());
 }
 
+// Numbers were read with stoi/stod, which stop at the first bad character: a score of '9abc'
+// counted as 9 (q1's nDCG@10 0.8597 instead of an error), a relevance of '2x' as 2 and '1.7' as
+// 1, and a score 'nan' broke the sort's ordering. Each is refused naming the line and the value.
+TEST(Evaluation, NumbersWithTrailingTextOrNotFiniteAreRefused) {
+  medsearch::test::TempDir dir;
+  const std::string qrels_path = dir.str("qrels.tsv");
+  const std::string run_path = dir.str("run.txt");
+  const struct {
+    const char* qrels_line;
+    const char* reason;
+  } bad_qrels[] = {
+      {"q1\td1\t2x", "relevance '2x' is not an integer"},
+      {"q1\td1\t1.7", "relevance '1.7' is not an integer"},
+      {"q1 0 d1 abc", "relevance 'abc' is not an integer"},
+      {"q1\td1\t99999999999", "relevance '99999999999' is not an integer"},
+  };
+  for (const auto& c : bad_qrels) {
+    std::ofstream(qrels_path) << "query-id\tcorpus-id\tscore\nq1\td2\t1\n" << c.qrels_line << "\n";
+    auto qrels = ms::read_qrels(qrels_path);
+    ASSERT_FALSE(qrels.ok()) << c.qrels_line;
+    EXPECT_EQ(qrels.error().message, qrels_path + ":3: " + c.reason);
+  }
+  std::ofstream(qrels_path) << "query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td2\t-1\nq2 0 d3 +1\n";
+  auto qrels = ms::read_qrels(qrels_path);
+  ASSERT_TRUE(qrels.ok()) << qrels.error().message;
+  EXPECT_EQ((*qrels)["q1"]["d2"], -1);
+  EXPECT_EQ((*qrels)["q2"]["d3"], 1);
+
+  const struct {
+    const char* score;
+    const char* reason;
+  } bad_scores[] = {
+      {"9abc", "score '9abc' is not a number"},
+      {"abc", "score 'abc' is not a number"},
+      {"nan", "score 'nan' is not a finite number"},
+      {"-inf", "score '-inf' is not a finite number"},
+      {"1e999", "score '1e999' is not a finite number"},
+  };
+  for (const auto& c : bad_scores) {
+    std::ofstream(run_path) << "q1 Q0 d2 1 9 t\nq1 Q0 d1 2 " << c.score << " t\n";
+    auto run = ms::read_run(run_path);
+    ASSERT_FALSE(run.ok()) << c.score;
+    EXPECT_EQ(run.error().message, run_path + ":2: " + c.reason);
+  }
+  std::ofstream(run_path) << "q1 Q0 d2 1 9 t\r\nq1 Q0 d1 2 -1.5e-3 t\r\n";
+  auto run = ms::read_run(run_path);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ((*run)["q1"][1].score, -1.5e-3);
+}
+
 // A query file's lines that would make a broken run are reported and skipped: an id given twice
 // (its records written twice under one qid, which the evaluator counts twice), an empty id or
 // one with a space (a run line of 5 or 7 fields), empty text.
