@@ -7,20 +7,24 @@
 #   scripts/train-rerank.sh --out /tmp/model.json --data DIR
 # Extra arguments go to medsearch-train, replacing the settings below they name (e.g.
 # --feedback-docs 0 to train without feedback, --depth 100).
+# Environment: MEDSEARCH_BUILD_DIR (default build/, as for scripts/build.sh); MEDSEARCH_BIN, a
+# folder of already built medsearch-index and medsearch-train, used as they are (no build).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="$root/../shared/data"
 out="$root/searcher/rerank_model.json"
 extra=()
+usage_error() { echo "train-rerank: $1 (scripts/train-rerank.sh --help)" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --data) data="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --data) [ $# -ge 2 ] || usage_error "--data needs a folder"; data="$2"; shift 2 ;;
+    --out) [ $# -ge 2 ] || usage_error "--out needs a file"; out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) extra+=("$1"); shift ;;
   esac
 done
-for f in scifact/corpus.jsonl scifact/qrels/train.tsv nfcorpus/corpus.jsonl nfcorpus/qrels/dev.tsv; do
+for f in scifact/corpus.jsonl scifact/queries.jsonl scifact/qrels/train.tsv \
+  nfcorpus/corpus.jsonl nfcorpus/queries.jsonl nfcorpus/qrels/dev.tsv; do
   [ -r "$data/$f" ] || { echo "train-rerank: cannot read $data/$f (give --data DIR)" >&2; exit 2; }
 done
 # The shipped model's settings; an option given to this script replaces its setting here
@@ -41,8 +45,14 @@ if [ "${MEDSEARCH_TRAIN_PRINT:-}" = 1 ]; then  # print the command instead of ru
   printf '%s\n' "${args[@]}" ${extra[@]+"${extra[@]}"}
   exit 0
 fi
-MEDSEARCH_TARGETS="medsearch-index medsearch-train" "$root/scripts/build.sh" >&2
-bin="$root/${MEDSEARCH_BUILD_DIR:-build}/bin"
+if [ -n "${MEDSEARCH_BIN:-}" ]; then
+  bin="$MEDSEARCH_BIN"
+else
+  # The same folder scripts/build.sh builds into (an absolute MEDSEARCH_BUILD_DIR was looked for
+  # under the repository).
+  MEDSEARCH_TARGETS="medsearch-index medsearch-train" "$root/scripts/build.sh" >&2
+  bin="$(cd "${MEDSEARCH_BUILD_DIR:-$root/build}" && pwd)/bin"
+fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/medsearch-train.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 for ds in scifact nfcorpus; do

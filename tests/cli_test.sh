@@ -152,6 +152,17 @@ train_script="$(cd "$fixtures/../.." && pwd)/scripts/train-rerank.sh"
 mkdir -p "$work/fake-data/scifact/qrels" "$work/fake-data/nfcorpus/qrels"
 touch "$work/fake-data/scifact/corpus.jsonl" "$work/fake-data/scifact/qrels/train.tsv" \
   "$work/fake-data/nfcorpus/corpus.jsonl" "$work/fake-data/nfcorpus/qrels/dev.tsv"
+# A missing queries file is refused before the minutes of indexing, not by medsearch-train after.
+MEDSEARCH_TRAIN_PRINT=1 bash "$train_script" --data "$work/fake-data" >/dev/null 2>"$work/err"; status=$?
+check "train-rerank: no queries.jsonl exits 2" test "$status" -eq 2
+check "train-rerank: names the missing queries file" grep -q "cannot read $work/fake-data/scifact/queries.jsonl" "$work/err"
+touch "$work/fake-data/scifact/queries.jsonl" "$work/fake-data/nfcorpus/queries.jsonl"
+bash "$train_script" --data >/dev/null 2>"$work/err"; status=$?
+check "train-rerank: --data without a value exits 2" test "$status" -eq 2
+check "train-rerank: --data without a value says so" grep -q -- "--data needs a folder" "$work/err"
+bash "$train_script" --help >"$work/help" 2>&1; status=$?
+check "train-rerank --help exits 0" test "$status" -eq 0
+check "train-rerank --help ends its sentence" grep -q -- "--feedback-docs 0 to train without feedback" "$work/help"
 MEDSEARCH_TRAIN_PRINT=1 bash "$train_script" --data "$work/fake-data" --depth 100 --feedback-docs=0 >"$work/train-args" 2>&1
 check "train-rerank: --depth given once (100)" test "$(grep -c '^--depth' "$work/train-args")" -eq 1
 check "train-rerank: the given --depth wins" bash -c "grep -A1 -x -- '--depth' '$work/train-args' | grep -qx 100"
