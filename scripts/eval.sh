@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Evaluates medsearch on a BEIR-format collection: indexes DATASET_DIR/corpus.jsonl, runs the
-# judged queries of SPLIT (DATASET_DIR/qrels/SPLIT.tsv) and prints nDCG@10 (linear gain, as
-# trec_eval's ndcg_cut), Recall@100 and MRR@10.
+# Evaluates medsearch on a BEIR-format collection: indexes DATASET_DIR/corpus.jsonl, runs every
+# query of DATASET_DIR/queries.jsonl, scores those judged in DATASET_DIR/qrels/SPLIT.tsv and
+# prints nDCG@10 (linear gain, as trec_eval's ndcg_cut), Recall@100 and MRR@10.
 #
 #   scripts/eval.sh ../shared/data/scifact train
 #   scripts/eval.sh ../shared/data/nfcorpus dev --per-query
@@ -10,21 +10,27 @@
 # Extra arguments after the options go to medsearch-index (e.g. --passage-bytes 2000).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-[ $# -ge 2 ] || usage
+help() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage_error() { echo "eval: $1" >&2; help >&2; exit 2; }
+for a in "$@"; do case "$a" in -h|--help) help; exit 0 ;; esac; done
+[ $# -ge 2 ] || usage_error "expected DATASET_DIR SPLIT"
 dataset="$1"; split="$2"; shift 2
 per_query=0; index=""; index_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --per-query) per_query=1; shift ;;
-    --index) index="$2"; shift 2 ;;
-    -h|--help) usage ;;
+    --index) [ $# -ge 2 ] || usage_error "--index needs a folder"; index="$2"; shift 2 ;;
     *) index_args+=("$1"); shift ;;
   esac
 done
-for f in corpus.jsonl queries.jsonl "qrels/$split.tsv"; do
+for f in corpus.jsonl queries.jsonl; do
   [ -f "$dataset/$f" ] || { echo "eval: $dataset/$f not found" >&2; exit 2; }
 done
+if [ ! -f "$dataset/qrels/$split.tsv" ]; then
+  splits="$(cd "$dataset/qrels" 2>/dev/null && ls -- *.tsv 2>/dev/null | sed 's/\.tsv$//' | tr '\n' ' ' | sed 's/ $//' || true)"
+  echo "eval: $dataset/qrels/$split.tsv not found (splits there: ${splits:-none})" >&2
+  exit 2
+fi
 bin="$root/build/bin"
 if [ ! -x "$bin/medsearch-eval" ] || [ ! -x "$bin/medsearch-index" ] || [ ! -x "$bin/medsearch-search" ]; then
   "$root/scripts/install-deps.sh"

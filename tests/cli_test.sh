@@ -146,6 +146,23 @@ for extra in "--source research" "--offset 5" "--per-record 2" "--year-from 2000
 done
 check "the refused option is named" grep -q "does not apply to --queries/--run\|not both" "$work/err"
 
+# scripts/eval.sh's arguments (refused before anything is built or indexed): --help is not an
+# error and shows the comment only, a split without qrels names the splits there, --index needs
+# a folder.
+eval_script="$(cd "$fixtures/../.." && pwd)/scripts/eval.sh"
+bash "$eval_script" --help >"$work/help" 2>&1; status=$?
+check "eval.sh --help exits 0" test "$status" -eq 0
+check "eval.sh --help shows the usage" grep -q "scripts/eval.sh DIR SPLIT --index" "$work/help"
+check "eval.sh --help shows no code" bash -c "! grep -q 'set -euo' '$work/help'"
+bash "$eval_script" "$fixtures/beir" >/dev/null 2>"$work/err"; status=$?
+check "eval.sh without SPLIT exits 2" test "$status" -eq 2
+bash "$eval_script" "$fixtures/beir" train >/dev/null 2>"$work/err"; status=$?
+check "eval.sh with a split without qrels exits 2" test "$status" -eq 2
+check "eval.sh names the splits there" grep -q "qrels/train.tsv not found (splits there: test)" "$work/err"
+bash "$eval_script" "$fixtures/beir" test --index >/dev/null 2>"$work/err"; status=$?
+check "eval.sh --index without a folder exits 2" test "$status" -eq 2
+check "eval.sh --index without a folder says so" grep -q -- "--index needs a folder" "$work/err"
+
 # scripts/train-rerank.sh: an option given to it replaces the shipped model's setting instead of
 # reaching medsearch-train twice (which CLI11 refuses). The printed command, no training.
 train_script="$(cd "$fixtures/../.." && pwd)/scripts/train-rerank.sh"
