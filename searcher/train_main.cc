@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -22,6 +23,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "searcher/evaluation.h"
 #include "searcher/rerank.h"
@@ -207,6 +209,20 @@ int main(int argc, char** argv) {
     allowed[index] = true;
   }
 
+  // A model file that cannot be written is found out now, not after minutes of training.
+  if (!out_path.empty()) {
+    std::error_code ec;
+    const std::filesystem::path out_dir = std::filesystem::absolute(out_path, ec).parent_path();
+    if (ec || !std::filesystem::is_directory(out_dir, ec) || ::access(out_dir.c_str(), W_OK) != 0) {
+      std::cerr << "medsearch-train: --out " << out_path << ": " << out_dir.string() << " is not a writable folder\n";
+      return 2;
+    }
+    if (std::filesystem::is_directory(out_path, ec)) {
+      std::cerr << "medsearch-train: --out " << out_path << ": is a folder\n";
+      return 2;
+    }
+  }
+
   std::vector<Set> sets;
   std::ostringstream trained_on;
   for (const std::string& spec : set_specs) {
@@ -334,10 +350,15 @@ int main(int argc, char** argv) {
   if (!out_path.empty()) {
     nlohmann::json j = model.to_json();
     if (!report.empty()) j["cross_validation"] = report;
-    std::ofstream out(out_path);
+    // Written beside and renamed over: a failed write leaves the previous model whole.
+    const std::string tmp_path = out_path + ".tmp";
+    std::ofstream out(tmp_path);
     out << j.dump(2) << "\n";
-    if (!out) {
+    out.close();
+    std::error_code ec;
+    if (!out || (std::filesystem::rename(tmp_path, out_path, ec), ec)) {
       std::cerr << "medsearch-train: " << out_path << ": write failed\n";
+      std::filesystem::remove(tmp_path, ec);
       return 2;
     }
     std::cerr << "medsearch-train: wrote " << out_path << "\n";

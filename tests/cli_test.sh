@@ -131,6 +131,15 @@ printf 'query-id\tcorpus-id\tscore\n1\td1\t0\n' >"$work/zero.tsv"
 check "train with no judged queries exits 2" test "$status" -eq 2
 check "train with no judged queries says so" grep -q "zero: no judged queries" "$work/err"
 check "train with no judged queries writes no model" test ! -e "$work/zero-model.json"
+# A model file that cannot be written is refused before training, not after it.
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
+  --folds 0 --out "$work/no-such-folder/model.json" >"$work/out" 2>"$work/err"; status=$?
+check "train --out in a missing folder exits 2" test "$status" -eq 2
+check "train --out in a missing folder says so" grep -q "no-such-folder is not a writable folder" "$work/err"
+check "train --out in a missing folder trains nothing" bash -c "! grep -q 'judged queries' '$work/err' && ! grep -q fitted '$work/out'"
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
+  --folds 0 --out "$work" >/dev/null 2>"$work/err"; status=$?
+check "train --out a folder exits 2" test "$status" -eq 2
 { head -n 2 "$fixtures/beir/queries.jsonl"; echo 'not json'; head -n 1 "$fixtures/beir/queries.jsonl"; } >"$work/bad-queries.jsonl"
 "$bin/medsearch-search" --db "$work/beir" --queries "$work/bad-queries.jsonl" --run "$work/bad.run" 2>"$work/err"; status=$?
 check "batch run with rejected lines exits 1" test "$status" -eq 1
