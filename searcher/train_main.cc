@@ -223,16 +223,29 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::vector<Set> sets;
-  std::ostringstream trained_on;
+  // Every --set is checked before the first is loaded. A name given twice would share one entry
+  // of the model's cross_validation report (the second set's figures replaced the first's).
+  std::vector<std::vector<std::string>> specs;
   for (const std::string& spec : set_specs) {
     std::vector<std::string> parts;
     std::stringstream ss(spec);
     for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
-    if (parts.size() != 4) {
+    if (parts.size() != 4 || parts[0].empty()) {
       std::cerr << "medsearch-train: --set " << spec << ": expected NAME:INDEX:QUERIES:QRELS\n";
       return 2;
     }
+    for (const auto& earlier : specs) {
+      if (earlier[0] == parts[0]) {
+        std::cerr << "medsearch-train: --set " << spec << ": the name " << parts[0] << " is given twice\n";
+        return 2;
+      }
+    }
+    specs.push_back(std::move(parts));
+  }
+
+  std::vector<Set> sets;
+  std::ostringstream trained_on;
+  for (const std::vector<std::string>& parts : specs) {
     auto searcher = ms::Searcher::open(parts[1]);
     if (!searcher.ok()) {
       std::cerr << "medsearch-train: " << searcher.error().message << "\n";
@@ -255,7 +268,11 @@ int main(int argc, char** argv) {
     }
     Set set;
     set.name = parts[0];
+    std::map<std::string, bool> in_queries;  // judged query id -> found in the queries file
+    for (const auto& [qid, judged] : *qrels)
+      if (std::any_of(judged.begin(), judged.end(), [](const auto& p) { return p.second > 0; })) in_queries[qid] = false;
     for (const ms::BatchQuery& bq : *queries) {
+      if (auto it = in_queries.find(bq.id); it != in_queries.end()) it->second = true;
       auto judged = qrels->find(bq.id);
       if (judged == qrels->end()) continue;
       std::vector<double> ideal_gains;
@@ -287,8 +304,31 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::cerr << "medsearch-train: " << set.name << ": " << set.queries.size() << " judged queries\n";
+    // Judged queries the queries file lacks are left out of the fit; say so rather than train
+    // on fewer queries than the qrels promise (ids that differ, a queries file of another split).
+    std::size_t missing = 0;
+    std::string first_missing;
+    for (const auto& [qid, found] : in_queries) {
+      if (found) continue;
+      if (missing++ == 0) first_missing = qid;
+    }
+    if (missing > 0)
+      std::cerr << "medsearch-train: " << set.name << ": note: " << missing << " judged quer" << (missing == 1 ? "y" : "ies")
+                << " of " << parts[3] << " not in " << parts[2] << " (left out; the first is " << first_missing << ")\n";
     trained_on << (sets.empty() ? "" : ", ") << set.name << " (" << set.queries.size() << " queries)";
     sets.push_back(std::move(set));
+  }
+
+  // A fold holds out the queries whose position modulo --folds is its number: with more folds
+  // than any set has queries, some would hold out nothing and fit for nothing.
+  if (folds > 1) {
+    std::size_t most = 0;
+    for (const Set& set : sets) most = std::max(most, set.queries.size());
+    if (static_cast<std::size_t>(folds) > most) {
+      std::cerr << "medsearch-train: --folds " << folds << " is more than the judged queries of every set (at most "
+                << most << "); give --folds " << most << " or fewer (0: no cross-validation)\n";
+      return 2;
+    }
   }
 
   nlohmann::json report = nlohmann::json::object();

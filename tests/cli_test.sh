@@ -131,6 +131,26 @@ printf 'query-id\tcorpus-id\tscore\n1\td1\t0\n' >"$work/zero.tsv"
 check "train with no judged queries exits 2" test "$status" -eq 2
 check "train with no judged queries says so" grep -q "zero: no judged queries" "$work/err"
 check "train with no judged queries writes no model" test ! -e "$work/zero-model.json"
+# More folds than any set has queries, a set name given twice: refused (exit 2). Judged queries
+# that the queries file lacks: a note naming them, and the others train.
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
+  --folds 4 >"$work/out" 2>"$work/err"; status=$?
+check "train --folds above the query count exits 2" test "$status" -eq 2
+check "train --folds above the query count says so" grep -q -- "--folds 4 is more than the judged queries of every set (at most 3)" "$work/err"
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
+  --folds 3 >"$work/out" 2>"$work/err"; status=$?
+check "train --folds equal to the query count exits 0" test "$status" -eq 0
+check "train --folds 3 reports the three queries" grep -qE '^fixture +3 ' "$work/out"
+"$bin/medsearch-train" --set "a:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" \
+  --set "a:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 --folds 0 >/dev/null 2>"$work/err"; status=$?
+check "train with a set name twice exits 2" test "$status" -eq 2
+check "train with a set name twice says so" grep -q "the name a is given twice" "$work/err"
+printf 'query-id\tcorpus-id\tscore\n1\td1\t1\n9\td3\t1\n' >"$work/extra-judged.tsv"
+"$bin/medsearch-train" --set "x:$work/beir:$fixtures/beir/queries.jsonl:$work/extra-judged.tsv" --depth 10 --folds 0 \
+  >/dev/null 2>"$work/err"; status=$?
+check "train with judged queries not in the queries file exits 0" test "$status" -eq 0
+check "train names the judged queries it lacks" grep -q "x: note: 1 judged query of $work/extra-judged.tsv not in .*queries.jsonl (left out; the first is 9)" "$work/err"
+
 # A model file that cannot be written is refused before training, not after it.
 "$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
   --folds 0 --out "$work/no-such-folder/model.json" >"$work/out" 2>"$work/err"; status=$?
