@@ -34,6 +34,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   const ms::Evaluation e = ms::evaluate(*qrels, *run);
+  // Scores of 0 from a run that could not match the qrels look like a bad system, not a bad
+  // input: say when the run is empty or its query ids are not the judged ones.
+  std::size_t unjudged = 0;
+  std::string first_unjudged;
+  for (const auto& [qid, entries] : *run) {
+    if (e.per_query.count(qid)) continue;
+    if (unjudged++ == 0) first_unjudged = qid;
+  }
+  if (run->empty()) {
+    std::cerr << "medsearch-eval: note: " << run_path << " has no run lines: every judged query scores 0\n";
+  } else if (unjudged == run->size()) {
+    std::cerr << "medsearch-eval: note: none of the " << run->size() << " queries of " << run_path
+              << " has a relevant document in " << qrels_path << " (the first is " << first_unjudged
+              << "): every judged query scores 0; are these the query ids of the qrels?\n";
+  } else if (unjudged > 0) {
+    std::cerr << "medsearch-eval: note: " << unjudged << " of the " << run->size() << " queries of " << run_path
+              << " have no relevant document in " << qrels_path << " and are not scored (the first is " << first_unjudged
+              << ")\n";
+  }
   if (per_query) {
     for (const auto& [qid, s] : e.per_query)
       std::printf("%s\tndcg_cut_10=%.4f\trecall_100=%.4f\trecip_rank_10=%.4f\n", qid.c_str(), s.ndcg10, s.recall100, s.mrr10);

@@ -67,6 +67,20 @@ check "best record first" grep -q '^1 Q0 d1 1 ' "$work/run.txt"
 "$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/run.txt" >"$work/eval.txt"
 check "evaluator reads the run" grep -qx $'ndcg_cut_10\t1.0000' "$work/eval.txt"
 
+# An empty run, or one whose query ids are not the judged ones, scores 0 as trec_eval -c does,
+# with a note that says why; unjudged queries of a run are counted in a note.
+: >"$work/empty.run"
+"$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/empty.run" >"$work/eval.txt" 2>"$work/err"; status=$?
+check "eval of an empty run exits 0" test "$status" -eq 0
+check "eval of an empty run scores 0" grep -qx $'ndcg_cut_10\t0.0000' "$work/eval.txt"
+check "eval of an empty run says so" grep -q "empty.run has no run lines: every judged query scores 0" "$work/err"
+sed 's/^/x/' "$work/run.txt" >"$work/other-ids.run"
+"$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/other-ids.run" >/dev/null 2>"$work/err"
+check "eval of a run with other query ids says so" grep -q "none of the 3 queries of .*other-ids.run has a relevant document" "$work/err"
+{ cat "$work/run.txt"; echo "4 Q0 d5 1 1.0 t"; } >"$work/unjudged.run"
+"$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/unjudged.run" >/dev/null 2>"$work/err"
+check "eval notes the run's unjudged query" grep -q "1 of the 4 queries of .*unjudged.run have no relevant document .* (the first is 4)" "$work/err"
+
 # 7. medsearch-train: --features restricts what the model weighs; the model it writes loads.
 "$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" \
   --depth 10 --folds 0 --restarts 1 --features coverage,title_idf --out "$work/model.json" >"$work/train.txt" 2>"$work/err"; status=$?
