@@ -8,6 +8,20 @@ cd "$root"
 port="${MEDSEARCH_PORT:-8080}"
 host="${MEDSEARCH_HOST:-127.0.0.1}"
 
+# Checked before anything is built or indexed, and before the banner says the server is up: a
+# second run.sh on a port already served printed "medsearch is serving ..." and then failed to
+# bind, and could replace var/index under the first one's feet.
+if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
+  echo "run: MEDSEARCH_PORT must be a port number (1-65535), not '$port'" >&2
+  exit 2
+fi
+probe="$host"
+case "$probe" in 0.0.0.0|::|'[::]') probe=127.0.0.1 ;; esac
+if (: <"/dev/tcp/$probe/$port") 2>/dev/null; then
+  echo "run: $host:$port is in use (another medsearch-server or run.sh?); stop it or set MEDSEARCH_PORT" >&2
+  exit 1
+fi
+
 scripts/install-deps.sh
 MEDSEARCH_TARGETS="medsearch-index medsearch-search medsearch-server" scripts/build.sh
 bin="$root/build/bin"
