@@ -14,6 +14,20 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
+# An --out that cannot be a folder is a message and exit 2 (it was a Python traceback, exit 1),
+# and so is a data folder without the collections (exit 1).
+touch "$tmp/a-file"
+for out in "$tmp/a-file" "$tmp/a-file/sub"; do
+  status=0; "$src/scripts/gen-corpus" --passages 10 --data "$data" --out "$out" 2>"$tmp/err" || status=$?
+  [ "$status" -eq 2 ] || { echo "FAIL: --out $out exits $status, want 2"; exit 1; }
+  grep -q "^gen-corpus: --out $out: " "$tmp/err" || { echo "FAIL: --out $out: $(cat "$tmp/err")"; exit 1; }
+  ! grep -q Traceback "$tmp/err" || { echo "FAIL: --out $out gave a traceback"; exit 1; }
+done
+status=0; "$src/scripts/gen-corpus" --passages 10 --data "$tmp/no-data" --out "$tmp/x" 2>"$tmp/err" || status=$?
+[ "$status" -eq 2 ] && grep -q "cannot read $tmp/no-data/scifact/corpus.jsonl" "$tmp/err" ||
+  { echo "FAIL: a missing --data exits $status: $(cat "$tmp/err")"; exit 1; }
+echo "ok: --out and --data errors"
+
 gen() { "$src/scripts/gen-corpus" --passages 400 --data "$data" "$@" 2>/dev/null; }
 gen --seed 3 --out "$tmp/a"
 gen --seed 3 --out "$tmp/b"
