@@ -8,9 +8,11 @@
 #   scripts/eval.sh DIR SPLIT --index /tmp/idx   # keep (and reuse) the index there
 #
 # Extra arguments after the options go to medsearch-index (e.g. --passage-bytes 2000).
+# The binaries are brought up to date first (scripts/build.sh, incremental); MEDSEARCH_BIN, a
+# folder of built medsearch-index, -search and -eval, is used as it is instead.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-help() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+help() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 usage_error() { echo "eval: $1" >&2; help >&2; exit 2; }
 for a in "$@"; do case "$a" in -h|--help) help; exit 0 ;; esac; done
 [ $# -ge 2 ] || usage_error "expected DATASET_DIR SPLIT"
@@ -31,10 +33,16 @@ if [ ! -f "$dataset/qrels/$split.tsv" ]; then
   echo "eval: $dataset/qrels/$split.tsv not found (splits there: ${splits:-none})" >&2
   exit 2
 fi
-bin="$root/build/bin"
-if [ ! -x "$bin/medsearch-eval" ] || [ ! -x "$bin/medsearch-index" ] || [ ! -x "$bin/medsearch-search" ]; then
-  "$root/scripts/install-deps.sh"
-  MEDSEARCH_TARGETS="medsearch-index medsearch-search medsearch-eval" "$root/scripts/build.sh"
+if [ -n "${MEDSEARCH_BIN:-}" ]; then
+  bin="$MEDSEARCH_BIN"
+else
+  # Built every time (a no-op when current): binaries that existed were used as they were, so
+  # a change to the ranking code was evaluated with the binary from before it.
+  bin="$root/build/bin"
+  if [ ! -x "$bin/medsearch-eval" ] || [ ! -x "$bin/medsearch-index" ] || [ ! -x "$bin/medsearch-search" ]; then
+    "$root/scripts/install-deps.sh"
+  fi
+  MEDSEARCH_TARGETS="medsearch-index medsearch-search medsearch-eval" "$root/scripts/build.sh" >&2
 fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 if [ -z "$index" ]; then index="$work/index"; fi
@@ -42,9 +50,12 @@ if [ ! -e "$index" ]; then
   "$bin/medsearch-index" --db "$index" --progress none -q "${index_args[@]}" "$dataset/corpus.jsonl" >&2
 fi
 start=$(date +%s.%N)
-"$bin/medsearch-search" --db "$index" --queries "$dataset/queries.jsonl" --run "$work/run.txt" --limit 100 >&2
+"$bin/medsearch-search" --db "$index" --queries "$dataset/queries.jsonl" --run "$work/run.txt" --limit 100 \
+  2>"$work/search.err" || { cat "$work/search.err" >&2; exit 1; }
 end=$(date +%s.%N)
-queries=$(cut -d' ' -f1 "$work/run.txt" | sort -u | wc -l)
+cat "$work/search.err" >&2
+# Every query run, those without a result too (counting the run's query ids left them out).
+queries=$(sed -n 's/^queries \([0-9]*\), failed.*/\1/p' "$work/search.err")
 echo "dataset	$(basename "$dataset") ($split)"
 args=(--qrels "$dataset/qrels/$split.tsv" --run "$work/run.txt")
 [ "$per_query" -eq 1 ] && args+=(--per-query)
