@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The web page's end-to-end test in a real browser (ctest label "browser"): installs node,
 # npm and Debian's chromium when missing (as root or via sudo), installs playwright-core into
-# tests/browser/node_modules (once per package-lock.json), indexes corpus/samples into a
-# temporary folder, serves it with medsearch-server on a free loopback port and runs
+# tests/browser/node_modules (once per package-lock.json), indexes corpus/samples and
+# tests/fixtures/web.jsonl (records with markup, script, right-to-left text and long words in
+# their titles, text and citations) into a temporary folder, serves it with medsearch-server on a free loopback port and runs
 # search.test.mjs against it. The server is always stopped.
 #
 # Usage: tests/browser/run.sh [BIN_DIR [ARTIFACTS_DIR]]   (defaults: build/bin, build/artifacts)
@@ -73,7 +74,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$bin/medsearch-index" --db "$tmp/index" --progress none -q "$root"/corpus/samples/*.jsonl
+"$bin/medsearch-index" --db "$tmp/index" --progress none -q "$root"/corpus/samples/*.jsonl \
+  "$root/tests/fixtures/web.jsonl"
 "$bin/medsearch-server" --db "$tmp/index" --host 127.0.0.1 --port 0 --quiet \
   --web-dir "$root/server/web" 2> "$tmp/server.log" &
 server_pid=$!

@@ -103,6 +103,11 @@ page.on('console', (msg) => {
   consoleErrors.push(text);
 });
 page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
+// A dialog can only come from script the page did not mean to run.
+page.on('dialog', (dialog) => {
+  consoleErrors.push(`dialog: ${dialog.message()}`);
+  dialog.dismiss().catch(() => {});
+});
 if (!api.suggest) expectedConsole.push(/status of 404.*\/suggest\?/);
 const baseExpected = [...expectedConsole];
 
@@ -358,6 +363,42 @@ await step('phone width: one column, filters behind a button, no sideways scroll
   await page.screenshot({ path: file, fullPage: false });
   console.log(`      screenshot: ${file}`);
   await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+// tests/fixtures/web.jsonl (indexed by run.sh beside the samples): records about the made-up
+// drug qwixtamab whose titles, headings, text and citations hold markup and script, one in
+// Arabic and Hebrew, one with a 140-character word.
+const HOSTILE = 'qwixtamab';
+
+await step('records with markup and script: shown as text, nothing runs, links stay safe', async () => {
+  const answered = nextSearch();
+  await page.goto(`${base}/?q=${HOSTILE}`);
+  const body = (await answered).body;
+  assert.ok(body.hits.length >= 3, `the web.jsonl fixture is indexed (got ${body.hits.length} hits)`);
+  await page.locator('article.hit').first().waitFor();
+  await page.locator('#references li').first().waitFor();
+  assert.equal(await page.evaluate(() => window.__medsearchPwned), undefined, 'no script from the data ran');
+  // Only the page's own elements: no element named in the data was created.
+  assert.equal(await page.locator('#content img, #content script, #content svg, #content b, #content i, #content h1').count(), 0);
+  assert.equal(await page.locator('#filters img, #filters script, #filters b, #filters i').count(), 0);
+  assert.equal(await page.locator('.snippet *:not(mark)').count(), 0);
+  // The markup is shown as the text it is.
+  const research = page.locator('article.hit', { hasText: 'Qwixtamab <script>' });
+  assert.equal(await research.count(), 1, 'the title with markup is shown as text');
+  assert.match(await research.locator('.hit-meta').innerText(), /<b>Results<\/b><script>/);
+  assert.match(await page.locator('#references').innerText(), /<a href="javascript:window.__medsearchPwned=6">click<\/a>/);
+  const label = page.locator('article.hit', { hasText: 'Not a heading' });
+  assert.match(await label.locator('.snippet').innerText(), /<mark>not a highlight<\/mark>/);
+  assert.equal(await label.locator('.snippet mark', { hasText: 'not a highlight' }).count(), 0);
+  // Links: only http(s) addresses, identifiers percent-encoded; javascript: is never a link.
+  const hrefs = await page.locator('#references a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  for (const href of hrefs) assert.match(href, /^(#(hit|ref)-\d+|https?:\/\/\S+)$/, href);
+  assert.ok(!hrefs.some((h) => /javascript:/i.test(h)), 'no javascript: link');
+  assert.ok(hrefs.some((h) => h.startsWith('https://pubmed.ncbi.nlm.nih.gov/12345%22%3E%3Cscript')), 'PMID link encoded');
+  // Facet values from the data are text too, and can be ticked.
+  const drugLabels = await page.locator('#facet-drug .facet-value').allInnerTexts();
+  assert.ok(drugLabels.includes('<b>qwixtamab</b>'), `drug facets: ${drugLabels}`);
+  assert.deepEqual(consoleErrors, []);
 });
 
 await step('no console errors and no requests off this server', async () => {
