@@ -401,6 +401,32 @@ await step('records with markup and script: shown as text, nothing runs, links s
   assert.deepEqual(consoleErrors, []);
 });
 
+await step('phone width 375px: long words wrap in passages, titles, headings and notices', async () => {
+  await page.setViewportSize({ width: 375, height: 740 });
+  try {
+    const sideways = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await page.goto(`${base}/?q=${HOSTILE}`);
+    await page.locator('article.hit').first().waitFor();
+    for (const summary of await page.locator('details.full-text summary').all()) await summary.click();
+    assert.ok(await page.locator('details.full-text[open]').count() >= 1, 'a full passage was opened');
+    assert.ok((await sideways()) <= 0, `the answer is ${await sideways()}px wider than the phone`);
+    const word = 'pneumonoultramicroscopicsilicovolcanoconiosis'.repeat(2);
+    const empty = nextSearch();
+    await page.goto(`${base}/?q=${word}`);
+    await empty;
+    await page.locator('#empty-heading').waitFor();
+    assert.ok((await sideways()) <= 0, `the empty state is ${await sideways()}px wider than the phone`);
+    const corrected = nextSearch();
+    await page.goto(`${base}/?q=${encodeURIComponent(`riluzle ${word}`)}`);
+    if ((await corrected).body?.spelling?.suggestion) {
+      await page.locator('#did-you-mean').waitFor();
+      assert.ok((await sideways()) <= 0, `"Did you mean" is ${await sideways()}px wider than the phone`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+});
+
 await step('no console errors and no requests off this server', async () => {
   assert.deepEqual(consoleErrors, []);
   assert.deepEqual(offsite, []);
