@@ -5,6 +5,8 @@
 // Every string from the server is inserted as text. The one exception is the snippet, which
 // the server sends HTML-escaped with <mark> around matched terms: it is split on the <mark>
 // tags and its entities decoded, so it too becomes text nodes and <mark> elements, never HTML.
+// Titles, passages, citations and names sit in elements with dir="auto" (or a <bdi>): Arabic
+// or Hebrew text runs right to left without reordering the page's own text around it.
 
 const PAGE_SIZE = 10;       // records per "page"; "Show more" adds this many
 const MAX_LIMIT = 100;      // the server's kMaxLimit
@@ -377,7 +379,7 @@ function renderActiveFilters(state) {
 
 function renderSpelling(state, suggestion) {
   const next = withState({ q: suggestion });
-  const link = el('a', { href: pageUrl(next), id: 'did-you-mean', text: suggestion,
+  const link = el('a', { href: pageUrl(next), id: 'did-you-mean', dir: 'auto', text: suggestion,
     onclick: (event) => {
       if (event.metaKey || event.ctrlKey || event.shiftKey) return;
       event.preventDefault();
@@ -397,16 +399,16 @@ function renderEmpty(state, spelling) {
     clear = el('button', { type: 'button', class: 'secondary', text: 'Clear all filters', onclick: () => clearFilters() });
   }
   return el('section', { class: 'empty', id: 'empty', 'aria-labelledby': 'empty-heading' },
-    el('h2', { id: 'empty-heading', text: `No passages match “${state.q}”` }),
+    el('h2', { id: 'empty-heading' }, 'No passages match “', el('bdi', { text: state.q }), '”'),
     el('ul', {}, tips), clear);
 }
 
 function hitMeta(hit) {
   const items = [];
-  if (hit.heading) items.push(el('span', { class: 'meta-section', text: hit.heading }));
+  if (hit.heading) items.push(el('span', { class: 'meta-section', dir: 'auto', text: hit.heading }));
   const c = hit.citation ?? {};
   const venue = c.journal || c.organisation || c.publisher;
-  if (venue) items.push(el('span', { text: venue }));
+  if (venue) items.push(el('span', { dir: 'auto', text: venue }));
   const year = hit.year ?? c.year;
   if (year) items.push(el('span', { text: String(year) }));
   if (hit.evidence_level) items.push(el('span', { text: facetLabel('evidence', hit.evidence_level) }));
@@ -432,18 +434,18 @@ function renderHit(hit) {
     if (i) metaLine.append(el('span', { class: 'sep', 'aria-hidden': 'true', text: ' · ' }));
     metaLine.append(item);
   });
-  const snippet = el('p', { class: 'snippet' });
+  const snippet = el('p', { class: 'snippet', dir: 'auto' });
   if (hit.snippet) appendSnippet(snippet, hit.snippet);
   else snippet.textContent = hit.text ?? '';
   // "Full passage" only where the snippet left something out.
   const shown = snippet.textContent.replace(/…/g, '').trim();
   const full = hit.text && hit.snippet && shown.length < String(hit.text).trim().length - 3
-    ? el('details', { class: 'full-text' }, el('summary', { text: 'Full passage' }), el('p', { text: hit.text }))
+    ? el('details', { class: 'full-text' }, el('summary', { text: 'Full passage' }), el('p', { dir: 'auto', text: hit.text }))
     : null;
   return el('li', {},
     el('article', { class: 'hit', id: `hit-${hit.rank}`, tabindex: '-1', 'aria-labelledby': titleId },
       el('h3', { class: 'hit-title', id: titleId },
-        el('span', { text: hit.title || hit.record_id }),
+        el('span', { dir: 'auto', text: hit.title || hit.record_id }),
         ref ? el('a', { class: 'ref-link', href: `#ref-${ref}`, 'aria-label': `Reference ${ref}`, text: `[${ref}]` }) : null),
       el('div', { class: 'hit-badges' }, badges(hit)),
       metaLine,
@@ -546,7 +548,7 @@ function renderReferences(response) {
     return el('li', { id: `ref-${ref.number}`, tabindex: '-1' },
       el('span', { class: 'ref-number', text: `[${ref.number}]` }),
       el('div', { class: 'ref-body' },
-        el('span', { class: 'ref-citation' }, citationNodes(ref)),
+        el('span', { class: 'ref-citation', dir: 'auto' }, citationNodes(ref)),
         el('span', { class: 'ref-meta' },
           el('span', { class: 'ref-source', text: sourceName.get(ref.source) ?? humanize(ref.source ?? '') }),
           dates.length ? ` · ${dates.join(', ')}` : '',
@@ -613,7 +615,7 @@ function renderFilters(state, facets) {
             go(withState({ [param]: next }));
           } }),
         el('label', { for: id },
-          el('span', { class: 'facet-value', text: facetLabel(param, value) }),
+          el('span', { class: 'facet-value', dir: 'auto', text: facetLabel(param, value) }),
           hasCount ? el('span', { class: 'count', 'data-count': String(v.count) },
             `${exact ? '' : '≈'}${formatCount(v.count)}`, srOnly(v.count === 1 ? ' record' : ' records')) : null));
     });
@@ -750,7 +752,7 @@ function showSuggestions(items) {
     id: `suggestion-${i}`, role: 'option', 'aria-selected': 'false', class: 'suggestion',
     onmousedown: (event) => event.preventDefault(),  // keep focus in the box
     onclick: () => chooseSuggestion(i),
-  }, el('span', { text: s.text }),
+  }, el('span', { dir: 'auto', text: s.text }),
   s.kind ? el('span', { class: 'suggestion-kind', text: s.kind }) : null)));
   list.hidden = false;
   $('#q').setAttribute('aria-expanded', 'true');

@@ -401,6 +401,28 @@ await step('records with markup and script: shown as text, nothing runs, links s
   assert.deepEqual(consoleErrors, []);
 });
 
+await step('right-to-left text: the question box, titles and passages take their own direction', async () => {
+  await page.goto(`${base}/?q=${HOSTILE}`);
+  const hit = page.locator('article.hit', { hasText: 'إرشادات' });
+  await hit.waitFor();
+  const direction = (locator) => locator.evaluate((e) => getComputedStyle(e).direction);
+  assert.equal(await direction(hit.locator('.hit-title > span').first()), 'rtl', 'an Arabic title runs right to left');
+  assert.equal(await direction(hit.locator('.snippet')), 'rtl', 'an Arabic passage runs right to left');
+  assert.equal(await direction(page.locator('.ref-citation', { hasText: 'الجمعية' })), 'rtl');
+  // Each part of the line under the title keeps its place: section, source, year from left to
+  // right, as for any other passage (unisolated, the Arabic parts swapped and the year led).
+  const left = (locator) => locator.evaluate((e) => e.getBoundingClientRect().left);
+  const parts = hit.locator('.hit-meta > span:not(.sep)');
+  assert.equal(await parts.count(), 3);
+  assert.ok(await left(parts.nth(0)) < await left(parts.nth(1)), 'section before source');
+  assert.ok(await left(parts.nth(1)) < await left(parts.nth(2)), 'source before year');
+  const input = page.getByRole('combobox', { name: 'Clinical question' });
+  await input.fill('ما هو علاج التصلب الجانبي الضموري؟');
+  assert.equal(await direction(input), 'rtl', 'an Arabic question is typed right to left');
+  await input.fill(ALS);
+  assert.equal(await direction(input), 'ltr');
+});
+
 await step('phone width 375px: long words wrap in passages, titles, headings and notices', async () => {
   await page.setViewportSize({ width: 375, height: 740 });
   try {
