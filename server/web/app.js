@@ -183,7 +183,12 @@ let inflight = null;
 // keyboard focus goes once the answer is shown: 'results', 'hit:<rank>' or 'keep'.
 async function go(state, { push = true, focus = 'keep' } = {}) {
   current = state;
-  if (push) history.pushState(null, '', pageUrl(state));
+  if (push) {
+    // The same search asked again is answered again but is not a second step for Back.
+    const url = pageUrl(state);
+    if (url === (location.search || location.pathname)) history.replaceState(null, '', url);
+    else history.pushState(null, '', url);
+  }
   syncForm(state);
   document.title = state.q ? `${state.q} – medsearch` : 'medsearch';
   if (!state.q) {
@@ -221,9 +226,10 @@ async function go(state, { push = true, focus = 'keep' } = {}) {
   showResults(state, response, focus);
 }
 
+// The box always shows the question of the answer on screen, also after Back or Forward
+// with the keyboard still in it.
 function syncForm(state) {
-  const input = $('#q');
-  if (document.activeElement !== input || !input.value.trim()) input.value = state.q;
+  $('#q').value = state.q;
   $('#year-from').value = state.year_from;
   $('#year-to').value = state.year_to;
 }

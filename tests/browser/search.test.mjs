@@ -243,6 +243,38 @@ await step('more results: "Show more" extends the answer and moves focus to the 
   assert.equal(await page.locator('#references li').count(), body.references.length);
 });
 
+await step('Back and Forward: one step per search, the box shows the question on screen', async () => {
+  const input = page.getByRole('combobox', { name: 'Clinical question' });
+  const search = async (q) => {
+    const answered = nextSearch();
+    await input.fill(q);
+    await input.press('Enter');
+    await answered;
+    await page.waitForFunction((title) => document.title.startsWith(title), q);
+  };
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('article.hit').first().waitFor();
+  await search('riluzole');
+  await search('riluzole');  // asked again: answered again, not a second step in the history
+  let back = nextSearch();
+  await page.goBack();
+  await back;
+  assert.equal(new URL(page.url()).searchParams.get('q'), ALS, 'one Back returns to the previous question');
+  assert.equal(await input.inputValue(), ALS);
+  const forward = nextSearch();
+  await page.goForward();
+  await forward;
+  assert.equal(await input.inputValue(), 'riluzole');
+  // Back while the keyboard is still in the box: the box follows the answer.
+  await search('metformin');
+  await input.focus();
+  back = nextSearch();
+  await page.goBack();
+  await back;
+  await page.waitForFunction(() => document.title.startsWith('riluzole'));
+  assert.equal(await input.inputValue(), 'riluzole', 'the box shows the question of the answer on screen');
+});
+
 await step('source filter: only guidelines, in the address, removable', async () => {
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
   await page.locator('section.group-research .hit').first().waitFor();
