@@ -834,7 +834,12 @@ function init() {
     target.classList.add('flash');
   });
 
-  window.addEventListener('popstate', () => go(readState(), { push: false }));
+  // popstate also comes with a move within the page (the skip link's #results, Back over it):
+  // only a different search is searched.
+  window.addEventListener('popstate', () => {
+    const state = readState();
+    if (pageUrl(state) !== pageUrl(current)) go(state, { push: false });
+  });
   go(readState(), { push: false });
 }
 

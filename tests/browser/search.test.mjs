@@ -275,6 +275,33 @@ await step('Back and Forward: one step per search, the box shows the question on
   assert.equal(await input.inputValue(), 'riluzole', 'the box shows the question of the answer on screen');
 });
 
+await step('skip link: moves to the results without searching again', async () => {
+  await page.goto(`${base}/?q=riluzole`);
+  await page.locator('article.hit').first().waitFor();
+  const searches = [];
+  const count = (req) => { if (new URL(req.url()).pathname === '/search') searches.push(req.url()); };
+  page.on('request', count);
+  try {
+    await page.locator('a.skip-link').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'results');
+    // A search started by the skip link would have been sent by now, before this one.
+    const answered = nextSearch();
+    const input = page.getByRole('combobox', { name: 'Clinical question' });
+    await input.fill('metformin');
+    await input.press('Enter');
+    await answered;
+    assert.equal(searches.length, 1, `searches sent: ${searches.join(', ')}`);
+  } finally {
+    page.off('request', count);
+  }
+  // Back from there is the riluzole answer (the #results step does not count as a search).
+  const back = nextSearch();
+  await page.goBack();
+  await back;
+  assert.equal(new URL(page.url()).searchParams.get('q'), 'riluzole');
+});
+
 await step('source filter: only guidelines, in the address, removable', async () => {
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
   await page.locator('section.group-research .hit').first().waitFor();
