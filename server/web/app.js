@@ -690,7 +690,12 @@ function lastWord(text) {
   return match ? match[1] : '';
 }
 
+// Closes the list and forgets any suggestions still on their way: once a question is asked
+// (or the box is left), a late answer from /suggest must not open the list over the results.
 function closeSuggestions() {
+  clearTimeout(suggest.timer);
+  suggest.controller?.abort();
+  suggest.controller = null;
   const list = $('#suggestions');
   list.hidden = true;
   list.replaceChildren();

@@ -381,6 +381,43 @@ await step('suggestions: typing a drug prefix offers it in a listbox', async () 
   assert.equal(await input.getAttribute('aria-expanded'), 'false');
 });
 
+await step('suggestions: none pop up over the answer once the question is asked', async () => {
+  if (!api.suggest) skip('this server has no GET /suggest yet');
+  await page.goto(`${base}/`);
+  // Hold the suggestions until the question has been answered, as a slow /suggest would.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  const asked = new Promise((resolve) => {
+    page.route('**/suggest?*', async (route) => {
+      resolve();
+      await held;
+      await route.continue().catch(() => {});  // the page may have given up on it
+    });
+  });
+  try {
+    const input = page.getByRole('combobox', { name: 'Clinical question' });
+    await input.pressSequentially('riluzole', { delay: 20 });
+    await asked;
+    const answered = nextSearch();
+    await input.press('Enter');
+    await answered;
+    await page.locator('article.hit').first().waitFor();
+    const settled = page.waitForEvent('requestfinished', (req) => req.url().includes('/suggest?'))
+      .catch(() => {});
+    const failed = page.waitForEvent('requestfailed', (req) => req.url().includes('/suggest?'));
+    release();
+    await Promise.race([settled, failed]);
+    // Whatever came back must not open the list over the answer.
+    const opened = await page.waitForFunction(() => !document.querySelector('#suggestions').hidden, null,
+      { timeout: 1000 }).then(() => true, () => false);
+    assert.equal(opened, false, 'the suggestion list opened over the answer');
+    assert.equal(await input.getAttribute('aria-expanded'), 'false');
+  } finally {
+    release();
+    await page.unroute('**/suggest?*');
+  }
+});
+
 await step('empty state: a question with no match says so and how to widen it', async () => {
   const answered = nextSearch();
   await page.goto(`${base}/?q=${encodeURIComponent('zqxjv wqpmz')}`);
