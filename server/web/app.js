@@ -817,8 +817,10 @@ function init() {
   // "/" jumps to the question box, as on most search sites.
   document.addEventListener('keydown', (event) => {
     if (event.key !== '/' || event.ctrlKey || event.metaKey || event.altKey) return;
+    // Except where "/" is typed as a character; from a checkbox or a button it still jumps.
     const target = event.target;
-    if (target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    if (target instanceof HTMLElement && (target.isContentEditable || /^(TEXTAREA|SELECT)$/.test(target.tagName) ||
+        (target.tagName === 'INPUT' && !/^(checkbox|radio|button|submit|reset|image|file|range|color)$/.test(target.type)))) return;
     event.preventDefault();
     input.focus();
     input.select();

@@ -320,6 +320,27 @@ await step('source filter: only guidelines, in the address, removable', async ()
   assert.deepEqual(await groupHeadings(), GROUPS);
 });
 
+await step('keyboard: "/" reaches the question box from a filter checkbox and a button too', async () => {
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('section.group-research .hit').first().waitFor();
+  const box = page.locator('#facet-source input[type=checkbox]').first();
+  await box.focus();
+  await page.keyboard.press('Space');  // ticked from the keyboard, which stays on it
+  await page.waitForFunction(() => new URL(location.href).searchParams.has('source'));
+  await page.waitForFunction(() => document.querySelector('#results').getAttribute('aria-busy') === 'false');
+  await page.waitForFunction(() => document.activeElement?.matches('#facet-source input[type=checkbox]'));
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'q', '"/" from a checkbox');
+  assert.equal(await page.locator('#q').inputValue(), ALS, 'nothing typed into the box');
+  await page.locator('.chip').first().focus();
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'q', '"/" from a button');
+  // In a box that takes text, "/" is a character.
+  await page.locator('#year-from').focus();
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'year-from');
+});
+
 await step('facets: counts shown, and they change when a filter is applied', async () => {
   if (!api.facets) skip('GET /search on this server has no "facets" yet (the facets API has not landed)');
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
