@@ -302,12 +302,28 @@ function showError(state, error) {
   lastResponse = null;
   const retry = el('button', { type: 'button', class: 'secondary', text: 'Try again',
     onclick: () => go(current, { push: false, focus: 'results' }) });
+  // A filter the server refused (from a bookmark or an edited address) would be refused again
+  // by "Try again": offer the search without it. The chips above remove any filter.
+  const refused = api?.code === 'invalid_argument' ? refusedFilter(state, api.param) : null;
+  const without = refused ? el('button', { type: 'button', class: 'secondary',
+    text: `Search without the ${refused.name.toLowerCase()} filter`,
+    onclick: () => go(withState(refused.changes), { focus: 'results' }) }) : null;
   const box = el('div', { class: 'error-box', role: 'alert', id: 'error' },
     el('h2', { text: title }),
     el('p', { text: detail }),
     api?.code ? el('p', { class: 'hint', text: `Error code: ${api.code}${api.param ? ` (parameter “${api.param}”)` : ''}` }) : null,
-    retry);
-  $('#content').replaceChildren(box);
+    el('div', { class: 'error-actions' }, without, retry));
+  $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
+}
+
+// The filter that the error's `param` names, if it is one in force: its name and the change
+// that removes it.
+function refusedFilter(state, param) {
+  if (param === 'year_from' || param === 'year_to') {
+    return state.year_from || state.year_to ? { name: 'Year', changes: { year_from: '', year_to: '' } } : null;
+  }
+  const filter = LIST_FILTERS.find((f) => f.param === param);
+  return filter && state[param].length ? { name: filter.name, changes: { [param]: [] } } : null;
 }
 
 function showResults(state, response, focus) {

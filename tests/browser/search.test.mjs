@@ -463,6 +463,40 @@ await step('error state: a refused question shows an alert with a retry', async 
   }
 });
 
+await step('error state: a filter the server refuses can be removed from the page', async () => {
+  expectedConsole = [...baseExpected, /status of 400/];
+  try {
+    // A bookmarked or hand-edited address with a filter the server does not know.
+    let answered = nextSearch();
+    await page.goto(`${base}/?q=riluzole&source=guideline&evidence=bogus`);
+    assert.equal((await answered).status, 400);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /evidence/);
+    // The filters in force are shown and each can be removed; the refused one directly.
+    assert.equal(await page.locator('.active-filters .chip').count(), 2);
+    answered = nextSearch();
+    await alert.getByRole('button', { name: /without the evidence level filter/i }).click();
+    assert.equal((await answered).status, 200);
+    await page.locator('article.hit').first().waitFor();
+    const url = new URL(page.url());
+    assert.deepEqual(url.searchParams.getAll('evidence'), []);
+    assert.deepEqual(url.searchParams.getAll('source'), ['guideline'], 'the other filters are kept');
+    // A year range the wrong way round: its chip removes it.
+    answered = nextSearch();
+    await page.goto(`${base}/?q=riluzole&year_from=2020&year_to=2010`);
+    assert.equal((await answered).status, 400);
+    await page.getByRole('alert').waitFor();
+    answered = nextSearch();
+    await page.getByRole('button', { name: /Remove filter: Year/ }).click();
+    assert.equal((await answered).status, 200);
+    await page.locator('article.hit').first().waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('year_from'), null);
+  } finally {
+    expectedConsole = [...baseExpected];
+  }
+});
+
 await step('phone width: one column, filters behind a button, no sideways scrolling', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
