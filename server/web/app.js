@@ -111,6 +111,11 @@ function formatCount(n) {
   return Number(n).toLocaleString('en-US');
 }
 
+function ordinal(n) {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] ?? 'th');
+  return `${formatCount(n)}${suffix}`;
+}
+
 function externalLink(href, text, label) {
   return el('a', { href, class: 'external', target: '_blank', rel: 'noopener noreferrer', 'aria-label': label },
     text);
@@ -338,10 +343,14 @@ function showResults(state, response, focus) {
   const first = state.start + 1;
   const last = state.start + hits.length;
   const status = $('#status');
+  // total_estimate counts the records that match the question's words; the second stage may
+  // add related passages that share none of them, ranked after those (README, GET /search).
+  const related = facets?.exact !== false && total > 0 && last > total
+    ? `; those after the ${ordinal(total)} are related passages without the question's words` : '';
   if (hits.length) {
     status.replaceChildren(
       el('span', { class: 'summary-count', text: `About ${formatCount(total)} matching ${total === 1 ? 'record' : 'records'}` }),
-      el('span', { class: 'summary-rest', text: ` · showing ${first}–${last}` }),
+      el('span', { class: 'summary-rest', text: ` · showing ${first}–${last}${related}` }),
       typeof response.took_ms === 'number' ? el('span', { class: 'summary-rest', text: ` · ${Math.max(response.took_ms, 0.1).toFixed(1)} ms` }) : null);
   } else {
     status.textContent = 'No matching passages.';
@@ -363,7 +372,7 @@ function showResults(state, response, focus) {
     parts.push(renderEmpty(state, spelling));
   } else {
     parts.push(renderGroups(state, response, hits));
-    parts.push(renderMore(state, total, hits.length));
+    parts.push(renderMore(state, hits.length));
     parts.push(renderReferences(response));
   }
   $('#content').replaceChildren(...parts.filter(Boolean));
@@ -372,8 +381,10 @@ function showResults(state, response, focus) {
     $('#results').focus({ preventScroll: true });
     $('#results').scrollIntoView({ block: 'start' });
   } else if (focus.startsWith('hit:')) {
-    const target = document.getElementById(`hit-${focus.slice(4)}`);
-    if (target) target.focus();
+    // "Show more" that found nothing more: the focus goes to the results (whose status says
+    // so) rather than being lost with the button.
+    const target = document.getElementById(`hit-${focus.slice(4)}`) ?? $('#results');
+    target.focus();
   }
 }
 
@@ -503,10 +514,13 @@ function renderGroups(state, response, hits) {
   return wrap;
 }
 
-function renderMore(state, total, shown) {
+// A full page may have more after it, even past total_estimate (related passages beyond the
+// matching records); a page with fewer hits than asked for is the end.
+function renderMore(state, shown) {
   const nav = el('nav', { class: 'more', 'aria-label': 'More results' });
   const end = state.start + shown;
-  if (end < total && shown >= state.n && state.n < MAX_LIMIT) {
+  const full = shown >= state.n;
+  if (full && state.n < MAX_LIMIT) {
     const count = Math.min(PAGE_SIZE, MAX_LIMIT - state.n);
     nav.append(el('button', { type: 'button', class: 'secondary', id: 'show-more', text: `Show ${count} more results`,
       onclick: () => go({ ...current, n: state.n + count }, { focus: `hit:${end + 1}` }) }));
@@ -521,8 +535,8 @@ function renderMore(state, total, shown) {
       } });
   };
   if (state.start > 0) nav.append(pageLink(Math.max(0, state.start - state.n), `← Previous ${state.n}`, 'prev'));
-  if (end < total && shown >= state.n && state.n >= MAX_LIMIT) nav.append(pageLink(end, `Next ${state.n} →`, 'next'));
-  if (end >= total || shown < state.n) nav.append(el('p', { class: 'hint', text: 'End of results.' }));
+  if (full && state.n >= MAX_LIMIT) nav.append(pageLink(end, `Next ${state.n} →`, 'next'));
+  if (!full) nav.append(el('p', { class: 'hint', text: 'End of results.' }));
   return nav;
 }
 

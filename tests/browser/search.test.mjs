@@ -302,6 +302,28 @@ await step('skip link: moves to the results without searching again', async () =
   assert.equal(new URL(page.url()).searchParams.get('q'), 'riluzole');
 });
 
+await step('more results past the count of matching records: related passages stay reachable', async () => {
+  // The second stage adds passages related to the question that share none of its words,
+  // ranked after those that do and not counted in total_estimate (README, GET /search).
+  const q = 'side effects of metformin';
+  const probe20 = (await apiJson(`/search?q=${encodeURIComponent(q)}&limit=20`)).body;
+  if (!(probe20.total_estimate < 10 && probe20.hits.length > 10)) {
+    skip(`"${q}" has ${probe20.total_estimate} matching records and ${probe20.hits.length} hits in 20`);
+  }
+  await page.goto(`${base}/?q=${encodeURIComponent(q)}`);
+  await page.locator('article.hit').first().waitFor();
+  const status = await page.locator('#status').innerText();
+  assert.match(status, new RegExp(`About ${probe20.total_estimate} matching records? · showing 1–10`));
+  assert.match(status, /related/, `the status says what the passages past the count are: ${status}`);
+  assert.equal(await page.locator('nav.more').getByText('End of results').count(), 0, 'not the end');
+  const answered = nextSearch();
+  await page.locator('#show-more').click();
+  const body = (await answered).body;
+  await page.waitForFunction(() => document.activeElement?.id === 'hit-11');
+  assert.deepEqual(body.hits.map((h) => h.passage_id), probe20.hits.map((h) => h.passage_id));
+  assert.equal(await page.locator('article.hit').count(), 20);
+});
+
 await step('source filter: only guidelines, in the address, removable', async () => {
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
   await page.locator('section.group-research .hit').first().waitFor();
