@@ -132,7 +132,10 @@ function readState(search = location.search) {
   const state = emptyState();
   state.q = (params.get('q') ?? '').trim();
   for (const { param } of LIST_FILTERS) {
-    const values = params.getAll(param).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    // Drug names may contain commas ("qwixtamab, extended release"): the page repeats `drug`,
+    // as /search does; the other lists also accept comma-separated values, as /search does.
+    const split = param === 'drug' ? (v) => [v] : (v) => v.split(',');
+    const values = params.getAll(param).flatMap(split).map((v) => v.trim()).filter(Boolean);
     state[param] = [...new Set(values)];
   }
   state.source = state.source.filter((s) => SOURCES.some((known) => known.value === s));

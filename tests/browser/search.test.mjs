@@ -574,6 +574,32 @@ await step('records with markup and script: shown as text, nothing runs, links s
   assert.deepEqual(consoleErrors, []);
 });
 
+await step('a drug name with a comma: the filter survives reload, Back and Forward', async () => {
+  const drug = 'qwixtamab, extended release';
+  await page.goto(`${base}/?q=${HOSTILE}`);
+  await page.locator('article.hit').first().waitFor();
+  const box = page.locator(`#facet-drug input[data-key="drug:${drug}"]`);
+  let answered = nextSearch();
+  await box.check();
+  const filtered = (await answered).body;
+  assert.equal(filtered.hits.length, 1);
+  const chips = async () => page.locator('.active-filters .chip').allInnerTexts();
+  assert.deepEqual(await chips(), [`Drug: ${drug} ×`]);
+  answered = nextSearch();
+  await page.reload();
+  const reloaded = await answered;
+  assert.deepEqual(new URL(reloaded.url).searchParams.getAll('drug'), [drug], 'the same filter is asked for');
+  assert.equal(reloaded.body.hits.length, 1);
+  await page.locator('article.hit').first().waitFor();
+  assert.deepEqual(await chips(), [`Drug: ${drug} ×`]);
+  answered = nextSearch();
+  await page.goBack();
+  await answered;
+  answered = nextSearch();
+  await page.goForward();
+  assert.deepEqual(new URL((await answered).url).searchParams.getAll('drug'), [drug]);
+});
+
 await step('right-to-left text: the question box, titles and passages take their own direction', async () => {
   await page.goto(`${base}/?q=${HOSTILE}`);
   const hit = page.locator('article.hit', { hasText: 'إرشادات' });
