@@ -1,8 +1,10 @@
 // End-to-end test of medsearch's web page in a real browser: Debian's chromium driven by
 // playwright-core against a running medsearch-server over the sample corpus (run.sh starts
-// it). Asks the ALS question, checks the three groups, follows a reference, filters, uses
-// "did you mean", pages, checks the empty, error and phone-width states, and fails on any
-// console error the step did not expect. Saves screenshots of the results.
+// it, over corpus/samples and tests/fixtures/web.jsonl). Asks the ALS question, checks the
+// three groups, follows a reference, filters, uses "did you mean", pages, steps Back and
+// Forward, checks the empty, error and phone-width states, records with markup, script,
+// right-to-left text and long words, and fails on any console error or dialog the step did not
+// expect. Saves screenshots of the results.
 //
 // Environment: MEDSEARCH_URL (the server, required), MEDSEARCH_ARTIFACTS (folder for the
 // screenshots, required), CHROMIUM (default /usr/bin/chromium).
