@@ -423,18 +423,25 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     filters.emplace_back(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from));
   else if (request.year_to > 0)
     filters.emplace_back(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
-  auto filter_terms = [&filters](std::string_view prefix, const std::vector<std::string>& values, bool lower) {
+  // A filter value no passage has (a section key of another label format, a misspelt drug)
+  // filters everything out: say so, as for the same filter written in the question.
+  auto filter_terms = [&](std::string_view prefix, const std::vector<std::string>& values, bool lower,
+                          const char* field) {
     if (values.empty()) return;
     std::vector<Xapian::Query> terms;
     for (std::string v : values) {
       if (lower) std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      terms.emplace_back(schema::term(prefix, v));
+      std::string term = schema::term(prefix, v);
+      if (db_.get_termfreq(term) == 0)
+        response.warnings.push_back(std::string(field) + " filter " + v.substr(0, 100) +
+                                    " matches no passage in this index, so nothing can be found with it");
+      terms.emplace_back(std::move(term));
     }
     filters.emplace_back(Xapian::Query::OP_OR, terms.begin(), terms.end());
   };
-  filter_terms(schema::kPrefixDrug, request.drugs, true);
-  filter_terms(schema::kPrefixSection, request.sections, false);
-  filter_terms(schema::kPrefixEvidence, request.evidence_levels, false);
+  filter_terms(schema::kPrefixDrug, request.drugs, true, "drug");
+  filter_terms(schema::kPrefixSection, request.sections, false, "section");
+  filter_terms(schema::kPrefixEvidence, request.evidence_levels, false, "evidence");
   auto filtered = [&filters](Xapian::Query q) {
     for (const auto& f : filters) q = Xapian::Query(Xapian::Query::OP_FILTER, q, f);
     return q;

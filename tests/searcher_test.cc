@@ -136,6 +136,24 @@ TEST_F(SearcherTest, FiltersThatMatchNothingAndWildcardsAreExplained) {
   EXPECT_TRUE(fine.warnings.empty()) << ::testing::PrintToString(fine.warnings);
   EXPECT_TRUE(search("riluzole").warnings.empty());
   EXPECT_FALSE(warned(search("2 * 3 mg riluzole"), "wildcards"));
+  // The same for the request's filters (/search's section=, drug=, evidence=): a section key
+  // no label has filters everything out, which the answer now explains.
+  auto filtered = [this](std::vector<std::string> sections, std::vector<std::string> drugs) {
+    ms::SearchRequest r;
+    r.query = "riluzole";
+    r.sections = std::move(sections);
+    r.drugs = std::move(drugs);
+    auto response = searcher_->search(r);
+    EXPECT_TRUE(response.ok());
+    return *response;
+  };
+  const auto no_section = filtered({"bogus"}, {});
+  EXPECT_TRUE(no_section.hits.empty());
+  EXPECT_TRUE(warned(no_section, "section filter bogus matches no passage")) << ::testing::PrintToString(no_section.warnings);
+  EXPECT_TRUE(warned(filtered({}, {"Rilozole"}), "drug filter rilozole matches no passage"));
+  const auto section = filtered({"dosage_and_administration"}, {"Riluzole"});
+  EXPECT_FALSE(section.hits.empty());
+  EXPECT_TRUE(section.warnings.empty()) << ::testing::PrintToString(section.warnings);
   // Only stop words: Xapian searches them (there is nothing else), and the answer says so.
   EXPECT_TRUE(warned(search("the of and"), "only common words"));
   EXPECT_FALSE(warned(search("the riluzole"), "only common words"));
