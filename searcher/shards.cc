@@ -142,13 +142,73 @@ corpus::Result<std::vector<ShardSpec>> expand_shards(const std::vector<std::stri
   return out;
 }
 
+ShardHealth::Entry ShardHealth::get(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(name);
+  return it == entries_.end() ? Entry{} : it->second;
+}
+
+bool ShardHealth::claim(const std::string& name, TimePoint now, TimePoint attempt_until) {
+  std::lock_guard lock(mutex_);
+  Entry& entry = entries_[name];
+  if (entry.failures == 0) return true;  // up: every set connects on its own
+  if (now < entry.retry_at || now < entry.attempt_until) return false;
+  entry.attempt_until = attempt_until;
+  return true;
+}
+
+ShardHealth::Entry ShardHealth::failed(const std::string& name, const std::string& error, TimePoint now,
+                                       int retry_initial_ms, int retry_max_ms) {
+  std::lock_guard lock(mutex_);
+  Entry& entry = entries_[name];
+  entry.error = error;
+  entry.attempt_until = {};
+  if (entry.failures > 0 && now < entry.retry_at) return entry;  // already counted by another set
+  ++entry.downs;
+  // Back off exponentially: retry_initial_ms, twice that, ... up to retry_max_ms.
+  if (entry.failures < 64) ++entry.failures;
+  std::int64_t delay = std::max(0, retry_initial_ms);
+  for (unsigned i = 1; i < entry.failures && delay > 0 && delay < retry_max_ms; ++i) delay *= 2;
+  delay = std::min<std::int64_t>(delay, std::max(retry_initial_ms, retry_max_ms));
+  entry.retry_at = now + std::chrono::milliseconds(delay);
+  return entry;
+}
+
+std::uint64_t ShardHealth::succeeded(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Entry& entry = entries_[name];
+  entry.failures = 0;
+  entry.error.clear();
+  entry.attempt_until = {};
+  return entry.downs;
+}
+
 std::chrono::steady_clock::time_point ShardSet::now() const {
   return options_.clock ? options_.clock() : std::chrono::steady_clock::now();
 }
 
-bool ShardSet::may_retry(const Shard& shard) const { return shard.failures == 0 || now() >= shard.retry_at; }
+bool ShardSet::may_retry(const Shard& shard) const {
+  const ShardHealth::Entry entry = health_->get(shard.spec.name);
+  return entry.failures == 0 || (now() >= entry.retry_at && now() >= entry.attempt_until);
+}
+
+void ShardSet::mark_down(Shard& shard, const std::string& error) const {
+  shard.db = Xapian::Database();
+  shard.up = false;
+  shard.error = error;
+}
 
 bool ShardSet::connect(Shard& shard) const {
+  const std::string& name = shard.spec.name;
+  // The longest an attempt can take: other sets sharing the health wait for its outcome
+  // rather than each trying (and waiting) too.
+  const auto budget = std::chrono::milliseconds(std::max(0, options_.connect_timeout_ms) + std::max(0, options_.timeout_ms));
+  if (!health_->claim(name, now(), now() + budget)) {
+    mark_down(shard, health_->get(name).error);
+    shard.backed_off = true;
+    return false;
+  }
+  shard.backed_off = false;
   try {
     switch (shard.spec.kind) {
       case ShardSpec::Kind::local: shard.db = Xapian::Database(shard.spec.path); break;
@@ -162,18 +222,11 @@ bool ShardSet::connect(Shard& shard) const {
     }
     shard.up = true;
     shard.error.clear();
-    shard.failures = 0;
+    shard.downs_seen = health_->succeeded(name);
     return true;
   } catch (const Xapian::Error& e) {
-    shard.db = Xapian::Database();
-    shard.up = false;
-    shard.error = e.get_description();
-    // Back off exponentially: retry_initial_ms, twice that, ... up to retry_max_ms.
-    if (shard.failures < 64) ++shard.failures;
-    std::int64_t delay = std::max(0, options_.retry_initial_ms);
-    for (unsigned i = 1; i < shard.failures && delay > 0 && delay < options_.retry_max_ms; ++i) delay *= 2;
-    delay = std::min<std::int64_t>(delay, std::max(options_.retry_initial_ms, options_.retry_max_ms));
-    shard.retry_at = now() + std::chrono::milliseconds(delay);
+    mark_down(shard, e.get_description());
+    health_->failed(name, shard.error, now(), options_.retry_initial_ms, options_.retry_max_ms);
     return false;
   }
 }
@@ -211,6 +264,7 @@ corpus::Result<ShardSet> ShardSet::open(const std::vector<std::string>& names, c
 corpus::Result<ShardSet> ShardSet::open(std::vector<ShardSpec> specs, const ShardOptions& options) {
   ShardSet set;
   set.options_ = options;
+  set.health_ = options.health ? options.health : std::make_shared<ShardHealth>();
   for (auto& spec : specs) {
     set.any_remote_ = set.any_remote_ || spec.kind != ShardSpec::Kind::local;
     Shard shard;
@@ -222,8 +276,10 @@ corpus::Result<ShardSet> ShardSet::open(std::vector<ShardSpec> specs, const Shar
   if (!built.ok()) {
     // Nothing retries a set that never opened, so no "next attempt": say what could not be
     // opened and why ("cannot open index DIR: ..." for the one local folder of most setups).
+    // Unless the shard was not even tried, being in a back-off shared with other sets (a
+    // server's workers): then the next attempt is theirs too, and the message says when.
     const auto down = std::find_if(set.shards_.begin(), set.shards_.end(), [](const Shard& s) { return !s.up; });
-    if (down == set.shards_.end()) return built.error();
+    if (down == set.shards_.end() || down->backed_off) return built.error();
     std::string message = (set.shards_.size() == 1 ? "cannot open index " : "cannot open shard ") + down->spec.name +
                           ": " + down->error;
     if (set.missing_.size() > 1)
@@ -250,8 +306,9 @@ corpus::Status ShardSet::rebuild() {
   }
   if (!first_down) return Status::success();
   std::string message = "shard " + first_down->spec.name + " is unavailable: " + first_down->error;
-  if (const auto t = now(); first_down->failures > 0 && first_down->retry_at > t) {
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(first_down->retry_at - t).count();
+  const ShardHealth::Entry health = health_->get(first_down->spec.name);
+  if (const auto t = now(); health.failures > 0 && health.retry_at > t) {
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(health.retry_at - t).count();
     message += " (next attempt in " + std::to_string(wait) + " ms)";
   }
   if (missing_.size() > 1) message += " (" + std::to_string(missing_.size()) + " of " + std::to_string(shards_.size()) + " shards are down)";
@@ -281,6 +338,14 @@ corpus::Status ShardSet::refresh() {
   for (auto& shard : shards_) {
     if (!shard.up) {
       if (may_retry(shard)) changed = connect(shard) || changed;
+      continue;
+    }
+    if (health_->get(shard.spec.name).downs > shard.downs_seen) {
+      // Found down (by another set sharing the health) since this connection was made: the
+      // connection is stale or hangs. Connect afresh once the back-off allows, without first
+      // waiting out a timeout on it; until then the shard is left out.
+      connect(shard);
+      changed = true;
       continue;
     }
     try {

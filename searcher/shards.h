@@ -7,7 +7,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <xapian.h>
@@ -15,6 +18,37 @@
 #include "corpus/result.h"
 
 namespace medsearch::searcher {
+
+// What the shard sets of one process know of each shard's health, by shard name: a shard
+// found down by one set is not tried by the others before its back-off has passed. A server
+// has one ShardSet per worker thread; without this each worker waited out a hung shard's
+// timeouts on its own, and with 8 workers each worker's back-off had run out before it was
+// asked again, so every request paid the timeout. Thread-safe.
+class ShardHealth {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  struct Entry {
+    unsigned failures = 0;  // failed attempts in a row; 0 = up as far as anyone knows
+    TimePoint retry_at{};   // no new attempt before this (when failures > 0)
+    std::string error;      // why the last attempt failed
+    std::uint64_t downs = 0;  // failures ever recorded: a connection made before the last one is stale
+    TimePoint attempt_until{};  // one set is connecting: the others wait for its outcome until then
+  };
+  Entry get(const std::string& name) const;
+  // True when a set may try to connect now (the shard is up, or its back-off has passed and no
+  // other set is trying); the caller then owns the attempt until `attempt_until`.
+  bool claim(const std::string& name, TimePoint now, TimePoint attempt_until);
+  // A failed attempt: the back-off grows (retry_initial_ms, doubling, up to retry_max_ms). A
+  // failure reported while the back-off of an earlier one still runs (two sets that found it
+  // down at once) does not grow it again.
+  Entry failed(const std::string& name, const std::string& error, TimePoint now, int retry_initial_ms, int retry_max_ms);
+  // A successful connection: the back-off is reset. Returns `downs` for the caller to keep.
+  std::uint64_t succeeded(const std::string& name);
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
 
 struct ShardOptions {
   // Remote shards: longest wait for one network operation, and for a connection. A shard
@@ -37,6 +71,9 @@ struct ShardOptions {
   int retry_max_ms = 30000;
   // The clock the back-off reads (tests inject one); empty = std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock;
+  // Shared by every ShardSet opened with these options (copies share it): the back-off, and
+  // shards found down, are the same for all of them. Empty = each ShardSet keeps its own.
+  std::shared_ptr<ShardHealth> health;
 };
 
 // One shard as named by the user: `name` is what errors and `missing_shards` show.
@@ -116,20 +153,23 @@ class ShardSet {
     Xapian::Database db;
     bool up = false;
     std::string error;  // why it is down
-    unsigned failures = 0;  // failed connections in a row
-    std::chrono::steady_clock::time_point retry_at{};  // no new attempt before this
+    std::uint64_t downs_seen = 0;  // ShardHealth's `downs` when this connection was made
+    bool backed_off = false;  // down because not tried: in its back-off
   };
   ShardSet() = default;
-  // A fresh open; false with shard.error set and the next attempt pushed back.
+  // A fresh open; false with shard.error set and the next attempt pushed back. A shard in
+  // its back-off (found down here or by another set sharing the health) is not tried.
   bool connect(Shard& shard) const;
   // Whether a shard that is down may be tried now (its back-off has passed).
   bool may_retry(const Shard& shard) const;
+  void mark_down(Shard& shard, const std::string& error) const;
   std::chrono::steady_clock::time_point now() const;
   corpus::Status rebuild();
 
   std::vector<Shard> shards_;
   std::vector<std::string> names_;  // as given, when opened by name
   ShardOptions options_;
+  std::shared_ptr<ShardHealth> health_;  // options_.health, or one of our own
   Xapian::Database db_;
   std::vector<std::string> missing_;
   bool any_remote_ = false;

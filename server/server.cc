@@ -1062,7 +1062,11 @@ struct Server::Impl {
 Result<searcher::Searcher*> Server::Impl::worker_searcher() {
   WorkerSearcher& cache = t_worker_searcher;
   if (cache.owner == id_ && cache.searcher) {
-    if (cache.searcher->reopen().ok()) return cache.searcher.get();
+    Status reopened = cache.searcher->reopen();
+    if (reopened.ok()) return cache.searcher.get();
+    // A shard that is down: the searcher keeps it in its back-off and tries it again when
+    // that has passed (a fresh open would connect again to every shard, at every request).
+    if (reopened.error().param == "shard") return reopened.error();
     // The index was replaced or damaged underneath; a fresh open either recovers or says why.
     cache.searcher.reset();
   }
@@ -1584,6 +1588,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (options.shard_options.timeout_ms < 1 || options.shard_options.connect_timeout_ms < 1) {
     return corpus::make_error(ErrorCode::invalid_argument, "shard timeouts must be at least 1 ms", "shard_timeout");
   }
+  // Every worker's searcher shares what is known of the shards' health: a shard one worker
+  // found down is in its back-off for all of them, not tried (and waited for) by each.
+  if (!options.shard_options.health) options.shard_options.health = std::make_shared<searcher::ShardHealth>();
   // Open once now so that a wrong path fails at start-up rather than on the first request.
   // A shard that is down at start-up is fine with partial answers on (it is retried).
   auto opened = searcher::Searcher::open(searcher_targets(options), options.shard_options);

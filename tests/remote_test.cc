@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <fstream>
 #include <thread>
 
@@ -329,6 +331,85 @@ TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
     ASSERT_TRUE(back);
     EXPECT_EQ(back->status, 200);
     EXPECT_FALSE(json::parse(back->body).contains("partial"));
+    (*server)->stop();
+    runner.join();
+  }
+}
+
+// A hung shard (SIGSTOP: it accepts connections and never answers) costs the server the
+// request that finds it, not every request after it: the workers share its back-off, so a
+// worker whose own connection to it is stale, or that has not connected yet, does not wait
+// out the timeouts again. Before: without partial answers each request reopened from
+// scratch and waited 5 s (12 s when its old connection hung first); with them, each of the 8
+// workers waited on its own, and sequential requests spread over the workers outlived the
+// per-worker back-off, so every request took about 7 s.
+TEST_F(RemoteTest, HungShardCostsTheServerOneTimeoutNotOnePerRequest) {
+  for (bool partial : {false, true}) {
+    SCOPED_TRACE(partial ? "partial answers" : "503s");
+    auto offset = std::make_shared<std::atomic<long long>>(0);  // ms added to the clock
+    medsearch::server::ServerOptions options;
+    options.shards = servers_->urls();
+    options.db_path = options.shards[0];
+    options.port = 0;
+    options.threads = 8;
+    options.access_log = false;
+    options.web_dir.clear();
+    options.shard_options.partial = partial;
+    options.shard_options.timeout_ms = 1500;
+    options.shard_options.connect_timeout_ms = 1500;
+    options.shard_options.retry_initial_ms = 60000;  // not tried again during the test...
+    options.shard_options.clock = [offset] {         // ...until the clock says so
+      return std::chrono::steady_clock::now() + std::chrono::milliseconds(offset->load());
+    };
+    options.shard_options.lexicon = dir_.str("lexicon");
+    auto server = medsearch::server::Server::create(options);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    auto port = (*server)->bind();
+    ASSERT_TRUE(port.ok());
+    std::thread runner([&] { (*server)->run(); });
+    // A fresh connection per request, so requests land on any worker, as from many clients.
+    auto get = [&] {
+      httplib::Client client("127.0.0.1", *port);
+      client.set_read_timeout(60, 0);
+      return client.Get("/search?q=riluzole&limit=5&facets=0");
+    };
+    for (int i = 0; i < 8; ++i) {  // most workers connected to every shard
+      auto res = get();
+      ASSERT_TRUE(res);
+      ASSERT_EQ(res->status, 200);
+    }
+
+    servers_->pause(0);
+    const std::string hung = servers_->urls()[0];
+    auto first = get();  // finds it: waits out the timeouts once
+    ASSERT_TRUE(first);
+    for (int i = 0; i < 12; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      auto res = get();
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+      ASSERT_TRUE(res);
+      EXPECT_LT(took.count(), options.shard_options.timeout_ms) << "request " << i << " waited for the hung shard";
+      const json body = json::parse(res->body);
+      if (partial) {
+        EXPECT_EQ(res->status, 200) << res->body;
+        EXPECT_EQ(body["missing_shards"], json::array({hung}));
+      } else {
+        EXPECT_EQ(res->status, 503) << res->body;
+        const std::string message = body["error"]["message"];
+        EXPECT_NE(message.find(hung), std::string::npos) << message;
+        EXPECT_NE(message.find("next attempt in"), std::string::npos) << message;
+      }
+    }
+
+    // Back, and its back-off passed: every worker uses it again, stale connections replaced.
+    servers_->resume(0);
+    *offset += 61000;
+    for (int i = 0; i < 12; ++i) {
+      auto res = get();
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, 200) << res->body;
+      EXPECT_FALSE(json::parse(res->body).contains("partial")) << res->body;
+    }
     (*server)->stop();
     runner.join();
   }
