@@ -348,7 +348,10 @@ Result<std::unique_ptr<Indexer>> Indexer::open(const std::string& path, IndexerO
 
 Indexer::Indexer(Xapian::WritableDatabase db, IndexerOptions options)
     : db_(std::move(db)), options_(options), builder_(options.passages) {
-  db_.set_metadata(std::string(schema::kMetaSchemaVersion), std::to_string(schema::kVersion));
+  // Only when it differs: setting it anyway made every open a commit of its own (a write
+  // request's batch was then two revisions, and a reader between them had to reopen).
+  const std::string version_key(schema::kMetaSchemaVersion), version = std::to_string(schema::kVersion);
+  if (db_.get_metadata(version_key) != version) db_.set_metadata(version_key, version);
   write_vocabulary();
   load_known();
   // Everything between two commits is one Xapian transaction. Outside a transaction Xapian
@@ -508,6 +511,18 @@ Status Indexer::commit() {
   } catch (const Xapian::Error& e) {
     return corpus::error_from_xapian(e, "commit");
   }
+}
+
+void Indexer::discard() {
+  try {
+    if (in_transaction_) {
+      in_transaction_ = false;
+      db_.cancel_transaction();
+    }
+  } catch (const Xapian::Error&) {
+    // The database is closed with whatever it had committed; nothing more to undo.
+  }
+  pending_ = 0;
 }
 
 Status Indexer::maybe_commit() {

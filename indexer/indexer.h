@@ -115,6 +115,11 @@ class Indexer {
   // Makes everything written so far durable and visible to readers.
   Status commit();
 
+  // Drops everything written since the last commit (the open transaction is cancelled), for
+  // a caller that failed half-way and must leave the index as it was; the destructor then
+  // commits nothing. What the Indexer knows of the index is stale afterwards: close it.
+  void discard();
+
   // Records written or removed since the last commit.
   std::uint32_t pending() const { return pending_; }
 

@@ -29,6 +29,7 @@
 #include <iostream>
 #include <iterator>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -1056,10 +1057,14 @@ struct Server::Impl {
   std::atomic<bool> stop_requested_{false};
   std::mutex log_mutex_;
   std::mutex write_mutex_;
+  // Held shared while a worker reopens its searcher, exclusively while a write request
+  // commits its shards: the server's readers never see one shard's part of a batch alone.
+  std::shared_mutex commit_mutex_;
   Metrics metrics_;
 };
 
 Result<searcher::Searcher*> Server::Impl::worker_searcher() {
+  std::shared_lock commits(commit_mutex_);  // not between the commits of one write request
   WorkerSearcher& cache = t_worker_searcher;
   if (cache.owner == id_ && cache.searcher) {
     Status reopened = cache.searcher->reopen();
@@ -1251,22 +1256,34 @@ void Server::Impl::handle_records_post(const httplib::Request& req, httplib::Res
     auto layout = indexer::open_layout(options_.db_path, std::nullopt);
     if (!layout.ok()) return send_error(res, layout.error());
     const auto shard_count = static_cast<std::uint32_t>(layout->shard_paths.size());
+    // Every writer the request needs is opened before anything is written, so a shard that
+    // cannot be opened (locked by another writer) leaves the whole index as it was.
     std::vector<std::unique_ptr<indexer::Indexer>> writers(shard_count);
+    indexer::IndexerOptions writer_options;
+    writer_options.commit_every = 0;  // one commit at the end: a reader sees the batch whole or not at all
+    for (const auto& line : records) {
+      const std::uint32_t shard = indexer::shard_of(line.record.id, shard_count);
+      if (writers[shard]) continue;
+      auto opened = indexer::Indexer::open(layout->shard_paths[shard], writer_options);
+      if (!opened.ok()) return send_error(res, opened.error());
+      writers[shard] = std::move(*opened);
+    }
+    // A failure half-way drops what this request wrote (the writers would commit it on close).
+    auto fail = [&](const Error& error) {
+      for (auto& writer : writers)
+        if (writer) writer->discard();
+      send_error(res, error);
+    };
     indexer::DocumentBuilder builder;
     for (auto& [line_number, record] : records) {
       const std::uint32_t shard = indexer::shard_of(record.id, shard_count);
-      if (!writers[shard]) {
-        auto opened = indexer::Indexer::open(layout->shard_paths[shard]);
-        if (!opened.ok()) return send_error(res, opened.error());
-        writers[shard] = std::move(*opened);
-      }
       auto prepared = builder.build(record);
       if (!prepared.ok()) {
         errors.push_back("line " + std::to_string(line_number) + ": " + prepared.error().message);
         continue;
       }
       auto outcome = writers[shard]->write(*prepared);
-      if (!outcome.ok()) return send_error(res, outcome.error());
+      if (!outcome.ok()) return fail(outcome.error());
       switch (*outcome) {
         case indexer::WriteOutcome::added: ++added; passages += prepared->passages.size(); break;
         case indexer::WriteOutcome::replaced: ++replaced; passages += prepared->passages.size(); break;
@@ -1274,11 +1291,14 @@ void Server::Impl::handle_records_post(const httplib::Request& req, httplib::Res
         case indexer::WriteOutcome::superseded: ++superseded; break;
       }
     }
-    // A commit per request: the records are searchable when the response arrives.
+    // A commit per request: the records are searchable when the response arrives. Xapian
+    // cannot commit several databases at once; this server's own readers reopen only between
+    // the commits of a request (commit_mutex_), so they see a batch over several shards whole.
+    std::unique_lock commits(commit_mutex_);
     for (auto& writer : writers) {
       if (!writer) continue;
       Status committed = writer->commit();
-      if (!committed.ok()) return send_error(res, committed.error());
+      if (!committed.ok()) return fail(committed.error());
     }
   }
   const std::uint64_t indexed = added + replaced + unchanged + superseded;

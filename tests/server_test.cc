@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "indexer/indexer.h"
+#include "indexer/pipeline.h"
 #include "server/search_gate.h"
 #include "tests/test_util.h"
 
@@ -793,6 +794,170 @@ TEST_F(ServerTest, SearchSlotsShowInMetricsAndConcurrentSearchesAllAnswer) {
   res = client_->Get("/metrics");
   ASSERT_TRUE(res);
   EXPECT_NE(res->body.find("medsearch_searches_running 0"), std::string::npos) << res->body;
+}
+
+// The write API over an index of `shards` shards of tests/fixtures/http.jsonl, with its key.
+class WriteApiServer {
+ public:
+  WriteApiServer(const test::TempDir& dir, std::uint32_t shards) : db_(dir.str("index")) {
+    auto layout = indexer::open_layout(db_, shards);
+    if (!layout.ok()) {
+      ADD_FAILURE() << layout.error().message;
+      return;
+    }
+    indexer::BulkOptions bulk;
+    bulk.threads = 1;
+    if (auto run = indexer::index_files(*layout, {test::fixture("http.jsonl").string()}, corpus::Format::automatic, bulk);
+        !run.ok()) {
+      ADD_FAILURE() << run.error().message;
+      return;
+    }
+    ServerOptions options;
+    options.db_path = db_;
+    options.port = 0;
+    options.threads = 8;
+    options.access_log = false;
+    options.web_dir.clear();
+    options.api_key = "secret";
+    auto created = Server::create(options);
+    if (!created.ok()) {
+      ADD_FAILURE() << created.error().message;
+      return;
+    }
+    server_ = std::move(*created);
+    auto port = server_->bind();
+    if (!port.ok()) {
+      ADD_FAILURE() << port.error().message;
+      return;
+    }
+    port_ = *port;
+    thread_ = std::thread([this] { server_->run(); });
+    if (!wait_until_running(*server_)) ADD_FAILURE() << "the server did not start";
+  }
+  ~WriteApiServer() {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::string& db() const { return db_; }
+  std::unique_ptr<httplib::Client> client() const {
+    auto client = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client->set_read_timeout(60, 0);
+    return client;
+  }
+  httplib::Result post(const std::string& jsonl) const {
+    return client()->Post("/records", {{"Authorization", "Bearer secret"}}, jsonl, "application/x-ndjson");
+  }
+  std::uint64_t records() const {
+    auto res = client()->Get("/stats");
+    return res && res->status == 200 ? json::parse(res->body)["records"].get<std::uint64_t>() : 0;
+  }
+
+ private:
+  std::string db_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// `count` small records whose ids start with `prefix`, one a line.
+std::string small_records(const std::string& prefix, int count) {
+  std::string body;
+  for (int i = 0; i < count; ++i)
+    body += R"({"id":")" + prefix + std::to_string(i) + R"(","source":"research","title":"Batch","text":"zyxbatch word )" +
+            std::to_string(i) + "\"}\n";
+  return body;
+}
+
+// A batch is committed once, however many records it holds: a reader never sees part of it.
+// Before: the writers kept the bulk indexer's commit every 10,000 records, so a batch of
+// 12,000 records was two commits and a reader polling /stats saw 10,000 of them in between.
+TEST(WriteApi, ABatchIsOneCommitWhateverItsSize) {
+  test::TempDir dir;
+  WriteApiServer server(dir, 1);
+  // Commits a request makes, counted by the index's revision (opening a writer commits too).
+  auto commits_of = [&](const std::string& batch) -> std::uint64_t {
+    auto before = indexer::index_revision(server.db());
+    auto res = server.post(batch);
+    auto after = indexer::index_revision(server.db());
+    EXPECT_TRUE(res && res->status == 200 && before.ok() && after.ok());
+    return before.ok() && after.ok() ? *after - *before : 0;
+  };
+  const std::uint64_t small = commits_of(small_records("one-", 1));
+  const std::string big = small_records("big-", 10050);
+  const std::uint64_t large = commits_of(big);
+  EXPECT_EQ(small, 1u) << "opening the writer committed too";
+  EXPECT_EQ(large, small) << "the batch was committed in several steps";
+  auto res = server.post(big);  // the same records again: all unchanged, and the counts add up
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body.substr(0, 300);
+  const json body = json::parse(res->body);
+  EXPECT_EQ(body["read"], 10050);
+  EXPECT_EQ(body["unchanged"], 10050);
+  EXPECT_EQ(body["indexed"].get<int>() + body["rejected"].get<int>(), body["read"].get<int>());
+  EXPECT_EQ(server.records(), static_cast<std::uint64_t>(kRecordsInFixture + 1 + 10050));
+}
+
+// A shard that cannot be opened for writing (another writer holds it) fails the request and
+// leaves every shard as it was. Before: the records of shards opened earlier in the batch
+// were committed when their writers closed, under a 503 that said nothing had been written.
+TEST(WriteApi, AShardThatCannotBeOpenedLeavesTheOthersUntouched) {
+  test::TempDir dir;
+  WriteApiServer server(dir, 3);
+  // One record for shard 0, then one for shard 2, which another writer holds.
+  auto id_on = [](std::uint32_t shard) {
+    for (int i = 0;; ++i)
+      if (const std::string id = "locked-" + std::to_string(i); indexer::shard_of(id, 3) == shard) return id;
+  };
+  const std::string first = id_on(0), second = id_on(2);
+  auto holder = indexer::Indexer::open(server.db() + "/shard-002");
+  ASSERT_TRUE(holder.ok()) << holder.error().message;
+  const std::string batch = R"({"id":")" + first + R"(","source":"research","title":"T","text":"zyxlocked one"})" "\n" +
+                            R"({"id":")" + second + R"(","source":"research","title":"T","text":"zyxlocked two"})" "\n";
+  auto res = server.post(batch);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  EXPECT_NE(res->body.find("locked"), std::string::npos) << res->body;
+  EXPECT_EQ(server.records(), static_cast<std::uint64_t>(kRecordsInFixture)) << "part of a refused batch was written";
+  holder->reset();
+  auto again = server.post(batch);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(server.records(), static_cast<std::uint64_t>(kRecordsInFixture + 2));
+}
+
+// Over several shards a batch is one commit per shard, and Xapian commits no two databases at
+// once; the server's own readers still see it whole (they reopen only between write requests'
+// commits). Before: a reader polling /stats during a 6,000-record batch over 3 shards saw one
+// shard's part of it (138 records, then 2,153, then 6,138).
+TEST(WriteApi, ReadersSeeABatchOverShardsWholeOrNotAtAll) {
+  test::TempDir dir;
+  WriteApiServer server(dir, 3);
+  const std::uint64_t before = server.records();
+  constexpr int kBatch = 6000;
+  std::atomic<bool> done{false};
+  std::mutex seen_mutex;
+  std::set<std::uint64_t> seen;
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r)
+    readers.emplace_back([&] {
+      auto client = server.client();
+      while (!done) {
+        auto res = client->Get("/stats");
+        if (!res || res->status != 200) continue;
+        std::lock_guard lock(seen_mutex);
+        seen.insert(json::parse(res->body)["records"].get<std::uint64_t>());
+      }
+    });
+  for (int round = 0; round < 3; ++round) {
+    auto res = server.post(small_records("round" + std::to_string(round) + "-", kBatch));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body.substr(0, 300);
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  for (const std::uint64_t records : seen)
+    EXPECT_EQ((records - before) % kBatch, 0u) << records << " records: part of a batch";
+  EXPECT_EQ(server.records(), before + 3 * kBatch);
 }
 
 }  // namespace
