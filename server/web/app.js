@@ -358,6 +358,9 @@ function showResults(state, response, focus) {
   } else {
     status.textContent = 'No matching passages.';
   }
+  // The status line is what a screen reader announces: the suggested spelling goes there too,
+  // not only in the link below it.
+  if (spelling) status.append(el('span', { class: 'summary-rest', dir: 'auto', text: ` · Did you mean ${spelling}?` }));
 
   const parts = [];
   parts.push(renderActiveFilters(state));

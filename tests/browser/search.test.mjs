@@ -400,6 +400,9 @@ await step('did you mean: a misspelt drug offers the correction, and the link se
   const link = page.locator('#did-you-mean');
   await link.waitFor();
   assert.equal(await link.innerText(), body.spelling.suggestion);
+  // The live status line announces it too (role=status), not only the link a reader must find.
+  const announced = await page.locator('#status').innerText();
+  assert.ok(announced.includes(`Did you mean ${body.spelling.suggestion}?`), `status line: ${announced}`);
   const corrected = nextSearch();
   await link.click();
   await corrected;
