@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "searcher/searcher.h"
+#include "tests/serving.h"
 #include "tests/test_util.h"
 
 namespace medsearch::server {
@@ -168,28 +169,12 @@ class LimitsServer {
     options.access_log = false;
     options.web_dir.clear();
     configure(options);
-    auto created = Server::create(options);
-    if (!created.ok()) {
-      ADD_FAILURE() << created.error().message;
-      return;
-    }
-    server_ = std::move(*created);
-    auto port = server_->bind();
-    if (!port.ok()) {
-      ADD_FAILURE() << port.error().message;
-      return;
-    }
-    port_ = *port;
-    thread_ = std::thread([this] { server_->run(); });
-    if (!poll_until([this] { return server_->is_running(); })) ADD_FAILURE() << "the server did not start";
+    serving_ = std::make_unique<test::ServingThread>(options);
+    port_ = serving_->port();
   }
-  ~LimitsServer() {
-    if (server_) server_->stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  bool ok() const { return server_ && server_->is_running(); }
+  bool ok() const { return serving_->ok(); }
   int port() const { return port_; }
-  Server& server() { return *server_; }
+  Server& server() { return serving_->server(); }
 
   std::unique_ptr<httplib::Client> client() const {
     auto client = std::make_unique<httplib::Client>("127.0.0.1", port_);
@@ -213,9 +198,8 @@ class LimitsServer {
   }
 
  private:
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<test::ServingThread> serving_;
   int port_ = 0;
-  std::thread thread_;
 };
 
 void expect_error(const RawResponse& res, int status, const std::string& code) {

@@ -18,6 +18,7 @@
 #include "searcher/searcher.h"
 #include "searcher/shards.h"
 #include "server/server.h"
+#include "tests/serving.h"
 #include "tests/test_util.h"
 
 namespace ms = medsearch::searcher;
@@ -300,12 +301,9 @@ TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
     options.shard_options.partial = partial;
     options.shard_options.retry_initial_ms = 0;  // the restarted shard is used at the next request
     options.shard_options.lexicon = dir_.str("lexicon");
-    auto server = medsearch::server::Server::create(options);
-    ASSERT_TRUE(server.ok()) << server.error().message;
-    auto port = (*server)->bind();
-    ASSERT_TRUE(port.ok());
-    std::thread runner([&] { (*server)->run(); });
-    httplib::Client client("127.0.0.1", *port);
+    medsearch::test::ServingThread serving(options);
+    ASSERT_TRUE(serving.ok());
+    httplib::Client client("127.0.0.1", serving.port());
     auto ok = client.Get("/search?q=riluzole");
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200);
@@ -331,8 +329,6 @@ TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
     ASSERT_TRUE(back);
     EXPECT_EQ(back->status, 200);
     EXPECT_FALSE(json::parse(back->body).contains("partial"));
-    (*server)->stop();
-    runner.join();
   }
 }
 
@@ -364,14 +360,11 @@ TEST_F(RemoteTest, HungShardCostsTheServerOneTimeoutNotOnePerRequest) {
       return std::chrono::steady_clock::now() + std::chrono::milliseconds(offset->load());
     };
     options.shard_options.lexicon = dir_.str("lexicon");
-    auto server = medsearch::server::Server::create(options);
-    ASSERT_TRUE(server.ok()) << server.error().message;
-    auto port = (*server)->bind();
-    ASSERT_TRUE(port.ok());
-    std::thread runner([&] { (*server)->run(); });
+    medsearch::test::ServingThread serving(options);
+    ASSERT_TRUE(serving.ok());
     // A fresh connection per request, so requests land on any worker, as from many clients.
     auto get = [&] {
-      httplib::Client client("127.0.0.1", *port);
+      httplib::Client client("127.0.0.1", serving.port());
       client.set_read_timeout(60, 0);
       return client.Get("/search?q=riluzole&limit=5&facets=0");
     };
@@ -412,8 +405,6 @@ TEST_F(RemoteTest, HungShardCostsTheServerOneTimeoutNotOnePerRequest) {
       EXPECT_EQ(res->status, 200) << res->body;
       EXPECT_FALSE(json::parse(res->body).contains("partial")) << res->body;
     }
-    (*server)->stop();
-    runner.join();
   }
 }
 

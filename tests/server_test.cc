@@ -25,6 +25,7 @@
 #include "indexer/indexer.h"
 #include "indexer/pipeline.h"
 #include "server/search_gate.h"
+#include "tests/serving.h"
 #include "tests/test_util.h"
 
 namespace medsearch::server {
@@ -32,8 +33,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr auto kPollInterval = std::chrono::milliseconds(2);
-constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr int kRecordsInFixture = 8;
 
 // Percent-encodes every byte outside RFC 3986's unreserved set, so that arbitrary bytes
@@ -63,17 +62,6 @@ json without_timing(json body) {
   return body;
 }
 
-// Waits for run() on another thread to accept connections: httplib 0.11.4 has no
-// wait_until_ready(), so poll is_running().
-bool wait_until_running(const Server& server) {
-  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-  while (!server.is_running()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  return true;
-}
-
 // A server over its own index of tests/fixtures/http.jsonl, serving on a background thread.
 class ServerTest : public ::testing::Test {
  protected:
@@ -88,23 +76,15 @@ class ServerTest : public ::testing::Test {
     options.threads = 4;
     options.access_log = false;
     options.web_dir.clear();  // the API alone ("/" is a 404 here); web_test covers the page
-    auto created = Server::create(options);
-    ASSERT_TRUE(created.ok()) << created.error().message;
-    server_ = std::move(*created);
-    auto port = server_->bind();
-    ASSERT_TRUE(port.ok()) << port.error().message;
-    port_ = *port;
+    serving_ = std::make_unique<test::ServingThread>(options);
+    ASSERT_TRUE(serving_->ok());
+    port_ = serving_->port();
     ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_->run(); });
-    ASSERT_TRUE(wait_until_running(*server_));
 
     client_ = make_client();
   }
 
-  void TearDown() override {
-    if (server_) server_->stop();
-    if (thread_.joinable()) thread_.join();
-  }
+  void TearDown() override { serving_.reset(); }
 
   std::unique_ptr<httplib::Client> make_client() const {
     auto client = std::make_unique<httplib::Client>("127.0.0.1", port_);
@@ -150,9 +130,8 @@ class ServerTest : public ::testing::Test {
 
   test::TempDir dir_;
   std::string db_path_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<test::ServingThread> serving_;
   int port_ = 0;
-  std::thread thread_;
   std::unique_ptr<httplib::Client> client_;
 };
 
@@ -819,24 +798,8 @@ class WriteApiServer {
     options.access_log = false;
     options.web_dir.clear();
     options.api_key = "secret";
-    auto created = Server::create(options);
-    if (!created.ok()) {
-      ADD_FAILURE() << created.error().message;
-      return;
-    }
-    server_ = std::move(*created);
-    auto port = server_->bind();
-    if (!port.ok()) {
-      ADD_FAILURE() << port.error().message;
-      return;
-    }
-    port_ = *port;
-    thread_ = std::thread([this] { server_->run(); });
-    if (!wait_until_running(*server_)) ADD_FAILURE() << "the server did not start";
-  }
-  ~WriteApiServer() {
-    if (server_) server_->stop();
-    if (thread_.joinable()) thread_.join();
+    serving_ = std::make_unique<test::ServingThread>(options);
+    port_ = serving_->port();
   }
   const std::string& db() const { return db_; }
   std::unique_ptr<httplib::Client> client() const {
@@ -854,9 +817,8 @@ class WriteApiServer {
 
  private:
   std::string db_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<test::ServingThread> serving_;
   int port_ = 0;
-  std::thread thread_;
 };
 
 // `count` small records whose ids start with `prefix`, one a line.

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/serving.h"
 #include "tests/test_util.h"
 
 namespace medsearch::server {
@@ -24,8 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr auto kPollInterval = std::chrono::milliseconds(2);
-constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr const char* kSecret = "secret outside the web folder";
 
 void write_file(const fs::path& path, const std::string& text) {
@@ -46,37 +45,17 @@ class WebServer {
     options.port = 0;
     options.access_log = false;
     options.web_dir = web_dir;
-    auto created = Server::create(options);
-    if (!created.ok()) {
-      ADD_FAILURE() << created.error().message;
-      return;
-    }
-    server_ = std::move(*created);
-    auto port = server_->bind();
-    if (!port.ok()) {
-      ADD_FAILURE() << port.error().message;
-      return;
-    }
-    thread_ = std::thread([this] { server_->run(); });
-    const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(kPollInterval);
-    }
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+    serving_ = std::make_unique<test::ServingThread>(options);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", serving_->port());
     client_->set_url_encode(false);
     client_->set_read_timeout(30, 0);
   }
-  ~WebServer() {
-    if (server_) server_->stop();
-    if (thread_.joinable()) thread_.join();
-  }
 
   httplib::Result get(const std::string& path) { return client_->Get(path); }
-  bool ok() const { return server_ && client_ && server_->is_running(); }
+  bool ok() const { return serving_->ok(); }
 
  private:
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
+  std::unique_ptr<test::ServingThread> serving_;
   std::unique_ptr<httplib::Client> client_;
 };
 
