@@ -592,30 +592,25 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
   // Every term to look up in a passage's term list, sorted, with what it stands for: a member
   // of a query term (its body term, or the title copy "ZS" + stem of a Z member), or feedback
   // term `index`.
-  struct Member {
-    std::size_t term;  // index into terms_
-    bool all_of;       // a word of the term's multi-word member
-  };
-  std::vector<Member> members;
+  // Members in term order, any_of then all_of: member m is member_terms[m] of terms_[member_of[m]].
+  std::vector<std::size_t> member_of;
   std::vector<std::string> member_terms;
   for (std::size_t i = 0; i < terms_.size(); ++i) {
-    for (const auto& t : terms_[i].any_of) {
-      members.push_back({i, false});
-      member_terms.push_back(t);
-    }
-    for (const auto& t : terms_[i].all_of) {
-      members.push_back({i, true});
-      member_terms.push_back(t);
+    for (const auto* list : {&terms_[i].any_of, &terms_[i].all_of}) {
+      for (const auto& t : *list) {
+        member_of.push_back(i);
+        member_terms.push_back(t);
+      }
     }
   }
   enum class Kind { body, title, expansion };
   struct Lookup {
     std::string term;
     Kind kind;
-    std::size_t index;  // into members, or into feedback
+    std::size_t index;  // into member_terms, or into feedback
   };
   std::vector<Lookup> lookups;
-  for (std::size_t m = 0; m < members.size(); ++m) {
+  for (std::size_t m = 0; m < member_terms.size(); ++m) {
     lookups.push_back({member_terms[m], Kind::body, m});
     if (is_body_term(member_terms[m])) lookups.push_back({"ZS" + member_terms[m].substr(1), Kind::title, m});
   }
@@ -625,8 +620,8 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
   const double best = mset.begin().get_weight();
   const double average_length = std::max(1.0, db_.get_avlength());
   // Per member: in the passage's body (with its wdf), in the record's title.
-  std::vector<char> member_body(members.size()), member_title(members.size());
-  std::vector<Xapian::termcount> member_wdf(members.size());
+  std::vector<char> member_body(member_terms.size()), member_title(member_terms.size());
+  std::vector<Xapian::termcount> member_wdf(member_terms.size());
   std::vector<char> in_body(terms_.size()), in_title(terms_.size());
   std::vector<Xapian::termcount> wdf(terms_.size());
   std::vector<double> bm25_query(n);
@@ -710,9 +705,9 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     if (!skip_positions_) {
       // Where each term occurs: the positions of its members found in the body (concept
       // terms have none).
-      for (std::size_t m = 0; m < members.size(); ++m) {
-        if (!member_body[m] || !in_body[members[m].term]) continue;
-        auto& into = positions[members[m].term];
+      for (std::size_t m = 0; m < member_terms.size(); ++m) {
+        if (!member_body[m] || !in_body[member_of[m]]) continue;
+        auto& into = positions[member_of[m]];
         for (auto p = db_.positionlist_begin(did, member_terms[m]); p != db_.positionlist_end(did, member_terms[m]); ++p)
           into.push_back(*p);
       }

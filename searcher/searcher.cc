@@ -169,6 +169,11 @@ corpus::Error only_excludes_error(const std::string& question) {
 // a filter value that no passage has ("source:guidline", "year:abc", "drug:rilozole" make the
 // answer empty) and a wildcard ("rilu*": Xapian's stemmed terms cannot be prefix-expanded, so
 // the word is searched as it stands).
+// The warning for a filter value that no passage has (`what` names the filter and the value).
+std::string matches_nothing(const std::string& what) {
+  return what + " matches no passage in this index, so nothing can be found with it";
+}
+
 void warn_unanswerable(const Xapian::Query& query, const std::string& question, const Xapian::Database& db,
                        std::vector<std::string>& warnings) {
   static const std::pair<std::string_view, const char*> kFilters[] = {
@@ -182,8 +187,7 @@ void warn_unanswerable(const Xapian::Query& query, const std::string& question, 
     for (const auto& [prefix, field] : kFilters) {
       if (term.rfind(prefix, 0) != 0 || term.size() == prefix.size()) continue;
       if (db.get_termfreq(term) == 0)
-        warnings.push_back(std::string(field) + ":" + term.substr(prefix.size()) +
-                           " matches no passage in this index, so nothing can be found with it");
+        warnings.push_back(matches_nothing(std::string(field) + ":" + term.substr(prefix.size())));
       break;
     }
   }
@@ -433,8 +437,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       if (lower) std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       std::string term = schema::term(prefix, v);
       if (db_.get_termfreq(term) == 0)
-        response.warnings.push_back(std::string(field) + " filter " + v.substr(0, 100) +
-                                    " matches no passage in this index, so nothing can be found with it");
+        response.warnings.push_back(matches_nothing(std::string(field) + " filter " + v.substr(0, 100)));
       terms.emplace_back(std::move(term));
     }
     filters.emplace_back(Xapian::Query::OP_OR, terms.begin(), terms.end());
