@@ -59,7 +59,7 @@ std::optional<TermGroup> synonym_group(const Xapian::Query& q) {
     }
     const auto type = sub.get_type();
     if (!group.all_of.empty() || sub.get_num_subqueries() < 2 ||
-        (type != Xapian::Query::OP_OR && type != Xapian::Query::OP_PHRASE))
+        (type != Xapian::Query::OP_OR && type != Xapian::Query::OP_AND && type != Xapian::Query::OP_PHRASE))
       return std::nullopt;
     for (std::size_t k = 0; k < sub.get_num_subqueries(); ++k) {
       const Xapian::Query word = sub.get_subquery(k);
@@ -154,8 +154,14 @@ bool only_words(const Xapian::Query& query) {
     case Xapian::Query::OP_OR:
     case Xapian::Query::OP_SYNONYM:
     case Xapian::Query::OP_SCALE_WEIGHT:
-      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i)
-        if (!only_words(query.get_subquery(i))) return false;
+      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
+        const Xapian::Query sub = query.get_subquery(i);
+        // A multi-word name's words, AND'ed inside its synonym group (searcher.cc): words.
+        if (query.get_type() == Xapian::Query::OP_SYNONYM && sub.get_type() == Xapian::Query::OP_AND &&
+            only_words(Xapian::Query(Xapian::Query::OP_OR, sub.get_terms_begin(), sub.get_terms_end())))
+          continue;
+        if (!only_words(sub)) return false;
+      }
       return true;
     default:
       return false;
@@ -406,6 +412,52 @@ corpus::Result<Model> Model::from_json(const nlohmann::json& j) {
       return make_error(ErrorCode::parse, "weight of '" + name + "' is not a finite number", "weights");
     m.weights[index] = value.get<double>();
   }
+  if (j.contains("trees") && !j["trees"].is_null()) {
+    // Checked so that a walk through any tree of the file ends at a leaf inside it.
+    constexpr std::size_t kMaxTrees = 10000, kMaxNodes = 1 << 16;
+    const auto& jt = j["trees"];
+    if (!jt.is_array() || jt.size() > kMaxTrees)
+      return make_error(ErrorCode::parse, "trees must be an array of at most 10000 trees", "trees");
+    std::vector<Tree> trees;
+    for (std::size_t t = 0; t < jt.size(); ++t) {
+      const std::string where = "tree " + std::to_string(t) + ": ";
+      const auto& node = jt[t];
+      auto numbers = [&node](const char* key) {
+        return node.is_object() && node.contains(key) && node[key].is_array() && node[key].size() <= kMaxNodes &&
+               std::all_of(node[key].begin(), node[key].end(), [](const nlohmann::json& v) {
+                 return v.is_number() && std::isfinite(v.get<double>());
+               });
+      };
+      if (!numbers("feature") || !numbers("threshold") || !numbers("left") || !numbers("right") || !numbers("value"))
+        return make_error(ErrorCode::parse, where + "needs arrays feature, threshold, left, right and value of numbers",
+                          "trees");
+      Tree tree;
+      const std::size_t n = node["feature"].size();
+      if (n == 0 || node["threshold"].size() != n || node["left"].size() != n || node["right"].size() != n ||
+          node["value"].size() != n)
+        return make_error(ErrorCode::parse, where + "its arrays must be as long as each other, and not empty", "trees");
+      for (std::size_t i = 0; i < n; ++i) {
+        const double feature = node["feature"][i].get<double>(), left = node["left"][i].get<double>(),
+                     right = node["right"][i].get<double>();
+        const bool leaf = feature < 0;
+        if (feature != std::floor(feature) || feature >= static_cast<double>(kFeatureCount) || (leaf && feature != -1))
+          return make_error(ErrorCode::parse, where + "node " + std::to_string(i) + ": feature must be -1 (a leaf) or 0 to " +
+                                                  std::to_string(kFeatureCount - 1),
+                            "trees");
+        auto child = [i, n](double c) { return c == std::floor(c) && c > static_cast<double>(i) && c < static_cast<double>(n); };
+        if (!leaf && (!child(left) || !child(right)))
+          return make_error(ErrorCode::parse, where + "node " + std::to_string(i) + ": children must be later nodes of the tree",
+                            "trees");
+        tree.feature.push_back(static_cast<int>(feature));
+        tree.threshold.push_back(node["threshold"][i].get<double>());
+        tree.left.push_back(leaf ? 0 : static_cast<int>(left));
+        tree.right.push_back(leaf ? 0 : static_cast<int>(right));
+        tree.value.push_back(node["value"][i].get<double>());
+      }
+      trees.push_back(std::move(tree));
+    }
+    m.set_trees(std::move(trees));
+  }
   return m;
 }
 
@@ -428,14 +480,36 @@ nlohmann::json Model::to_json() const {
           {"widen_min_terms", feedback.widen_min_terms}, {"max_words", feedback.max_words}, {"max_df", feedback.max_df}};
   // Only when set, so that models written without it (the shipped one) read back unchanged.
   if (feedback.docs > 0 && feedback.max_df_passages > 0) fb["max_df_passages"] = feedback.max_df_passages;
-  return {{"description", description}, {"depth", depth}, {"feedback", fb}, {"weights", named}};
+  nlohmann::json j = {{"description", description}, {"depth", depth}, {"feedback", fb}, {"weights", named}};
+  if (!trees_.empty()) {
+    nlohmann::json trees = nlohmann::json::array();
+    for (const Tree& t : trees_)
+      trees.push_back({{"feature", t.feature}, {"threshold", t.threshold}, {"left", t.left}, {"right", t.right}, {"value", t.value}});
+    j["trees"] = std::move(trees);
+  }
+  return j;
 }
 
 double Model::weights_rounded(std::size_t i) const { return std::round(weights[i] * 1e6) / 1e6; }
 
+double Tree::score(const Features& f) const {
+  std::size_t i = 0;
+  while (feature[i] >= 0) i = static_cast<std::size_t>(f[static_cast<std::size_t>(feature[i])] < threshold[i] ? left[i] : right[i]);
+  return value[i];
+}
+
+void Model::set_trees(std::vector<Tree> trees) {
+  trees_ = std::move(trees);
+  split_on_.fill(false);
+  for (const Tree& t : trees_)
+    for (int k : t.feature)
+      if (k >= 0) split_on_[static_cast<std::size_t>(k)] = true;
+}
+
 double Model::score(const Features& f) const {
   double s = 0;
   for (std::size_t i = 0; i < kFeatureCount; ++i) s += weights[i] * f[i];
+  for (const Tree& t : trees_) s += t.score(f);
   return s;
 }
 

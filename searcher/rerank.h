@@ -117,8 +117,20 @@ bool widens(const Xapian::Query& query, const Feedback& feedback);
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
                      const Feedback& feedback);
 
+// One regression tree of a boosted model (medsearch-train --learner trees). Node 0 is the root;
+// node i is a leaf worth value[i] when feature[i] < 0, else it sends a candidate whose feature
+// feature[i] is below threshold[i] to node left[i] and the others to right[i] (children always
+// come after their parent, so every walk ends).
+struct Tree {
+  std::vector<int> feature;
+  std::vector<double> threshold;
+  std::vector<int> left, right;
+  std::vector<double> value;
+  double score(const Features& f) const;
+};
+
 struct Model {
-  std::array<double, kFeatureCount> weights{};  // score = sum of weight * feature
+  std::array<double, kFeatureCount> weights{};  // score = sum of weight * feature (+ the trees)
   int depth = 100;                              // how many first-stage records are reranked
   Feedback feedback;                            // first-stage expansion (off by default)
   std::string description;                      // how the weights were made
@@ -133,11 +145,18 @@ struct Model {
   nlohmann::json to_json() const;
 
   double score(const Features& f) const;
-  // True if feature i counts in the score (a weight of 0 lets the searcher skip computing it).
-  bool uses(std::size_t i) const { return weights[i] != 0; }
+  // True if feature i counts in the score (a weight of 0 that no tree splits on lets the
+  // searcher skip computing it).
+  bool uses(std::size_t i) const { return weights[i] != 0 || split_on_[i]; }
+
+  // Boosted regression trees added to the linear score (none: a linear model).
+  const std::vector<Tree>& trees() const { return trees_; }
+  void set_trees(std::vector<Tree> trees);
 
  private:
   double weights_rounded(std::size_t i) const;
+  std::vector<Tree> trees_;
+  std::array<bool, kFeatureCount> split_on_{};
 };
 
 // Collapse counts of mset items [0, n) of an mset collapsed on the record id (kSlotRecordId):

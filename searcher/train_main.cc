@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -58,6 +59,19 @@ double ndcg10(const Query& q, const rr::Features& w, std::vector<std::pair<doubl
     for (std::size_t k = 0; k < rr::kFeatureCount; ++k) s += w[k] * q.features[i][k];
     scratch.emplace_back(s, i);
   }
+  const std::size_t top = std::min<std::size_t>(10, scratch.size());
+  std::partial_sort(scratch.begin(), scratch.begin() + static_cast<long>(top), scratch.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  double dcg = 0;
+  for (std::size_t r = 0; r < top; ++r) dcg += q.gains[scratch[r].second] * discount(r);
+  return dcg / q.ideal;
+}
+
+// nDCG@10 of one query when its candidates score `scores` (ties keep first-stage order).
+double ndcg10_of(const Query& q, const std::vector<double>& scores, std::vector<std::pair<double, std::size_t>>& scratch) {
+  if (q.ideal <= 0) return 0;
+  scratch.clear();
+  for (std::size_t i = 0; i < scores.size(); ++i) scratch.emplace_back(scores[i], i);
   const std::size_t top = std::min<std::size_t>(10, scratch.size());
   std::partial_sort(scratch.begin(), scratch.begin() + static_cast<long>(top), scratch.end(),
                     [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
@@ -140,6 +154,171 @@ rr::Features fit(const std::vector<Set>& sets, const std::vector<std::vector<cha
   return best_w;
 }
 
+// Gradient-boosted regression trees on a pairwise logistic loss (RankNet's, as XGBoost's
+// rank:pairwise and LambdaMART without its nDCG weighting), grown level by level with
+// second-order gains (XGBoost's exact greedy split finding, L2 regularisation `lambda`), from the
+// linear score of the weights `start` (all 0: from nothing). Every pair of a query's candidates with different judgments counts; the pairs of a
+// query together weigh as much as its candidates, so a query with many judged records does not
+// outweigh one with a single relevant record. Deterministic: no sampling.
+struct Boosting {
+  int trees = 300;
+  int depth = 3;
+  double eta = 0.05;
+  double min_child_weight = 5;
+  double lambda = 1;
+};
+
+std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, const Boosting& o,
+                            const Allowed& allowed, const rr::Features& start) {
+  // The used queries' candidates as rows.
+  std::vector<rr::Features> x;
+  std::vector<double> gain;
+  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) rows of each query
+  for (std::size_t s = 0; s < sets.size(); ++s)
+    for (std::size_t i = 0; i < sets[s].queries.size(); ++i) {
+      if (!use[s][i]) continue;
+      const Query& q = sets[s].queries[i];
+      const std::size_t begin = x.size();
+      x.insert(x.end(), q.features.begin(), q.features.end());
+      gain.insert(gain.end(), q.gains.begin(), q.gains.end());
+      if (x.size() - begin > 1) groups.emplace_back(begin, x.size());
+    }
+  const std::size_t rows = x.size();
+  std::vector<std::size_t> features;
+  for (std::size_t k = 0; k < rr::kFeatureCount; ++k)
+    if (allowed[k]) features.push_back(k);
+  // Rows in increasing order of each feature, once (ties by row: the same order every run).
+  std::vector<std::vector<std::uint32_t>> sorted(rr::kFeatureCount);
+  for (std::size_t k : features) {
+    auto& order = sorted[k];
+    order.resize(rows);
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&x, k](std::uint32_t a, std::uint32_t b) { return x[a][k] < x[b][k]; });
+  }
+  std::vector<double> score(rows, 0.0), grad(rows), hess(rows);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < rr::kFeatureCount; ++k) score[r] += start[k] * x[r][k];
+  std::vector<int> node_of(rows);
+  std::vector<rr::Tree> out;
+  for (int round = 0; round < o.trees; ++round) {
+    std::fill(grad.begin(), grad.end(), 0.0);
+    std::fill(hess.begin(), hess.end(), 0.0);
+    for (const auto& [begin, end] : groups) {
+      std::size_t pairs = 0;
+      for (std::size_t a = begin; a < end; ++a)
+        for (std::size_t b = begin; b < end; ++b) pairs += gain[a] > gain[b];
+      if (pairs == 0) continue;
+      const double w = static_cast<double>(end - begin) / static_cast<double>(pairs);
+      for (std::size_t a = begin; a < end; ++a)
+        for (std::size_t b = begin; b < end; ++b) {
+          if (!(gain[a] > gain[b])) continue;
+          const double p = 1.0 / (1.0 + std::exp(score[b] - score[a]));  // P(a above b)
+          const double g = (1.0 - p) * w, h = std::max(2.0 * p * (1.0 - p) * w, 1e-16);
+          grad[a] -= g;
+          grad[b] += g;
+          hess[a] += h;
+          hess[b] += h;
+        }
+    }
+    // Grow one tree level by level: nodes of the level being split are open.
+    rr::Tree tree;
+    struct Open {
+      int node;
+      double g, h;
+    };
+    auto add_node = [&tree]() {
+      tree.feature.push_back(-1);
+      tree.threshold.push_back(0);
+      tree.left.push_back(0);
+      tree.right.push_back(0);
+      tree.value.push_back(0);
+      return static_cast<int>(tree.feature.size() - 1);
+    };
+    std::fill(node_of.begin(), node_of.end(), add_node());
+    double g0 = 0, h0 = 0;
+    for (std::size_t r = 0; r < rows; ++r) g0 += grad[r], h0 += hess[r];
+    std::vector<Open> open{{0, g0, h0}};
+    auto leaf_value = [&o](double g, double h) { return -g / (h + o.lambda) * o.eta; };
+    for (int level = 0; level < o.depth && !open.empty(); ++level) {
+      const std::size_t nodes = tree.feature.size();
+      std::vector<int> slot(nodes, -1);  // node -> its place in `open`
+      for (std::size_t i = 0; i < open.size(); ++i) slot[static_cast<std::size_t>(open[i].node)] = static_cast<int>(i);
+      struct Best {
+        double gain = 0;
+        int feature = -1;
+        double threshold = 0, gl = 0, hl = 0;
+      };
+      std::vector<Best> best(open.size());
+      std::vector<double> gl(open.size()), hl(open.size()), last(open.size());
+      std::vector<char> seen(open.size());
+      for (std::size_t k : features) {
+        std::fill(gl.begin(), gl.end(), 0.0);
+        std::fill(hl.begin(), hl.end(), 0.0);
+        std::fill(seen.begin(), seen.end(), 0);
+        for (std::uint32_t r : sorted[k]) {
+          const int at = slot[static_cast<std::size_t>(node_of[r])];
+          if (at < 0) continue;
+          const auto i = static_cast<std::size_t>(at);
+          const double v = x[r][k];
+          // A split between the rows below v and those from v on.
+          if (seen[i] && v > last[i] && hl[i] >= o.min_child_weight && open[i].h - hl[i] >= o.min_child_weight) {
+            const double gr = open[i].g - gl[i], hr = open[i].h - hl[i];
+            const double split = gl[i] * gl[i] / (hl[i] + o.lambda) + gr * gr / (hr + o.lambda) -
+                                open[i].g * open[i].g / (open[i].h + o.lambda);
+            if (split > best[i].gain + 1e-12) best[i] = {split, static_cast<int>(k), (last[i] + v) / 2, gl[i], hl[i]};
+          }
+          gl[i] += grad[r];
+          hl[i] += hess[r];
+          last[i] = v;
+          seen[i] = 1;
+        }
+      }
+      std::vector<Open> next;
+      for (std::size_t i = 0; i < open.size(); ++i) {
+        const auto n = static_cast<std::size_t>(open[i].node);
+        if (best[i].feature < 0) {
+          tree.value[n] = leaf_value(open[i].g, open[i].h);
+          continue;
+        }
+        const int l = add_node(), r = add_node();
+        tree.feature[n] = best[i].feature;
+        tree.threshold[n] = best[i].threshold;
+        tree.left[n] = l;
+        tree.right[n] = r;
+        next.push_back({l, best[i].gl, best[i].hl});
+        next.push_back({r, open[i].g - best[i].gl, open[i].h - best[i].hl});
+      }
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto n = static_cast<std::size_t>(node_of[r]);
+        if (tree.feature[n] >= 0 && slot[n] >= 0)
+          node_of[r] = x[r][static_cast<std::size_t>(tree.feature[n])] < tree.threshold[n] ? tree.left[n] : tree.right[n];
+      }
+      open = std::move(next);
+    }
+    for (const Open& leaf : open) tree.value[static_cast<std::size_t>(leaf.node)] = leaf_value(leaf.g, leaf.h);
+    for (std::size_t r = 0; r < rows; ++r) score[r] += tree.value[static_cast<std::size_t>(node_of[r])];
+    out.push_back(std::move(tree));
+  }
+  return out;
+}
+
+// Mean nDCG@10 of a set's queries selected by `use` under `model`.
+double set_mean(const Set& set, const std::vector<char>& use, const rr::Model& model) {
+  std::vector<std::pair<double, std::size_t>> scratch;
+  std::vector<double> scores;
+  double sum = 0;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < set.queries.size(); ++i) {
+    if (!use[i]) continue;
+    const Query& q = set.queries[i];
+    scores.clear();
+    for (const auto& f : q.features) scores.push_back(model.score(f));
+    sum += ndcg10_of(q, scores, scratch);
+    ++n;
+  }
+  return n ? sum / static_cast<double>(n) : 0;
+}
+
 double set_mean(const Set& set, const std::vector<char>& use, const rr::Features& w) {
   std::vector<std::pair<double, std::size_t>> scratch;
   double sum = 0;
@@ -164,6 +343,8 @@ int main(int argc, char** argv) {
   unsigned seed = 1;
   rr::Feedback feedback;
   std::vector<std::string> feature_list;
+  std::string learner = "linear";
+  Boosting boosting;
   app.add_option("--set", set_specs, "NAME:INDEX:QUERIES.jsonl:QRELS.tsv (repeatable; sets weigh equally)")->required();
   app.add_option("--out", out_path, "write the fitted model (JSON) here");
   app.add_option("--folds", folds, "cross-validation folds (0 or 1: none)")->check(CLI::Range(0, 20));
@@ -187,6 +368,16 @@ int main(int argc, char** argv) {
                  "the features to weigh (comma-separated; default all); the others get weight 0 and are not computed "
                  "when searching")
       ->delimiter(',');
+  app.add_option("--learner", learner,
+                 "linear: weights by coordinate ascent on nDCG@10; trees: gradient-boosted regression trees on a "
+                 "pairwise loss; linear+trees: the trees boost the linear model's score")
+      ->check(CLI::IsMember({"linear", "trees", "linear+trees"}));
+  app.add_option("--trees", boosting.trees, "trees: how many")->check(CLI::Range(1, 5000));
+  app.add_option("--tree-depth", boosting.depth, "trees: levels of splits in each")->check(CLI::Range(1, 8));
+  app.add_option("--learning-rate", boosting.eta, "trees: shrinkage of each tree's values")->check(CLI::Range(0.001, 1.0));
+  app.add_option("--min-child-weight", boosting.min_child_weight,
+                 "trees: least loss curvature (hessian) on each side of a split")
+      ->check(CLI::Range(0.0, 1000.0));
   app.set_version_flag("--version", std::string("medsearch-train ") + MEDSEARCH_VERSION);
   try {
     app.parse(argc, argv);
@@ -288,7 +479,11 @@ int main(int argc, char** argv) {
       auto candidates = (*searcher)->candidates(text, depth);
       if (candidates.ok()) {
         for (const auto& c : *candidates) {
-          q.features.push_back(c.features);
+          // To 1e-9: the last bits of a sum can depend on how an index was split into shards,
+          // and a tree's thresholds (midpoints between values) would carry them into the model.
+          rr::Features f = c.features;
+          for (double& v : f) v = std::round(v * 1e9) / 1e9;
+          q.features.push_back(f);
           auto g = judged->second.find(c.record_id);
           q.gains.push_back(g != judged->second.end() && g->second > 0 ? g->second : 0);
         }
@@ -345,11 +540,17 @@ int main(int argc, char** argv) {
           test[s].push_back(held);
         }
       }
-      const rr::Features w = fit(sets, train, restarts, seed + static_cast<unsigned>(f), allowed);
+      rr::Model fold;
+      if (learner == "trees") {
+        fold.weights.fill(0);
+      } else {
+        fold.weights = fit(sets, train, restarts, seed + static_cast<unsigned>(f), allowed);
+      }
+      if (learner != "linear") fold.set_trees(boost(sets, train, boosting, allowed, fold.weights));
       for (std::size_t s = 0; s < sets.size(); ++s) {
         const std::size_t n = static_cast<std::size_t>(std::count(test[s].begin(), test[s].end(), 1));
         base_sum[s] += set_mean(sets[s], test[s], identity()) * static_cast<double>(n);
-        rerank_sum[s] += set_mean(sets[s], test[s], w) * static_cast<double>(n);
+        rerank_sum[s] += set_mean(sets[s], test[s], fold) * static_cast<double>(n);
         count[s] += n;
       }
     }
@@ -365,27 +566,54 @@ int main(int argc, char** argv) {
   std::vector<std::vector<char>> all(sets.size());
   for (std::size_t s = 0; s < sets.size(); ++s) all[s].assign(sets[s].queries.size(), 1);
   rr::Model model;
-  model.weights = fit(sets, all, restarts, seed, allowed);
+  if (learner == "trees") {
+    model.weights.fill(0);
+  } else {
+    model.weights = fit(sets, all, restarts, seed, allowed);
+  }
+  if (learner != "linear") model.set_trees(boost(sets, all, boosting, allowed, model.weights));
   model.depth = depth;
   model.feedback = feedback;
   std::ostringstream description;
-  description << "coordinate ascent on nDCG@10 over the first stage's top " << depth << " records of " << trained_on.str()
-              << "; medsearch-train --feedback-docs " << feedback.docs << " --feedback-terms " << feedback.terms
+  if (learner == "trees")
+    description << boosting.trees << " gradient-boosted regression trees (pairwise logistic loss)";
+  else if (learner == "linear+trees")
+    description << "coordinate ascent on nDCG@10, then " << boosting.trees
+                << " gradient-boosted regression trees (pairwise logistic loss) from its scores,";
+  else
+    description << "coordinate ascent on nDCG@10";
+  description << " over the first stage's top " << depth << " records of " << trained_on.str() << "; medsearch-train";
+  if (learner != "linear")
+    description << " --learner " << learner << " --trees " << boosting.trees << " --tree-depth " << boosting.depth
+                << " --learning-rate " << boosting.eta << " --min-child-weight " << boosting.min_child_weight;
+  description << " --feedback-docs ";
+  description << feedback.docs << " --feedback-terms " << feedback.terms
               << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
               << " --feedback-max-words " << feedback.max_words << " --feedback-max-df " << feedback.max_df;
   if (feedback.max_df_passages > 0) description << " --feedback-max-df-passages " << feedback.max_df_passages;
-  description << " --folds " << folds << " --restarts " << restarts << " --seed " << seed;
+  description << " --folds " << folds;
+  if (learner != "trees") description << " --restarts " << restarts << " --seed " << seed;
   if (!feature_list.empty()) {
     description << " --features ";
     for (std::size_t k = 0; k < feature_list.size(); ++k) description << (k ? "," : "") << feature_list[k];
   }
   model.description = description.str();
-  std::printf("fitted on all queries:");
-  for (std::size_t k = 0; k < rr::kFeatureCount; ++k) std::printf(" %s=%.3f", rr::kFeatureNames[k], model.weights[k]);
+  if (learner != "linear") {
+    std::size_t nodes = 0;
+    for (const rr::Tree& t : model.trees()) nodes += t.feature.size();
+    std::printf("fitted on all queries: %zu trees, %zu nodes; split on:", model.trees().size(), nodes);
+    for (std::size_t k = 0; k < rr::kFeatureCount; ++k)
+      if (model.uses(k)) std::printf(" %s", rr::kFeatureNames[k]);
+    if (learner == "linear+trees") std::printf("\n");
+  }
+  if (learner != "trees") {
+    std::printf(learner == "linear" ? "fitted on all queries:" : "their linear part:");
+    for (std::size_t k = 0; k < rr::kFeatureCount; ++k) std::printf(" %s=%.3f", rr::kFeatureNames[k], model.weights[k]);
+  }
   std::printf("\n");
   for (std::size_t s = 0; s < sets.size(); ++s)
     std::printf("%-12s training nDCG@10 first %.4f, reranked %.4f\n", sets[s].name.c_str(),
-                set_mean(sets[s], all[s], identity()), set_mean(sets[s], all[s], model.weights));
+                set_mean(sets[s], all[s], identity()), set_mean(sets[s], all[s], model));
 
   if (!out_path.empty()) {
     nlohmann::json j = model.to_json();
@@ -393,7 +621,21 @@ int main(int argc, char** argv) {
     // Written beside and renamed over: a failed write leaves the previous model whole.
     const std::string tmp_path = out_path + ".tmp";
     std::ofstream out(tmp_path);
-    out << j.dump(2) << "\n";
+    // One line a tree: the rest indented as before, thousands of nodes not one number a line.
+    nlohmann::json trees = nlohmann::json::array();
+    if (j.contains("trees")) {
+      trees = std::move(j["trees"]);
+      j.erase("trees");
+    }
+    std::string text = j.dump(2);
+    if (!trees.empty()) {
+      text.erase(text.rfind('}'));
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      text += ",\n  \"trees\": [";
+      for (std::size_t t = 0; t < trees.size(); ++t) text += (t ? ",\n    " : "\n    ") + trees[t].dump();
+      text += "\n  ]\n}";
+    }
+    out << text << "\n";
     out.close();
     std::error_code ec;
     if (!out || (std::filesystem::rename(tmp_path, out_path, ec), ec)) {

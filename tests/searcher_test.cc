@@ -502,6 +502,49 @@ TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
   EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json::array()).ok());
 }
 
+// A tree sends a candidate left when its feature is below the threshold; the model's score is
+// its linear part plus every tree's leaf. A file whose trees could send a walk outside the tree,
+// or in a circle, is refused with the tree and node named.
+TEST(RerankModel, TreesScoreByTheirLeavesAndBadTreesAreRefused) {
+  // Node 0 splits on coverage (2) at 0.5; node 2 on length (7) at 0.
+  const nlohmann::json tree = {{"feature", {2, -1, 7, -1, -1}},
+                               {"threshold", {0.5, 0, 0, 0, 0}},
+                               {"left", {1, 0, 3, 0, 0}},
+                               {"right", {2, 0, 4, 0, 0}},
+                               {"value", {0, -1.0, 0, 2.0, 3.0}}};
+  auto model = ms::rerank::Model::from_json(
+      nlohmann::json{{"weights", {{"bm25", 0.5}}}, {"trees", nlohmann::json::array({tree, tree})}});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  ms::rerank::Features f{};
+  f[0] = 1;
+  f[2] = 0.2;  // left leaf: -1 per tree
+  EXPECT_DOUBLE_EQ(model->score(f), 0.5 - 2.0);
+  f[2] = 0.5;  // not below the threshold: right, then length -0.1 < 0: 2 per tree
+  f[7] = -0.1;
+  EXPECT_DOUBLE_EQ(model->score(f), 0.5 + 4.0);
+  f[7] = 0;
+  EXPECT_DOUBLE_EQ(model->score(f), 0.5 + 6.0);
+  EXPECT_TRUE(model->uses(2) && model->uses(7));
+  EXPECT_FALSE(model->uses(ms::rerank::kProximity));
+
+  auto with = [&tree](const char* key, nlohmann::json value) {
+    nlohmann::json t = tree;
+    t[key] = std::move(value);
+    return ms::rerank::Model::from_json(nlohmann::json{{"weights", nlohmann::json::object()}, {"trees", {t}}});
+  };
+  for (const auto& bad : {with("left", {1, 0, 0, 0, 0}),      // node 2's left child is the root: a circle
+                          with("right", {2, 0, 9, 0, 0}),     // outside the tree
+                          with("feature", {11, -1, 7, -1, -1}),  // no such feature
+                          with("feature", {2.5, -1, 7, -1, -1}),
+                          with("value", {0, 1, 0, 1}),        // arrays of different lengths
+                          with("threshold", {"half", 0, 0, 0, 0})}) {
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().param, "trees");
+    EXPECT_NE(bad.error().message.find("tree 0"), std::string::npos) << bad.error().message;
+  }
+  EXPECT_FALSE(ms::rerank::Model::from_json(nlohmann::json{{"weights", nlohmann::json::object()}, {"trees", "many"}}).ok());
+}
+
 // Feedback runs for questions of at most max_words distinct words (stems: "dose" and "doses"
 // are one word; stop words and field filters are not words), and for every question at 0.
 TEST(RerankModel, FeedbackOnlyForQuestionsOfAtMostMaxWords) {
