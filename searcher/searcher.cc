@@ -136,6 +136,53 @@ Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::ve
   }
 }
 
+// A multi-word name the synonym table knows ("heart failure", "chronic kidney disease"):
+// QueryParser ORs its words inside the name's synonym group, so a passage saying only "heart"
+// or only "disease" counted as naming it, and the group, weighed by BM25 as one term with the
+// frequency of that OR (nearly every passage has "disease"), weighed almost nothing beside the
+// question's other words: "heart failure treatment" ranked a psoriasis guideline first, on
+// "treatment", and no heart-failure record in the top five. The words are AND'ed instead: a
+// passage names the concept by all of its words (in any order, as "blood pressure ... high"
+// still does) or by any of the group's other names and its concept term.
+Xapian::Query with_multiword_names_whole(const Xapian::Query& query, bool& changed) {
+  const auto type = query.get_type();
+  switch (type) {
+    case Xapian::Query::OP_AND:
+    case Xapian::Query::OP_OR:
+    case Xapian::Query::OP_AND_NOT:
+    case Xapian::Query::OP_XOR:
+    case Xapian::Query::OP_AND_MAYBE:
+    case Xapian::Query::OP_FILTER:
+    case Xapian::Query::OP_SYNONYM:
+    case Xapian::Query::OP_MAX: {
+      std::vector<Xapian::Query> subs;
+      bool any = false;
+      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
+        Xapian::Query sub = query.get_subquery(i);
+        const bool words = sub.get_type() == Xapian::Query::OP_OR && sub.get_num_subqueries() >= 2 &&
+                           [&sub] {
+                             for (std::size_t k = 0; k < sub.get_num_subqueries(); ++k)
+                               if (sub.get_subquery(k).get_type() != Xapian::Query::LEAF_TERM) return false;
+                             return true;
+                           }();
+        if (type == Xapian::Query::OP_SYNONYM && words) {
+          std::vector<Xapian::Query> parts;
+          for (std::size_t k = 0; k < sub.get_num_subqueries(); ++k) parts.push_back(sub.get_subquery(k));
+          subs.emplace_back(Xapian::Query::OP_AND, parts.begin(), parts.end());
+          any = true;
+        } else {
+          subs.push_back(with_multiword_names_whole(sub, any));
+        }
+      }
+      if (!any) return query;
+      changed = true;
+      return Xapian::Query(type, subs.begin(), subs.end());
+    }
+    default:
+      return query;
+  }
+}
+
 // A question that only excludes: every word written "-word" ("-riluzole"). Xapian's parser
 // searches such a word as if the minus were not there, so "-riluzole" returned riluzole's
 // passages first, the opposite of what was asked. A quoted excluded phrase is not recognised
@@ -281,6 +328,10 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
   if (const auto hyphenated = hyphenated_words(text, words); !hyphenated.empty() && !plan.query.empty()) {
     bool changed = false;
     plan.query = with_hyphenated_synonyms(plan.query, hyphenated, db, changed);
+  }
+  if (!plan.query.empty()) {
+    bool changed = false;
+    plan.query = with_multiword_names_whole(plan.query, changed);
   }
   if (!plan.query.empty() && plan.warnings.empty() && rerank::only_words(plan.query))
     plan.query = with_ambiguous_forms(plan.query, text, words);

@@ -152,6 +152,27 @@ TEST_F(SamplesTest, LayNameFindsItsConceptFirst) {
     EXPECT_TRUE(mentions(hit, "als") || mentions(hit, "amyotrophic")) << hit.stored.passage.id;
 }
 
+TEST_F(SamplesTest, MultiWordNameKeepsItsWeightBesideOtherWords) {
+  // "heart failure" and "chronic kidney disease" are multi-word names of the synonym table.
+  // Their words were OR'd inside the name's synonym group, which BM25 weighed by the frequency
+  // of that OR (almost every passage says "disease" or "heart"): the group weighed nearly
+  // nothing, and "treatment" ranked a psoriasis guideline and diabetes, lipid and Parkinson's
+  // records first, with no heart-failure or kidney record in the top five.
+  for (const auto& [question, words] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"heart failure treatment", {"heart failure"}},
+           {"treatment of chronic kidney disease", {"kidney", "ckd"}}}) {
+    ms::SearchRequest request;
+    request.query = question;
+    request.limit = 3;
+    auto response = searcher_->search(request);
+    ASSERT_TRUE(response.ok()) << response.error().message;
+    ASSERT_EQ(response->hits.size(), 3u) << question;
+    for (const ms::Hit& hit : response->hits)
+      EXPECT_TRUE(std::any_of(words.begin(), words.end(), [&hit](const std::string& w) { return mentions(hit, w); }))
+          << question << ": " << hit.stored.passage.id;
+  }
+}
+
 TEST_F(SamplesTest, WithdrawnProductCarriesItsStatus) {
   ms::SearchRequest request;
   request.query = "Relyvrio sodium phenylbutyrate taurursodiol";

@@ -485,10 +485,21 @@ TEST(RerankModel, ShippedModelLoadsAndRoundTrips) {
   const auto& model = ms::rerank::Model::builtin();
   EXPECT_EQ(model.depth, 40);  // scripts/train-rerank.sh --depth 40: better than 30 cross-validated, as good as 100, cheaper
   EXPECT_GT(model.feedback.docs, 0u);
-  EXPECT_NE(model.description.find("coordinate ascent"), std::string::npos) << "searcher/rerank_model.json did not load";
+  EXPECT_NE(model.description.find("gradient-boosted regression trees"), std::string::npos)
+      << "searcher/rerank_model.json did not load";
+  EXPECT_EQ(model.trees().size(), 150u);  // scripts/train-rerank.sh: a linear model, then 150 trees from its scores
+  EXPECT_EQ(model.weights[0], 1.0);       // the linear part's bm25 weight, held at 1
+  // What the trees split on is computed; what they do not (positions, other passages) is not.
+  EXPECT_TRUE(model.uses(0) && model.uses(10));
+  EXPECT_FALSE(model.uses(ms::rerank::kProximity) || model.uses(ms::rerank::kBigram) ||
+               model.uses(ms::rerank::kPassages));
   auto again = ms::rerank::Model::from_json(model.to_json());
   ASSERT_TRUE(again.ok()) << again.error().message;
   for (std::size_t i = 0; i < ms::rerank::kFeatureCount; ++i) EXPECT_NEAR(again->weights[i], model.weights[i], 1e-6);
+  ASSERT_EQ(again->trees().size(), model.trees().size());
+  ms::rerank::Features some{};
+  for (std::size_t i = 0; i < some.size(); ++i) some[i] = 0.1 * static_cast<double>(i);
+  EXPECT_EQ(again->score(some), model.score(some));  // the trees read back exactly
   EXPECT_EQ(again->feedback.docs, model.feedback.docs);
   EXPECT_EQ(again->feedback.max_words, model.feedback.max_words);
   EXPECT_EQ(again->feedback.max_df, model.feedback.max_df);
