@@ -184,10 +184,7 @@ json to_json(const SearchResponse& response, const Answer& answer) {
   j["spelling"] = {{"suggestion", response.spelling ? json(*response.spelling) : json(nullptr)}};
   j["intent"] = intent_to_json(response.intent);
   // Only over shards with partial answers on: which shards this answer lacks.
-  if (response.partial) {
-    j["partial"] = true;
-    j["missing_shards"] = response.missing_shards;
-  }
+  add_missing_shards(j, response.missing_shards);
   if (response.deadline_exceeded) j["deadline_exceeded"] = true;
   return j;
 }
@@ -196,8 +193,16 @@ json stats_to_json(const IndexStats& s) {
   json by_source = json::object();
   for (std::size_t i = 0; i < std::size(corpus::kAllSources); ++i)
     by_source[std::string(corpus::to_string(corpus::kAllSources[i]))] = s.passages_by_source[i];
-  return {{"passages", s.passages},     {"records", s.records},          {"passages_by_source", by_source},
-          {"revision", s.revision},     {"average_passage_length", s.average_length}};
+  json out = {{"passages", s.passages},     {"records", s.records},          {"passages_by_source", by_source},
+              {"revision", s.revision},     {"average_passage_length", s.average_length}};
+  add_missing_shards(out, s.missing_shards);
+  return out;
+}
+
+void add_missing_shards(json& out, const std::vector<std::string>& missing_shards) {
+  if (missing_shards.empty()) return;
+  out["partial"] = true;
+  out["missing_shards"] = missing_shards;
 }
 
 }  // namespace medsearch::searcher

@@ -54,5 +54,10 @@ nlohmann::json reference_to_json(const Reference& reference);
 nlohmann::json hit_to_json(const Hit& hit, int ref);
 nlohmann::json passage_to_json(const corpus::schema::StoredPassage& stored);
 nlohmann::json stats_to_json(const IndexStats& stats);
+// Over shards with partial answers on, an answer from the shards that answered says so:
+// `"partial": true` and `"missing_shards": [...]` are added to `out` when `missing_shards` is
+// not empty, and nothing otherwise. Every read route's JSON (search, context, suggest, stats,
+// health) uses it, so the two fields mean the same everywhere.
+void add_missing_shards(nlohmann::json& out, const std::vector<std::string>& missing_shards);
 
 }  // namespace medsearch::searcher

@@ -437,10 +437,7 @@ json context_to_json(const ContextResponse& r) {
               {"warnings", r.warnings},
               {"took_ms", r.took_ms}};
   // As in a search's answer: only when some shard did not answer.
-  if (r.partial) {
-    out["partial"] = true;
-    out["missing_shards"] = r.missing_shards;
-  }
+  add_missing_shards(out, r.missing_shards);
   return out;
 }
 

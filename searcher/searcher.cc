@@ -751,10 +751,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     hit.stored = std::move(stored.value());
     response.hits.push_back(std::move(hit));
   }
-  if (shards_ && !shards_->missing().empty()) {
-    response.partial = true;
-    response.missing_shards = shards_->missing();
-  }
+  note_missing(response.partial, response.missing_shards);
   lap(response.timings.output);
   response.took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -789,6 +786,11 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
   }
 }
 
+void Searcher::note_missing(bool& partial, std::vector<std::string>& missing_shards) const {
+  partial = shards_ && !shards_->missing().empty();
+  missing_shards = partial ? shards_->missing() : std::vector<std::string>();
+}
+
 Result<schema::StoredPassage> Searcher::passage(const std::string& passage_id) {
   if (!corpus::is_valid_utf8(passage_id) || passage_id.empty() || passage_id.size() > 250)
     return make_error(ErrorCode::not_found, "no passage with id '" + passage_id + "'", "id");
@@ -796,12 +798,18 @@ Result<schema::StoredPassage> Searcher::passage(const std::string& passage_id) {
     const std::string id_term = schema::term(schema::kPrefixPassageId, passage_id);
     auto it = db_.postlist_begin(id_term);
     if (it == db_.postlist_end(id_term)) {
-      // Not on the shards that answered: it may be on one that did not.
-      if (shards_ && !shards_->missing().empty())
+      // Not on the shards that answered: it may be on one that did not, so "not found" would
+      // be a guess (and a client may drop a link it believes dead). A passage cannot be
+      // partly there either: unavailable, naming every shard it may be on.
+      if (shards_ && !shards_->missing().empty()) {
+        std::string missing;
+        for (const auto& shard : shards_->missing()) missing += (missing.empty() ? "" : ", ") + shard;
         return make_error(ErrorCode::unavailable,
-                          "no passage with id '" + passage_id + "' on the shards that answered; shard " +
-                              shards_->missing().front() + " is unavailable",
+                          "no passage with id '" + passage_id + "' on the shards that answered; it may be on " +
+                              (shards_->missing().size() == 1 ? "shard " : "shards ") + missing +
+                              ", which did not answer",
                           "shard");
+      }
       return make_error(ErrorCode::not_found, "no passage with id '" + passage_id + "'", "id");
     }
     return schema::decode_document_data(schema::stored_document_data(db_.get_document(*it)));
@@ -829,6 +837,7 @@ Result<IndexStats> Searcher::stats() {
       }
     }
     s.average_length = db_.get_average_length();
+    note_missing(s.partial, s.missing_shards);
     return s;
   });
 }

@@ -112,6 +112,10 @@ struct IndexStats {
   std::uint64_t revision = 0;
   double average_length = 0;
   std::string path;
+  // Shards that did not answer, left out of every count above (only with
+  // ShardOptions::partial), as in SearchResponse.
+  bool partial = false;
+  std::vector<std::string> missing_shards;
 };
 
 // Builds queries for one database's vocabulary. Exposed for tests.
@@ -144,9 +148,13 @@ class Searcher {
   // unavailable/corrupt/internal for index trouble.
   Result<SearchResponse> search(const SearchRequest& request);
 
-  // One passage by id; not_found if absent.
+  // One passage by id; not_found if absent. A passage found is whole, whatever shards are
+  // missing; one not on the shards that answered is unavailable (param "shard", naming the
+  // missing ones), never not_found: it may be on one of them.
   Result<corpus::schema::StoredPassage> passage(const std::string& passage_id);
 
+  // Index counts. Over shards with partial answers on, `partial` and `missing_shards` say
+  // which shards the counts leave out.
   Result<IndexStats> stats();
 
   // Passages for an assistant (searcher/context.h): the question resolved against the
@@ -154,7 +162,8 @@ class Searcher {
   Result<ContextResponse> context(const ContextRequest& request);
 
   // Drug and condition names starting with `prefix` (searcher/suggest.h); errors as
-  // suggest_names, plus unavailable/corrupt/internal for index trouble.
+  // suggest_names, plus unavailable/corrupt/internal for index trouble. Flagged `partial` as
+  // stats() is.
   Result<SuggestResponse> suggest(const std::string& prefix, int limit);
 
   // Picks up the latest commit; cheap when nothing changed. Over shards: reconnects remote
@@ -190,6 +199,9 @@ class Searcher {
   // search, passage, suggest, stats and context all read through it.
   template <class T, class Body>
   Result<T> guarded(const std::string& what, Body&& body);
+  // Sets an answer's `partial` and `missing_shards` from the shards left out of this read (call
+  // it after the read: a shard that failed during it is left out by then).
+  void note_missing(bool& partial, std::vector<std::string>& missing_shards) const;
   // Where synonyms and spellings come from: the lexicon when given, else the index.
   const Xapian::Database& vocabulary() const { return has_lexicon_ ? lexicon_ : db_; }
 

@@ -8,6 +8,7 @@
 #include "corpus/analysis.h"
 #include "corpus/schema.h"
 #include "corpus/xapian_error.h"
+#include "searcher/answer.h"
 #include "searcher/searcher.h"
 
 namespace medsearch::searcher {
@@ -52,13 +53,19 @@ corpus::Result<SuggestResponse> suggest_names(const Xapian::Database& db, const 
 }
 
 Result<SuggestResponse> Searcher::suggest(const std::string& prefix, int limit) {
-  return guarded<SuggestResponse>("suggest", [&] { return suggest_names(db_, prefix, limit); });
+  return guarded<SuggestResponse>("suggest", [&] {
+    auto response = suggest_names(db_, prefix, limit);
+    if (response.ok()) note_missing(response->partial, response->missing_shards);
+    return response;
+  });
 }
 
 nlohmann::json suggest_to_json(const SuggestResponse& response) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& s : response.suggestions) list.push_back({{"text", s.text}, {"kind", s.kind}, {"count", s.count}});
-  return {{"prefix", response.prefix}, {"suggestions", std::move(list)}};
+  nlohmann::json out = {{"prefix", response.prefix}, {"suggestions", std::move(list)}};
+  add_missing_shards(out, response.missing_shards);
+  return out;
 }
 
 }  // namespace medsearch::searcher

@@ -27,6 +27,10 @@ struct Suggestion {
 struct SuggestResponse {
   std::string prefix;
   std::vector<Suggestion> suggestions;  // count desc, then text asc, then kind
+  // Shards that did not answer, left out of these names and counts (only with
+  // ShardOptions::partial), as in SearchResponse.
+  bool partial = false;
+  std::vector<std::string> missing_shards;
 };
 
 // Names starting with `prefix` (compared ASCII-case-insensitively, as names are indexed

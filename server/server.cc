@@ -1341,6 +1341,7 @@ void Server::Impl::handle_metrics(httplib::Response& res) {
       {"medsearch_index_documents", "Passages (Xapian documents) in the index.", static_cast<double>(stats->passages)},
       {"medsearch_index_records", "Records in the index.", static_cast<double>(stats->records)},
       {"medsearch_index_revision", "Revision of the index (the sum over shards for a sharded index).", revision.ok() ? static_cast<double>(*revision) : 0.0},
+      {"medsearch_shards_missing", "Shards left out of answers because they did not answer (partial answers on); the index counts above leave them out too.", static_cast<double>(stats->missing_shards.size())},
       {"medsearch_http_workers", "Worker threads serving connections.", static_cast<double>(pool_.workers.load())},
       {"medsearch_http_workers_busy", "Workers serving a connection now.", static_cast<double>(pool_.busy.load())},
       {"medsearch_http_queued", "Connections waiting for a worker.", static_cast<double>(pool_.queued.load())},
@@ -1358,11 +1359,16 @@ void Server::Impl::handle_health(httplib::Response& res) {
   if (!searcher.ok()) return send_error(res, searcher.error());
   auto stats = (*searcher)->stats();
   if (!stats.ok()) return send_error(res, stats.error());
-  send_json(res, 200,
-            json{{"status", "ok"},
-                 {"medsearch_version", std::string(version())},
-                 {"xapian_version", searcher::xapian_version()},
-                 {"documents", stats->passages}});
+  // Serving from some shards only (partial answers on, a shard down): still 200, since every
+  // read route answers, but "degraded" and the missing shards named, so that an operator (or a
+  // health check reading the body) sees it. Without partial answers a shard down is a 503 here
+  // as everywhere (worker_searcher or stats, naming it).
+  json body{{"status", stats->partial ? "degraded" : "ok"},
+            {"medsearch_version", std::string(version())},
+            {"xapian_version", searcher::xapian_version()},
+            {"documents", stats->passages}};
+  searcher::add_missing_shards(body, stats->missing_shards);
+  send_json(res, 200, body);
 }
 
 void Server::Impl::handle_stats(httplib::Response& res) {

@@ -170,6 +170,16 @@ TEST_F(RemoteTest, PartialAnswersListTheMissingShardAndRecover) {
   EXPECT_TRUE(answer->partial);
   EXPECT_EQ(answer->missing_shards, std::vector<std::string>{servers_->urls()[2]});
   EXPECT_EQ(ms::context_to_json(*answer)["missing_shards"], json::array({servers_->urls()[2]}));
+  // So do the counts and the names for autocomplete (and their JSON).
+  auto stats = searcher->stats();
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_TRUE(stats->partial);
+  EXPECT_EQ(stats->missing_shards, std::vector<std::string>{servers_->urls()[2]});
+  EXPECT_EQ(ms::stats_to_json(*stats)["missing_shards"], json::array({servers_->urls()[2]}));
+  auto names = searcher->suggest("ri", 5);
+  ASSERT_TRUE(names.ok()) << names.error().message;
+  EXPECT_TRUE(names->partial);
+  EXPECT_EQ(ms::suggest_to_json(*names)["missing_shards"], json::array({servers_->urls()[2]}));
   // The indexer routes each record to shard_of(record id); find a passage routed to shard 2.
   std::string on_missing;
   for (const auto& hit : before->hits)
@@ -193,6 +203,13 @@ TEST_F(RemoteTest, PartialAnswersListTheMissingShardAndRecover) {
   ASSERT_TRUE(whole.ok());
   EXPECT_FALSE(whole->partial);
   EXPECT_FALSE(ms::context_to_json(*whole).contains("partial"));
+  auto whole_stats = searcher->stats();
+  ASSERT_TRUE(whole_stats.ok());
+  EXPECT_FALSE(whole_stats->partial);
+  EXPECT_FALSE(ms::stats_to_json(*whole_stats).contains("partial"));
+  auto whole_names = searcher->suggest("ri", 5);
+  ASSERT_TRUE(whole_names.ok());
+  EXPECT_FALSE(ms::suggest_to_json(*whole_names).contains("partial"));
 }
 
 // A shard found down is not tried again before its back-off has passed (1 s, then 2 s, ...),
@@ -330,6 +347,105 @@ TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
     EXPECT_EQ(back->status, 200);
     EXPECT_FALSE(json::parse(back->body).contains("partial"));
   }
+}
+
+// With partial answers on and a shard down, every read route that answers from the other
+// shards says so as /search does ("partial": true, "missing_shards" naming it), /health says
+// "degraded" and /metrics counts the missing shards; a passage that may be on the missing
+// shard is a 503 naming it, not a 404; one on a shard that answered is whole, with no flag.
+// Found by an audit: /stats, /suggest and /health answered from two of three shards as if
+// they were the whole index.
+TEST_F(RemoteTest, EveryReadRouteSaysWhenItsAnswerIsPartial) {
+  medsearch::server::ServerOptions options;
+  options.shards = servers_->urls();
+  options.db_path = options.shards[0];
+  options.port = 0;
+  options.threads = 2;
+  options.access_log = false;
+  options.web_dir.clear();
+  options.shard_options.partial = true;
+  options.shard_options.retry_initial_ms = 0;  // the restarted shard is used at the next request
+  options.shard_options.lexicon = dir_.str("lexicon");
+  medsearch::test::ServingThread serving(options);
+  ASSERT_TRUE(serving.ok());
+  httplib::Client client("127.0.0.1", serving.port());
+  client.set_read_timeout(60, 0);
+  auto get = [&](const std::string& path, int status) {
+    auto res = client.Get(path.c_str());
+    EXPECT_TRUE(res) << path;
+    if (!res) return json();
+    EXPECT_EQ(res->status, status) << path << ": " << res->body;
+    return path == "/metrics" ? json(res->body) : json::parse(res->body);
+  };
+  auto post_context = [&] {
+    auto res = client.Post("/context", R"({"question":"riluzole metformin zinc"})", "application/json");
+    EXPECT_TRUE(res);
+    if (!res) return json();
+    EXPECT_EQ(res->status, 200) << res->body;
+    return json::parse(res->body);
+  };
+  const std::string down = servers_->urls()[2];
+  const json missing = json::array({down});
+
+  // Whole: no route carries the fields; passages on shard 0 and on shard 2 to ask for later.
+  const json whole = get("/search?q=riluzole+metformin+zinc&limit=20&facets=0", 200);
+  std::string on_up, on_down;
+  for (const auto& hit : whole["hits"]) {
+    const std::uint32_t shard = mi::shard_of(hit["record_id"].get<std::string>(), 3);
+    if (shard == 0 && on_up.empty()) on_up = hit["passage_id"];
+    if (shard == 2 && on_down.empty()) on_down = hit["passage_id"];
+  }
+  ASSERT_FALSE(on_up.empty());
+  ASSERT_FALSE(on_down.empty());
+  const json stats_whole = get("/stats", 200);
+  const json health_whole = get("/health", 200);
+  EXPECT_EQ(health_whole["status"], "ok");
+  for (const json& body : {whole, stats_whole, health_whole, get("/suggest?prefix=ri", 200), post_context(),
+                           get("/passages/" + on_down, 200)}) {
+    EXPECT_FALSE(body.contains("partial")) << body.dump().substr(0, 300);
+    EXPECT_FALSE(body.contains("missing_shards")) << body.dump().substr(0, 300);
+  }
+  EXPECT_NE(get("/metrics", 200).get<std::string>().find("medsearch_shards_missing 0\n"), std::string::npos);
+
+  servers_->stop(2);
+  auto expect_partial = [&](const json& body, const std::string& what) {
+    EXPECT_EQ(body.value("partial", false), true) << what << ": " << body.dump().substr(0, 300);
+    EXPECT_EQ(body.value("missing_shards", json()), missing) << what;
+  };
+  for (int i = 0; i < 2; ++i) {  // each worker, whether its connection to the shard broke or not
+    expect_partial(get("/search?q=riluzole&facets=0", 200), "/search");
+    const json stats = get("/stats", 200);
+    expect_partial(stats, "/stats");
+    EXPECT_LT(stats["passages"].get<std::uint64_t>(), stats_whole["passages"].get<std::uint64_t>());
+    EXPECT_LT(stats["records"].get<std::uint64_t>(), stats_whole["records"].get<std::uint64_t>());
+    expect_partial(get("/suggest?prefix=ri", 200), "/suggest");
+    expect_partial(post_context(), "/context");
+    const json health = get("/health", 200);
+    expect_partial(health, "/health");
+    EXPECT_EQ(health["status"], "degraded");
+    EXPECT_EQ(health["documents"], stats["passages"]);
+    EXPECT_NE(get("/metrics", 200).get<std::string>().find("medsearch_shards_missing 1\n"), std::string::npos);
+    // A passage is whole or not there: found on a shard that answered, unflagged...
+    const json found = get("/passages/" + on_up, 200);
+    EXPECT_EQ(found["passage_id"], on_up);
+    EXPECT_FALSE(found.contains("partial"));
+    // ...and one the shards that answered lack (on the missing shard, or nowhere: they cannot
+    // tell) is unavailable, naming the shard, not a 404.
+    for (const std::string& id : {on_down, std::string("no-such-record:p0")}) {
+      const json error = get("/passages/" + id, 503);
+      EXPECT_EQ(error["error"]["code"], "unavailable") << id;
+      EXPECT_EQ(error["error"]["param"], "shard") << id;
+      EXPECT_NE(error["error"]["message"].get<std::string>().find(down), std::string::npos) << error.dump();
+    }
+  }
+
+  ASSERT_TRUE(servers_->start(2));
+  EXPECT_FALSE(get("/stats", 200).contains("partial"));
+  const json health = get("/health", 200);
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_FALSE(health.contains("missing_shards"));
+  EXPECT_EQ(get("/passages/" + on_down, 200)["passage_id"], on_down);
+  EXPECT_EQ(get("/passages/no-such-record:p0", 404)["error"]["code"], "not_found");
 }
 
 // A hung shard (SIGSTOP: it accepts connections and never answers) costs the server the
