@@ -7,7 +7,8 @@
 # a committed write visible to the next search without a restart.
 # With a third argument "remote" (issue 7): the samples in three shards served by xapian-tcpsrv on
 # free loopback ports, the server searching them over Xapian's remote backend (no write API
-# there), and at the end a shard stopped: 503 naming it.
+# there), and at the end a shard stopped: 503 naming it, and from a second server started with
+# --partial-results, every read route's answer flagged "partial" with the shard missing.
 # Usage: openapi_test.sh BIN_DIR SOURCE_DIR [remote]. Needs python3 with jsonschema (exit 77 without).
 set -uo pipefail
 bin="$1"
@@ -23,9 +24,11 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
 fi
 work="$(mktemp -d)"
 server_pid=""
+partial_pid=""
 tcpsrv_pids=()
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  if [ -n "$partial_pid" ]; then kill "$partial_pid" 2>/dev/null; wait "$partial_pid" 2>/dev/null; fi
   # Each tcpsrv leads its own process group (setsid): the group holds its forked connections.
   for pid in "${tcpsrv_pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   rm -rf "$work"
@@ -329,6 +332,76 @@ for _ in range(3):
             sys.exit(f"FAIL: shard down: {e.code} {body}")
 print("shard down: 503 naming", shard)
 PY
+  # The same shard down, partial answers on: every read route answers from the others and says
+  # so with "partial" and "missing_shards"; /health is "degraded"; a passage the shards that
+  # answered lack is a 503 naming the missing one. Each body against openapi.json.
+  if [ "$status" -eq 0 ]; then
+    "$bin/medsearch-server" "${shard_args[@]}" --lexicon "$work/lexicon" --port 0 --partial-results 2> "$work/partial.log" &
+    partial_pid=$!
+    partial_port=""
+    for _ in $(seq 1 500); do
+      partial_port="$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/partial.log")"
+      [ -n "$partial_port" ] && break
+      kill -0 "$partial_pid" 2>/dev/null || break
+      sleep 0.02
+    done
+    if [ -z "$partial_port" ]; then
+      echo "FAIL: the --partial-results server did not start"; cat "$work/partial.log"; status=1
+    else
+      python3 - "$partial_port" "$src/server/openapi.json" "${shard_args[3]}" <<'PY' || status=1
+import json, sys, urllib.request, urllib.error
+import jsonschema
+port, spec_path, shard = sys.argv[1], sys.argv[2], sys.argv[3]
+spec = json.load(open(spec_path))
+failures = []
+def call(method, path, body=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"} if body is not None else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+def check(method, path, template, status, body=None, partial=True):
+    s, doc = call(method, path, body)
+    if s != status:
+        failures.append(f"{method} {path}: {s}, expected {status}: {doc}")
+        return doc
+    schema = dict(spec["paths"][template][method.lower()]["responses"][str(status)]["content"]["application/json"]["schema"])
+    schema["components"] = spec["components"]
+    try:
+        jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    except jsonschema.ValidationError as e:
+        failures.append(f"{method} {path} {status}: {e.message} at {list(e.absolute_path)}")
+    if status == 200 and partial and (doc.get("partial") is not True or doc.get("missing_shards") != [shard]):
+        failures.append(f"{method} {path}: not flagged partial with {shard}: {str(doc)[:200]}")
+    if status == 200 and not partial and "partial" in doc:
+        failures.append(f"{method} {path}: a whole passage flagged partial")
+    return doc
+found = check("GET", "/search?q=riluzole", "/search", 200)
+check("POST", "/search", "/search", 200, {"q": "riluzole"})
+check("POST", "/context", "/context", 200, {"question": "riluzole dose"})
+check("GET", "/suggest?prefix=ri", "/suggest", 200)
+check("GET", "/stats", "/stats", 200)
+health = check("GET", "/health", "/health", 200)
+if health.get("status") != "degraded":
+    failures.append(f"/health: {health}")
+if found and found.get("hits"):
+    check("GET", "/passages/" + found["hits"][0]["passage_id"], "/passages/{id}", 200, partial=False)
+error = check("GET", "/passages/nope:p0", "/passages/{id}", 503)
+if error.get("error", {}).get("param") != "shard" or shard not in error.get("error", {}).get("message", ""):
+    failures.append(f"/passages/nope:p0 with a shard down: {error}")
+for f in failures:
+    print("FAIL:", f)
+if failures:
+    sys.exit(1)
+print("shard down, partial answers: every read route flagged, naming", shard)
+PY
+    fi
+    kill -TERM "$partial_pid"; wait "$partial_pid" 2>/dev/null
+    partial_pid=""
+  fi
 fi
 # Graceful stop on SIGTERM: exit 0.
 kill -TERM "$server_pid"
