@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
   app.add_option("--per-record", per_record, "passages per record at most (0 = no limit)");
   app.add_option("--source", sources, "only these sources: guideline, fda_label, research")
       ->check(CLI::IsMember({"guideline", "fda_label", "research"}));
-  app.add_option("--year-from", year_from, "only records from this year on");
-  app.add_option("--year-to", year_to, "only records up to this year");
+  app.add_option("--year-from", year_from, "only records from this year on (four digits, 1000-9999)");
+  app.add_option("--year-to", year_to, "only records up to this year (four digits, 1000-9999)");
   app.add_option("--queries", queries_path, "BEIR queries.jsonl to run in batch (needs --run)");
   app.add_option("--run", run_path, "write a TREC run file here (needs --queries)");
   app.add_option("--tag", tag, "run tag for the TREC run file");
@@ -169,8 +169,9 @@ int main(int argc, char** argv) {
   request.offset = offset;
   request.per_record = per_record;
   request.rerank = !no_rerank;
-  request.year_from = year_from;
-  request.year_to = year_to;
+  // Only when given: an explicit --year-from 0 is checked (and refused) like --year-from 99.
+  if (app.count("--year-from") > 0) request.year_from = year_from;
+  if (app.count("--year-to") > 0) request.year_to = year_to;
   for (const auto& s : sources) request.sources.push_back(*mc::parse_source(s));
   auto response = (*searcher)->search(request);
   if (!response.ok()) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -246,6 +247,27 @@ void warn_unanswerable(const Xapian::Query& query, const std::string& question, 
   }
 }
 
+// The question's `year:` filter takes what year_from and year_to take (kMinYear..kMaxYear, all
+// four digits). It is an exact term, so "year:99" matched no passage and only earned the
+// warning for a value no passage has, while year_from=99 is refused: a mistyped year is the
+// same mistake however it is written. A year no passage has ("year:1750") is still a warning.
+std::optional<corpus::Error> bad_year_filter(const Xapian::Query& query) {
+  for (auto t = query.get_unique_terms_begin(); t != query.get_unique_terms_end(); ++t) {
+    const std::string& term = *t;
+    if (term.rfind(schema::kPrefixYear, 0) != 0) continue;
+    const std::string value = term.substr(schema::kPrefixYear.size());
+    int year = 0;
+    const char* end = value.data() + value.size();
+    const auto [ptr, ec] = std::from_chars(value.data(), end, year);
+    if (ec == std::errc() && ptr == end && value.size() == 4 && year >= kMinYear && year <= kMaxYear) continue;
+    return make_error(ErrorCode::invalid_argument,
+                      "q: year:" + value.substr(0, 40) + " is not a year: year: takes a four-digit year between " +
+                          std::to_string(kMinYear) + " and " + std::to_string(kMaxYear) + " (e.g. year:1999)",
+                      "q");
+  }
+  return std::nullopt;
+}
+
 // Xapian's parser drops stop words within a run of words only when the run has other words,
 // and `?`, `!`, `,` and `;` end a run: "what are? riluzole" searched what OR are OR riluzole
 // (70 records of corpus/samples against 9), and "riluzole, what are" the same. Such a mark
@@ -275,9 +297,12 @@ Status validate(const SearchRequest& r) {
     return bad("q", "the query is not valid UTF-8 (byte " + std::to_string(pos + 1) + ")");
   if (r.limit < 1 || r.limit > kMaxLimit) return bad("limit", "must be between 1 and " + std::to_string(kMaxLimit));
   if (r.offset < 0 || r.offset > kMaxOffset) return bad("offset", "must be between 0 and " + std::to_string(kMaxOffset));
-  if (r.year_from < 0 || r.year_from > 9999) return bad("year_from", "must be a year");
-  if (r.year_to < 0 || r.year_to > 9999) return bad("year_to", "must be a year");
-  if (r.year_from && r.year_to && r.year_from > r.year_to) return bad("year_from", "is after year_to");
+  for (const auto& [param, year] : {std::pair{"year_from", r.year_from}, std::pair{"year_to", r.year_to}})
+    if (year && (*year < kMinYear || *year > kMaxYear))
+      return bad(param, "must be a four-digit year between " + std::to_string(kMinYear) + " and " +
+                            std::to_string(kMaxYear) + ", got " + std::to_string(*year) +
+                            " (write the whole year: 1999, not 99)");
+  if (r.year_from && r.year_to && *r.year_from > *r.year_to) return bad("year_from", "is after year_to");
   if (r.per_record < 0 || r.per_record > kMaxLimit) return bad("per_record", "must be between 0 and " + std::to_string(kMaxLimit));
   if (r.snippet_bytes > 5000) return bad("snippet_bytes", "must be at most 5000");
   if (r.drugs.size() > kMaxFilterValues) return bad("drug", "at most " + std::to_string(kMaxFilterValues) + " values");
@@ -324,6 +349,7 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
       return make_error(ErrorCode::invalid_argument, "q: cannot parse the query: " + again.get_msg(), "q");
     }
   }
+  if (auto bad_year = bad_year_filter(plan.query)) return *bad_year;
   const std::vector<corpus::Word> words = corpus::split_words(text);
   if (const auto hyphenated = hyphenated_words(text, words); !hyphenated.empty() && !plan.query.empty()) {
     bool changed = false;
@@ -471,13 +497,13 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     for (Source s : request.sources) terms.emplace_back(schema::term(schema::kPrefixSource, corpus::to_string(s)));
     filters.emplace_back(Xapian::Query::OP_OR, terms.begin(), terms.end());
   }
-  if (request.year_from > 0 && request.year_to > 0)
-    filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from),
-                         Xapian::sortable_serialise(request.year_to));
-  else if (request.year_from > 0)
-    filters.emplace_back(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(request.year_from));
-  else if (request.year_to > 0)
-    filters.emplace_back(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(request.year_to));
+  if (request.year_from && request.year_to)
+    filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, schema::kSlotYear, Xapian::sortable_serialise(*request.year_from),
+                         Xapian::sortable_serialise(*request.year_to));
+  else if (request.year_from)
+    filters.emplace_back(Xapian::Query::OP_VALUE_GE, schema::kSlotYear, Xapian::sortable_serialise(*request.year_from));
+  else if (request.year_to)
+    filters.emplace_back(Xapian::Query::OP_VALUE_LE, schema::kSlotYear, Xapian::sortable_serialise(*request.year_to));
   // A filter value no passage has (a section key of another label format, a misspelt drug)
   // filters everything out: say so, as for the same filter written in the question.
   auto filter_terms = [&](std::string_view prefix, const std::vector<std::string>& values, bool lower,

@@ -37,14 +37,23 @@ inline constexpr std::size_t kMaxQueryBytes = 1024;
 // longer than two commit intervals of a busy bulk run (tests/concurrency_test.cc commits a few
 // hundred ms apart), so three attempts were not enough there; each retry reads the newest commit.
 inline constexpr int kMaxModifiedAttempts = 10;
+// Years a filter accepts: year_from, year_to (HTTP and medsearch-search --year-from/--year-to)
+// and the question's `year:` filter. Records carry years as four digits (a `published` date is
+// YYYY...; PubMed's oldest records are from the 1700s, and corpus/SCHEMA.md keeps citation
+// years in 1800-2100), so a year of fewer digits is a shortened one: "99" may mean 1999 or
+// 2099, and as a filter it silently matched everything (year_from=99) or nothing (year_to=99).
+// Any four-digit year is accepted, not just the index's 1800-2100: a range wider than the data
+// is harmless, and clients that send year_to=9999 for "no end" keep working.
+inline constexpr int kMinYear = 1000;
+inline constexpr int kMaxYear = 9999;
 
 struct SearchRequest {
   std::string query;               // the user's question, valid UTF-8, at most kMaxQueryBytes
   int limit = 10;                  // 1..kMaxLimit
   int offset = 0;                  // 0..kMaxOffset
   std::vector<Source> sources;     // empty = all
-  int year_from = 0;               // 0 = open
-  int year_to = 0;                 // 0 = open
+  std::optional<int> year_from;    // kMinYear..kMaxYear; none = open
+  std::optional<int> year_to;      // kMinYear..kMaxYear; none = open
   int per_record = 1;              // passages per record at most; 0 = no limit
   std::size_t snippet_bytes = 300; // snippet length; 0 = no snippet
   bool rerank = true;              // second stage over the first stage's top records (rerank.h)

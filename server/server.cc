@@ -329,10 +329,17 @@ Result<SearchRequest> parse_search_request(const Params& params) {
   };
   const IntParam ints[] = {{"limit", &request.limit},
                            {"offset", &request.offset},
-                           {"year_from", &request.year_from},
-                           {"year_to", &request.year_to},
                            {"per_record", &request.per_record}};
   for (const auto& [name, field] : ints) {
+    auto text = single_param(params, name);
+    if (!text.ok()) return text.error();
+    if (!*text) continue;
+    auto value = parse_int(name, **text);
+    if (!value.ok()) return value.error();
+    *field = *value;
+  }
+  // A year given is a year (validate() checks its range, 0 included); absent = open.
+  for (auto [name, field] : {std::pair{"year_from", &request.year_from}, std::pair{"year_to", &request.year_to}}) {
     auto text = single_param(params, name);
     if (!text.ok()) return text.error();
     if (!*text) continue;

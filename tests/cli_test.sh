@@ -132,6 +132,20 @@ for bad in "--limit 0" "--limit -1" "--offset -5" "--per-record -1" "--year-from
   "$bin/medsearch-search" --db "$work/golden" $bad riluzole >/dev/null 2>"$work/err"; status=$?
   check "search $bad exits 2" test "$status" -eq 2
 done
+# A year is four digits: a shortened one (99: 1999 or 2099?) is a usage error naming the option's
+# parameter and the accepted range, as over HTTP; before, --year-from 99 searched every record
+# (and --year-to 99 none) with exit 0. In the question, year:99 refuses the question (exit 1).
+for bad in "--year-from 99" "--year-to 99" "--year-from 0" "--year-to 10000"; do
+  # shellcheck disable=SC2086
+  "$bin/medsearch-search" --db "$work/golden" $bad riluzole >/dev/null 2>"$work/err"; status=$?
+  check "search $bad exits 2" test "$status" -eq 2
+  check "search $bad names the parameter and the range" grep -Eq "year_(from|to): must be a four-digit year between 1000 and 9999" "$work/err"
+done
+"$bin/medsearch-search" --db "$work/golden" --year-from 1000 --year-to 9999 riluzole >/dev/null 2>&1; status=$?
+check "search --year-from 1000 --year-to 9999 exits 0" test "$status" -eq 0
+"$bin/medsearch-search" --db "$work/golden" "riluzole year:99" >/dev/null 2>"$work/err"; status=$?
+check "search 'riluzole year:99' exits 1" test "$status" -eq 1
+check "search 'riluzole year:99' names the range" grep -q "year:99 is not a year: year: takes a four-digit year between 1000 and 9999" "$work/err"
 "$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" >/dev/null 2>&1; status=$?
 check "eval without --run exits 2" test "$status" -eq 2
 "$bin/medsearch-eval" --help >/dev/null 2>&1; status=$?

@@ -129,7 +129,7 @@ TEST_F(SearcherTest, FiltersThatMatchNothingAndWildcardsAreExplained) {
   const auto typo = search("riluzole source:guidline");
   EXPECT_TRUE(typo.hits.empty());
   EXPECT_TRUE(warned(typo, "source:guidline matches no passage")) << ::testing::PrintToString(typo.warnings);
-  EXPECT_TRUE(warned(search("als year:abc"), "year:abc matches no passage"));
+  EXPECT_TRUE(warned(search("als year:1750"), "year:1750 matches no passage"));
   EXPECT_TRUE(warned(search("rilu*"), "wildcards (*) are not supported"));
   const auto fine = search("riluzole source:guideline");
   EXPECT_FALSE(fine.hits.empty());
@@ -204,6 +204,54 @@ TEST_F(SearcherTest, ValidationNamesTheParameter) {
   auto response = searcher_->search(only_stop_punctuation);
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.error().param, "q");
+}
+
+// A year filter takes four-digit years, 1000-9999, however it is written: year_from, year_to
+// and the question's year:. Before, year_from=99 was accepted (and matched every record),
+// year_to=99 matched none, and year:99 only earned the "matches no passage" warning.
+TEST_F(SearcherTest, YearsAreFourDigitYears) {
+  auto with_years = [](std::optional<int> from, std::optional<int> to) {
+    ms::SearchRequest r;
+    r.query = "riluzole";
+    r.year_from = from;
+    r.year_to = to;
+    return r;
+  };
+  const std::pair<ms::SearchRequest, const char*> refused[] = {
+      {with_years(99, std::nullopt), "year_from"},   {with_years(std::nullopt, 99), "year_to"},
+      {with_years(0, std::nullopt), "year_from"},    {with_years(999, std::nullopt), "year_from"},
+      {with_years(-2000, std::nullopt), "year_from"}, {with_years(std::nullopt, 10000), "year_to"},
+      {with_years(1999, 99), "year_to"},
+  };
+  for (const auto& [request, param] : refused) {
+    auto response = searcher_->search(request);
+    ASSERT_FALSE(response.ok()) << param;
+    EXPECT_EQ(response.error().code, mc::ErrorCode::invalid_argument);
+    EXPECT_EQ(response.error().param, param) << response.error().message;
+    EXPECT_NE(response.error().message.find("between 1000 and 9999"), std::string::npos) << response.error().message;
+  }
+  for (const auto& request : {with_years(1000, 9999), with_years(1990, std::nullopt), with_years(std::nullopt, 2030),
+                              with_years(std::nullopt, std::nullopt)}) {
+    auto response = searcher_->search(request);
+    ASSERT_TRUE(response.ok()) << response.error().message;
+    EXPECT_FALSE(response->hits.empty());
+  }
+  for (const char* q : {"riluzole year:99", "riluzole year:0999", "riluzole year:abc", "riluzole year:19999",
+                        "riluzole year:1999 OR year:20"}) {
+    ms::SearchRequest r;
+    r.query = q;
+    auto response = searcher_->search(r);
+    ASSERT_FALSE(response.ok()) << q;
+    EXPECT_EQ(response.error().code, mc::ErrorCode::invalid_argument) << q;
+    EXPECT_EQ(response.error().param, "q") << q;
+    EXPECT_NE(response.error().message.find("four-digit year between 1000 and 9999"), std::string::npos)
+        << response.error().message;
+  }
+  ms::SearchRequest in_question;
+  in_question.query = "riluzole year:1994";
+  auto year_1994 = searcher_->search(in_question);
+  ASSERT_TRUE(year_1994.ok()) << year_1994.error().message;
+  EXPECT_TRUE(year_1994->warnings.empty()) << ::testing::PrintToString(year_1994->warnings);
 }
 
 TEST_F(SearcherTest, SnippetsMarkMatchesAndEscapeHtml) {
