@@ -187,11 +187,14 @@ if strip(a) != strip(b):
 for body, param in [({"q": "x", "bogus": 1}, "bogus"), ({"q": "x", "limit": "5"}, "limit"), ({"q": "x", "limit": 5.5}, "limit"),
                     ({"q": "x", "sources": "guideline"}, "sources"), ({"q": "x", "sources": ["pubmed"]}, "sources"),
                     ({"q": "x", "facets": 1}, "facets"), ({"q": "x", "evidence_levels": ["rct"]}, "evidence_levels"),
-                    ({"q": 5}, "q"), ({}, "q"), ([1, 2], "body")]:
+                    ({"q": 5}, "q"), ({}, "q"), ([1, 2], "body"), ({"q": "x", "year_from": 99}, "year_from"),
+                    ({"q": "x", "year_to": 0}, "year_to")]:
     expect("POST", "/search", 400, body, param=param)
 expect("POST", "/search", 400, "{not json", param="body")
 for path, param in [("/search", "q"), ("/search?q=x&limit=0", "limit"), ("/search?q=x&section=Bad+Key", "section"),
                     ("/search?q=x&evidence=rct", "evidence"), ("/search?q=x&facets=2", "facets"), ("/search?q=x&drug=", "drug"),
+                    ("/search?q=x&year_from=99", "year_from"), ("/search?q=x&year_to=10000", "year_to"),
+                    ("/search?q=x+year%3A99", "q"),
                     ("/suggest", "prefix"), ("/suggest?prefix=", "prefix"), ("/suggest?prefix=ril&limit=0", "limit"),
                     ("/suggest?prefix=ril&limit=51", "limit")]:
     expect("GET", path, 400, param=param)
