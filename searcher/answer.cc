@@ -1,6 +1,7 @@
 // Answer shape: grouping by source, reference numbering, and the text and JSON renderings.
 #include "searcher/answer.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -12,33 +13,47 @@ Answer build_answer(const SearchResponse& response) {
   Answer answer;
   answer.hit_refs.assign(response.hits.size(), 0);
   std::map<std::string, int> ref_of_record;
+  // Numbers go to records block by block of kReferenceBlock hits, in reading order within a
+  // block: a longer list of the same ranking (a larger limit, "Show more") adds blocks after
+  // the ones a reader has seen and leaves their numbers as they were. Numbering the whole list
+  // in reading order moved them: a guideline at rank 15 took a number before every label and
+  // paper of the first ten.
+  const std::size_t n = response.hits.size();
+  for (std::size_t block = 0; block < n; block += kReferenceBlock) {
+    const std::size_t end = std::min(n, block + kReferenceBlock);
+    for (Source source : corpus::kAllSources) {
+      for (std::size_t i = block; i < end; ++i) {
+        const auto& stored = response.hits[i].stored;
+        if (stored.source != source) continue;
+        auto [it, inserted] = ref_of_record.emplace(stored.passage.record_id, 0);
+        if (inserted) {
+          Reference ref;
+          ref.number = static_cast<int>(answer.references.size()) + 1;
+          ref.record_id = stored.passage.record_id;
+          ref.source = stored.source;
+          ref.title = stored.title;
+          ref.citation = stored.citation;
+          ref.formatted =
+              stored.citation.format(stored.title.empty() ? "Record " + stored.passage.record_id : stored.title);
+          ref.link = stored.citation.link();
+          ref.published = stored.published;
+          ref.updated = stored.updated;
+          ref.review_status = stored.review_status;
+          it->second = ref.number;
+          answer.references.push_back(std::move(ref));
+        }
+        answer.hit_refs[i] = it->second;
+      }
+    }
+  }
   for (Source source : corpus::kAllSources) {
     Group group;
     group.source = source;
     group.label = std::string(corpus::group_label(source));
-    for (std::size_t i = 0; i < response.hits.size(); ++i) {
-      const Hit& hit = response.hits[i];
-      if (hit.stored.source != source) continue;
-      const auto& stored = hit.stored;
-      auto [it, inserted] = ref_of_record.emplace(stored.passage.record_id, 0);
-      if (inserted) {
-        Reference ref;
-        ref.number = static_cast<int>(answer.references.size()) + 1;
-        ref.record_id = stored.passage.record_id;
-        ref.source = stored.source;
-        ref.title = stored.title;
-        ref.citation = stored.citation;
-        ref.formatted = stored.citation.format(stored.title.empty() ? "Record " + stored.passage.record_id : stored.title);
-        ref.link = stored.citation.link();
-        ref.published = stored.published;
-        ref.updated = stored.updated;
-        ref.review_status = stored.review_status;
-        it->second = ref.number;
-        answer.references.push_back(std::move(ref));
-      }
-      answer.hit_refs[i] = it->second;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (response.hits[i].stored.source != source) continue;
       group.hits.push_back(static_cast<int>(i));
-      group.refs.push_back(it->second);
+      group.refs.push_back(answer.hit_refs[i]);
     }
     if (!group.hits.empty()) answer.groups.push_back(std::move(group));
   }

@@ -2,6 +2,7 @@
 // FDA label, research), with reference numbers and a references list.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,16 @@ struct Answer {
   std::vector<int> hit_refs;  // reference number of each hit (parallel to hits)
 };
 
-// Groups hits and numbers references in reading order: the guideline group first, then the
-// label group, then research; a record cited twice keeps one number.
+// Hits per block of reference numbering: the default page of /search and of the web page.
+inline constexpr std::size_t kReferenceBlock = 10;
+
+// Groups hits (all of them, best first within a group) and numbers references in reading order
+// block by block: the records of the first kReferenceBlock hits get 1, 2, ... in reading order
+// (the guideline group first, then the label group, then research), those first cited in the
+// next block the next numbers, in reading order again, and so on; a record cited twice keeps
+// its first number. So the hits of a list whose length is a multiple of kReferenceBlock keep
+// their numbers in any longer list of the same ranking ("Show more"), and a list of at most
+// kReferenceBlock hits is numbered in plain reading order.
 Answer build_answer(const SearchResponse& response);
 
 // Prints the answer as text: a heading per group, each passage with its [n], then the

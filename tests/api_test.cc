@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <numeric>
 #include <set>
 
@@ -603,6 +604,35 @@ TEST_P(ApiTest, ContextIsDeterministic) {
   a.erase("took_ms");
   b.erase("took_ms");
   EXPECT_EQ(a.dump(), b.dump());
+}
+
+// "Show more" asks for the same ranking with a larger limit: every passage already shown must
+// keep its [n], and [n] must still name its record. Before numbering went block by block, the
+// ALS question's label and research passages all moved (riluzole's label from [3] to [6]).
+TEST_P(ApiTest, ReferenceNumbersStayWhenMoreResultsAreAsked) {
+  for (const char* q : {"What are the treatment options for ALS?", "riluzole", "side effects of metformin",
+                        "SGLT2 inhibitors in heart failure"}) {
+    std::map<std::string, int> shown;  // passage id -> [n], from the shorter lists
+    std::map<int, std::string> named;  // [n] -> record id
+    for (int limit : {10, 20, 30}) {
+      ms::SearchRequest request;
+      request.query = q;
+      request.limit = limit;
+      const ms::SearchResponse r = search(request);
+      const ms::Answer a = ms::build_answer(r);
+      if (limit > 10) ASSERT_GT(r.hits.size(), 10u) << q;  // a second block to number
+      for (std::size_t i = 0; i < r.hits.size(); ++i) {
+        const auto& id = r.hits[i].stored.passage.id;
+        const int ref = a.hit_refs[i];
+        const auto& record = a.references[static_cast<std::size_t>(ref - 1)].record_id;
+        EXPECT_EQ(record, r.hits[i].stored.passage.record_id) << q << " " << id;
+        if (auto it = shown.find(id); it != shown.end()) EXPECT_EQ(ref, it->second) << q << " limit " << limit << " " << id;
+        if (auto it = named.find(ref); it != named.end()) EXPECT_EQ(record, it->second) << q << " [" << ref << "]";
+        shown.emplace(id, ref);
+        named.emplace(ref, record);
+      }
+    }
+  }
 }
 
 TEST(Context, ValidationNamesTheField) {

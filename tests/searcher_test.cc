@@ -343,6 +343,55 @@ TEST_F(SearcherTest, AnswerGroupsInClinicalOrderAndNumbersReferencesInReadingOrd
   EXPECT_NE(text.find("[2] Riluzole tablets label \u2014 Dosage and Administration"), std::string::npos) << text;
 }
 
+// A reader who noted [3] on the first ten must find the same source at [3] after "Show more"
+// (limit 20). Numbering all twenty in reading order gave the guideline at rank 15 number 2 and
+// moved every label and paper of the first ten up by one (found by a QA audit of the web page).
+TEST(Answer, ReferenceNumbersOfTheFirstBlockStayWhenTheListGrows) {
+  const mc::Source order[20] = {
+      mc::Source::research, mc::Source::fda_label, mc::Source::guideline, mc::Source::research,  // 1-4
+      mc::Source::fda_label, mc::Source::research, mc::Source::research, mc::Source::fda_label,  // 5-8
+      mc::Source::research, mc::Source::research,                                                // 9-10
+      mc::Source::research, mc::Source::fda_label, mc::Source::research, mc::Source::research,   // 11-14
+      mc::Source::guideline, mc::Source::research, mc::Source::fda_label, mc::Source::research,  // 15-18
+      mc::Source::research, mc::Source::research};                                               // 19-20
+  ms::SearchResponse all;
+  for (int i = 0; i < 20; ++i) {
+    ms::Hit hit;
+    hit.rank = i + 1;
+    hit.stored.source = order[i];
+    // Ranks 8 and 12 are passages of the record of rank 2 (per_record > 1).
+    const int record = i == 7 || i == 11 ? 1 : i;
+    hit.stored.passage.record_id = "r" + std::to_string(record);
+    hit.stored.passage.id = hit.stored.passage.record_id + ":p" + std::to_string(i);
+    all.hits.push_back(hit);
+  }
+  ms::SearchResponse first = all;
+  first.hits.resize(ms::kReferenceBlock);
+  const ms::Answer short_answer = ms::build_answer(first);
+  const ms::Answer long_answer = ms::build_answer(all);
+
+  // The first ten alone: plain reading order, guideline, then labels, then research.
+  EXPECT_EQ(short_answer.hit_refs, (std::vector<int>{4, 2, 1, 5, 3, 6, 7, 2, 8, 9}));
+  // Twenty: the first ten keep their numbers; records first cited in 11-20 get 10, 11, ... in
+  // reading order of that block (the guideline at rank 15 first), a record seen before keeps its number.
+  for (std::size_t i = 0; i < first.hits.size(); ++i) EXPECT_EQ(long_answer.hit_refs[i], short_answer.hit_refs[i]) << i;
+  EXPECT_EQ(std::vector<int>(long_answer.hit_refs.begin() + 10, long_answer.hit_refs.end()),
+            (std::vector<int>{12, 2, 13, 14, 10, 15, 11, 16, 17, 18}));
+  // The references list is in number order, each number naming the record of its hits.
+  ASSERT_EQ(long_answer.references.size(), 18u);
+  for (std::size_t k = 0; k < long_answer.references.size(); ++k)
+    EXPECT_EQ(long_answer.references[k].number, static_cast<int>(k) + 1);
+  for (std::size_t i = 0; i < all.hits.size(); ++i) {
+    const auto& ref = long_answer.references[static_cast<std::size_t>(long_answer.hit_refs[i] - 1)];
+    EXPECT_EQ(ref.record_id, all.hits[i].stored.passage.record_id) << i;
+  }
+  // Groups still hold every hit of their source, best first, with their numbers.
+  ASSERT_EQ(long_answer.groups.size(), 3u);
+  EXPECT_EQ(long_answer.groups[0].hits, (std::vector<int>{2, 14}));
+  EXPECT_EQ(long_answer.groups[0].refs, (std::vector<int>{1, 10}));
+  EXPECT_EQ(long_answer.groups[1].refs, (std::vector<int>{2, 3, 2, 2, 11}));
+}
+
 // Property: for arbitrary byte strings the searcher answers or refuses with invalid_argument;
 // scores never increase down the list, filters hold, and ranks count up from offset + 1.
 TEST_F(SearcherTest, PropertyArbitraryQueries) {

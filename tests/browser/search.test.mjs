@@ -233,9 +233,19 @@ await step('reload: the shared address shows the same answer', async () => {
   assert.equal(await page.getByRole('combobox', { name: 'Clinical question' }).inputValue(), ALS);
 });
 
+// Each passage on screen as [n] and the start of the citation [n] leads to.
+async function citedAs() {
+  return page.locator('article.hit').evaluateAll((articles) => Object.fromEntries(articles.map((a) => {
+    const link = a.querySelector('a.ref-link');
+    const target = link && document.querySelector(link.getAttribute('href'));
+    return [a.id, `${link?.textContent} ${target?.querySelector('.ref-citation')?.textContent.slice(0, 60)}`];
+  })));
+}
+
 await step('more results: "Show more" extends the answer and moves focus to the first new passage', async () => {
   const more = page.locator('#show-more');
   if (!(await more.count())) skip('fewer than 11 matching records');
+  const before = await citedAs();
   const answered = nextSearch();
   await more.click();
   const body = (await answered).body;
@@ -243,6 +253,16 @@ await step('more results: "Show more" extends the answer and moves focus to the 
   await page.waitForFunction(() => document.activeElement?.id === 'hit-11');
   assert.equal(new URL(page.url()).searchParams.get('n'), '20');
   assert.equal(await page.locator('#references li').count(), body.references.length);
+  // A reader who noted [3] finds the same source at [3]: the passages shown before keep their
+  // numbers and the numbers their citations (the ALS answer's labels and papers moved by 3).
+  const after = await citedAs();
+  for (const [id, cited] of Object.entries(before)) assert.equal(after[id], cited, `${id} after "Show more"`);
+  // The list is numbered 1, 2, ... and every [n] on the page names an entry of it.
+  const numbers = await page.locator('#references .ref-number').allInnerTexts();
+  assert.deepEqual(numbers, numbers.map((_, i) => `[${i + 1}]`));
+  for (const href of await page.locator('a.ref-link').evaluateAll((as) => as.map((a) => a.getAttribute('href')))) {
+    assert.equal(await page.locator(href).count(), 1, `${href} exists`);
+  }
 });
 
 await step('Back and Forward: one step per search, the box shows the question on screen', async () => {
