@@ -143,8 +143,10 @@ function readState(search = location.search) {
     const year = params.get(key) ?? '';
     state[key] = /^\d{1,4}$/.test(year) ? year : '';
   }
+  // Whole pages only: the server numbers references ten hits at a time (README, GET /search),
+  // so a hand-edited n=15 would renumber hits 11-15 once "Show more" asked for 25.
   const n = parseInt(params.get('n') ?? '', 10);
-  state.n = Number.isFinite(n) ? Math.min(Math.max(n, 1), MAX_LIMIT) : PAGE_SIZE;
+  state.n = Number.isFinite(n) ? Math.min(Math.ceil(Math.max(n, 1) / PAGE_SIZE) * PAGE_SIZE, MAX_LIMIT) : PAGE_SIZE;
   const start = parseInt(params.get('start') ?? '', 10);
   state.start = Number.isFinite(start) && start > 0 ? Math.min(start, 10000) : 0;
   return state;

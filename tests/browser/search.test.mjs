@@ -265,6 +265,24 @@ await step('more results: "Show more" extends the answer and moves focus to the 
   }
 });
 
+await step('more results from an address with n=15: whole pages, so "Show more" keeps the numbers too', async () => {
+  // References are numbered ten hits at a time; a page of 15 would have its hits 11-15 renumbered
+  // by the page of 25 that "Show more" asked for next (the ALS answer's [12]-[15] moved).
+  const answered = nextSearch();
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}&n=15`);
+  const first = await answered;
+  assert.equal(new URL(first.url).searchParams.get('limit'), '20', 'n rounded up to a whole page');
+  await page.locator('article.hit').first().waitFor();
+  if (!(await page.locator('#show-more').count())) skip('fewer than 21 matching records');
+  const before = await citedAs();
+  const more = nextSearch();
+  await page.locator('#show-more').click();
+  assert.equal(new URL((await more).url).searchParams.get('limit'), '30');
+  await page.waitForFunction(() => document.activeElement?.id === 'hit-21');
+  const after = await citedAs();
+  for (const [id, cited] of Object.entries(before)) assert.equal(after[id], cited, `${id} after "Show more"`);
+});
+
 await step('Back and Forward: one step per search, the box shows the question on screen', async () => {
   const input = page.getByRole('combobox', { name: 'Clinical question' });
   const search = async (q) => {
