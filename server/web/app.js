@@ -12,6 +12,8 @@ const PAGE_SIZE = 10;       // records per "page"; "Show more" adds this many
 const MAX_LIMIT = 100;      // the server's kMaxLimit
 const FACET_VISIBLE = 8;    // values shown per filter before "Show all"
 const SUGGEST_DELAY_MS = 120;
+const MAX_RETRY_AFTER_S = 30;   // the longest a busy server's Retry-After makes the page wait
+const BUSY_RETRY_S = 5;         // when a busy server (503 overloaded) names no Retry-After
 
 const SOURCES = [
   { value: 'guideline', label: 'Guidelines', group: 'From the Guidelines', empty: 'No guideline passages match.' },
@@ -188,10 +190,21 @@ function withState(changes) {
 let current = emptyState();
 let lastResponse = null;
 let inflight = null;
+let retry = null;  // the automatic retry a busy server's 503 scheduled: { timer, tick }
+
+function cancelRetry() {
+  if (!retry) return;
+  clearTimeout(retry.timer);
+  clearInterval(retry.tick);
+  retry = null;
+}
 
 // Shows `state`: pushes it to the history when `push`, then searches. `focus` says where the
-// keyboard focus goes once the answer is shown: 'results', 'hit:<rank>' or 'keep'.
-async function go(state, { push = true, focus = 'keep' } = {}) {
+// keyboard focus goes once the answer is shown: 'results', 'hit:<rank>' or 'keep'. `automatic`
+// marks the one retry the page makes by itself after a 503 with Retry-After.
+async function go(state, { push = true, focus = 'keep', automatic = false } = {}) {
+  // Whatever the reader does next (another question, a filter, Back) replaces the retry.
+  cancelRetry();
   current = state;
   if (push) {
     // The same search asked again is answered again but is not a second step for Back.
@@ -221,13 +234,15 @@ async function go(state, { push = true, focus = 'keep' } = {}) {
     }
     if (!res.ok || !body || body.error) {
       const error = body?.error ?? { code: `http_${res.status}`, message: `The server answered HTTP ${res.status}.` };
-      throw Object.assign(new Error(error.message), { api: error, status: res.status });
+      throw Object.assign(new Error(error.message), { api: error, status: res.status,
+        retryAfter: res.status === 503 ? retryAfterSeconds(res.headers.get('Retry-After'), error.code) : null });
     }
     response = body;
   } catch (error) {
     if (controller.signal.aborted) return;
     inflight = null;
-    showError(state, error);
+    if (error.retryAfter !== null && error.retryAfter !== undefined) showBusy(state, error, { focus, automatic });
+    else showError(state, error);
     return;
   }
   if (controller.signal.aborted) return;
@@ -289,6 +304,66 @@ function showLoading(state) {
   $('#filters').hidden = false;
   $('#filters-toggle').hidden = false;
   if (!lastResponse) $('#content').replaceChildren();
+}
+
+// How long a 503 asks the client to wait, in whole seconds (0 to MAX_RETRY_AFTER_S), from its
+// Retry-After (seconds or an HTTP date); null when it is not a busy server's answer (an index
+// that cannot be opened sends no Retry-After: waiting would not help).
+function retryAfterSeconds(header, code) {
+  const value = (header ?? '').trim();
+  let seconds = null;
+  if (/^\d+$/.test(value)) seconds = Number(value);
+  else if (value && Number.isFinite(Date.parse(value))) seconds = Math.ceil((Date.parse(value) - Date.now()) / 1000);
+  else if (code === 'overloaded' || code === 'deadline_exceeded') seconds = BUSY_RETRY_S;
+  return seconds === null ? null : Math.min(Math.max(seconds, 0), MAX_RETRY_AFTER_S);
+}
+
+function secondsText(n) {
+  return `${n} ${n === 1 ? 'second' : 'seconds'}`;
+}
+
+// A busy server (503 with Retry-After): says so in the status line, which screen readers
+// announce, and asks again once by itself after Retry-After seconds (capped), counting down
+// on screen; "Try again now" does not wait. If that one retry is refused too, it stops and
+// leaves the button: a page that kept retrying would add to the load that refused it.
+function showBusy(state, error, { focus, automatic }) {
+  setBusy(false);
+  lastResponse = null;
+  const seconds = error.retryAfter;
+  // The keyboard may be on the button this box replaces: then it goes to the results.
+  const focusAfter = () => (focus.startsWith('hit:') ? focus
+    : $('#content').contains(document.activeElement) ? 'results' : focus);
+  const again = el('button', { type: 'button', class: 'secondary', id: 'retry-now',
+    text: automatic ? 'Try again' : 'Try again now',
+    onclick: () => go(current, { push: false, focus: focus.startsWith('hit:') ? focus : 'results' }) });
+  const countdown = automatic ? null : el('p', { class: 'countdown', id: 'retry-countdown' });
+  const box = el('div', { class: 'error-box busy-box', id: 'busy' },
+    el('h2', { text: automatic ? 'The server is still busy' : 'The server is busy' }),
+    el('p', { text: automatic
+      ? 'medsearch-server could not take this search when it was asked again either. Try again in a moment.'
+      : 'medsearch-server is answering as many searches as it can take right now.' }),
+    countdown,
+    el('p', { class: 'hint', text: `Error code: ${error.api?.code ?? `http_${error.status}`}` }),
+    el('div', { class: 'error-actions' }, again));
+  $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
+  const status = $('#status');
+  if (automatic) {
+    status.textContent = 'The server is still busy. Use “Try again” when you are ready.';
+    return;
+  }
+  // Announced once; the countdown below it is on screen, not read out every second.
+  status.textContent = seconds > 0
+    ? `The server is busy. Trying again in ${secondsText(seconds)}.`
+    : 'The server is busy. Trying again now.';
+  let left = seconds;
+  const show = () => { countdown.textContent = left > 0 ? `Trying again in ${secondsText(left)}…` : 'Trying again…'; };
+  show();
+  const tick = setInterval(() => { left = Math.max(left - 1, 0); show(); }, 1000);
+  const timer = setTimeout(() => {
+    cancelRetry();
+    go(state, { push: false, focus: focusAfter(), automatic: true });
+  }, seconds * 1000);
+  retry = { timer, tick };
 }
 
 function showError(state, error) {

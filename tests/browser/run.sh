@@ -3,8 +3,9 @@
 # npm and Debian's chromium when missing (as root or via sudo), installs playwright-core into
 # tests/browser/node_modules (once per package-lock.json), indexes corpus/samples and
 # tests/fixtures/web.jsonl (records with markup, script, right-to-left text and long words in
-# their titles, text and citations) into a temporary folder, serves it with medsearch-server on a free loopback port and runs
-# search.test.mjs against it. The server is always stopped.
+# their titles, text and citations) into a temporary folder, serves it with medsearch-server on a free loopback port (and
+# with a second one of one worker and no queue, which the test makes answer 503) and runs
+# search.test.mjs against them. The servers are always stopped.
 #
 # Usage: tests/browser/run.sh [BIN_DIR [ARTIFACTS_DIR]]   (defaults: build/bin, build/artifacts)
 # Exit status: 0 passed, 1 failed, 77 skipped (chromium cannot be installed here).
@@ -63,12 +64,12 @@ for tool in medsearch-index medsearch-server; do
   [ -x "$bin/$tool" ] || { echo "browser: $bin/$tool is not built" >&2; exit 1; }
 done
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/medsearch-browser.XXXXXX")"
-server_pid=""
+server_pids=()
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  for pid in "${server_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -76,25 +77,39 @@ trap 'exit 130' INT TERM
 
 "$bin/medsearch-index" --db "$tmp/index" --progress none -q "$root"/corpus/samples/*.jsonl \
   "$root/tests/fixtures/web.jsonl"
-"$bin/medsearch-server" --db "$tmp/index" --host 127.0.0.1 --port 0 --quiet \
-  --web-dir "$root/server/web" 2> "$tmp/server.log" &
-server_pid=$!
 
-# The server prints its address once it has bound the port the OS chose.
-url=""
-for _ in $(seq 200); do
-  url="$(grep -o 'listening on http://[^ ]*' "$tmp/server.log" | head -1 | cut -d' ' -f3 || true)"
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "browser: the server exited" >&2; exit 1; }
-  sleep 0.05
-done
-[ -n "$url" ] || { cat "$tmp/server.log" >&2; echo "browser: the server did not start" >&2; exit 1; }
-echo "browser: medsearch-server at $url" >&2
+# start_server NAME [OPTION...]: serves the index and the page on a free loopback port and sets
+# `url` to its address, which the server prints once it has bound the port the OS chose.
+start_server() {
+  local name="$1" log="$tmp/$1.log" pid
+  shift
+  "$bin/medsearch-server" --db "$tmp/index" --host 127.0.0.1 --port 0 --quiet \
+    --web-dir "$root/server/web" "$@" 2> "$log" &
+  pid=$!
+  server_pids+=("$pid")
+  url=""
+  for _ in $(seq 200); do
+    url="$(grep -o 'listening on http://[^ ]*' "$log" | head -1 | cut -d' ' -f3 || true)"
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "browser: the $name server exited" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ -n "$url" ] || { cat "$log" >&2; echo "browser: the $name server did not start" >&2; exit 1; }
+  echo "browser: $name medsearch-server at $url" >&2
+}
+
+start_server main
+main_url="$url"
+# A server that is easy to make busy, for the 503 steps: one worker and no queue, so a client
+# that connects and sends nothing holds it and the next connection is refused with 503 and
+# Retry-After: 1 (code overloaded), as a loaded server refuses. It waits for that client a minute.
+start_server busy --threads 1 --max-queued 0 --retry-after 1 --keep-alive-timeout 60 --receive-timeout-ms 60000
+busy_url="$url"
 
 # ---- the test -------------------------------------------------------------------------------
 mkdir -p "$artifacts"
 status=0
-MEDSEARCH_URL="$url" MEDSEARCH_ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
+MEDSEARCH_URL="$main_url" MEDSEARCH_BUSY_URL="$busy_url" MEDSEARCH_ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
   timeout 180 node "$here/search.test.mjs" || status=$?
-echo "browser: screenshots in $artifacts (search-als.png, search-als-phone.png)"
+echo "browser: screenshots in $artifacts (search-als.png, search-als-phone.png, search-busy.png)"
 exit "$status"

@@ -7,14 +7,18 @@
 // expect. Saves screenshots of the results.
 //
 // Environment: MEDSEARCH_URL (the server, required), MEDSEARCH_ARTIFACTS (folder for the
-// screenshots, required), CHROMIUM (default /usr/bin/chromium).
+// screenshots, required), MEDSEARCH_BUSY_URL (a server of one worker and no queue, for the 503
+// steps, which are skipped without it), CHROMIUM (default /usr/bin/chromium).
 // Exit status: 0 when every step passed or was skipped with a reason, 1 otherwise.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const base = process.env.MEDSEARCH_URL?.replace(/\/$/, '');
+const busyBase = process.env.MEDSEARCH_BUSY_URL?.replace(/\/$/, '');
 const artifacts = process.env.MEDSEARCH_ARTIFACTS;
 if (!base || !artifacts) {
   console.error('search.test.mjs: set MEDSEARCH_URL and MEDSEARCH_ARTIFACTS (tests/browser/run.sh does)');
@@ -558,6 +562,213 @@ await step('error state: a filter the server refuses can be removed from the pag
     await page.locator('article.hit').first().waitFor();
     assert.equal(new URL(page.url()).searchParams.get('year_from'), null);
   } finally {
+    expectedConsole = [...baseExpected];
+  }
+});
+
+// ---- a busy server: 503 with Retry-After ---------------------------------------------------
+// run.sh's second server has one worker and no queue. A connection that sends nothing holds the
+// worker, and every other connection is refused at once with 503, Retry-After: 1 and code
+// "overloaded", as a loaded server refuses (server.cc, BoundedPool). The page's /search requests
+// are passed to that server and its answers given back to the page as they came.
+
+// GET on the busy server over a connection of its own, closed after the answer.
+function busyGet(pathAndQuery) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${busyBase}${pathAndQuery}`, { agent: false, headers: { Accept: 'application/json' } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+  });
+}
+
+// Takes the busy server's one worker; resolves, once the server refuses other clients, with a
+// function that gives it back (and resolves once it has).
+async function holdBusyServer() {
+  for (let attempt = 0; attempt < 20; ++attempt) {
+    const socket = net.connect(Number(new URL(busyBase).port), '127.0.0.1');
+    let refused = false;  // the server answered this connection: it was refused, not served
+    socket.on('data', () => { refused = true; });
+    socket.on('close', () => { refused = true; });
+    socket.on('error', () => { refused = true; });
+    await new Promise((resolve) => { socket.once('connect', resolve); socket.once('error', resolve); });
+    const health = await busyGet('/health');
+    // A refused connection is answered within 200 ms: only one still open past that holds the worker.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (health.status === 503 && !refused) {
+      return () => new Promise((resolve) => { socket.once('close', resolve); socket.destroy(); });
+    }
+    socket.destroy();
+  }
+  throw new Error(`could not hold the worker of ${busyBase}`);
+}
+
+// Sends the page's /search requests to the busy server; returns the list of those asked
+// ({at, q}) and a function that stops.
+async function searchThroughBusyServer() {
+  const asked = [];
+  const handler = async (route) => {
+    const url = new URL(route.request().url());
+    asked.push({ at: Date.now(), q: url.searchParams.get('q') });
+    const res = await busyGet(url.pathname + url.search);
+    const headers = { 'content-type': res.headers['content-type'] ?? 'application/json' };
+    if (res.headers['retry-after'] !== undefined) headers['retry-after'] = res.headers['retry-after'];
+    await route.fulfill({ status: res.status, headers, body: res.body }).catch(() => {});
+  };
+  await page.route('**/search?*', handler);
+  return { asked, stop: () => page.unroute('**/search?*', handler) };
+}
+
+const statusText = () => page.locator('#status').innerText();
+const waitForStatus = (re, timeout = STEP_TIMEOUT_MS) => page.waitForFunction(
+  (source) => new RegExp(source).test(document.querySelector('#status').textContent), re.source, { timeout });
+// Resolves true if the page asks /search (for `q`, when given) within `ms`, false otherwise.
+const searchAskedWithin = (ms, q) => page.waitForRequest((req) => new URL(req.url()).pathname === '/search' &&
+  (q === undefined || new URL(req.url()).searchParams.get('q') === q), { timeout: ms }).then(() => true, () => false);
+
+await step('busy server (503, Retry-After: 1): the status line says so, the page asks once more by itself, then offers "Try again"', async () => {
+  if (!busyBase) skip('no MEDSEARCH_BUSY_URL (tests/browser/run.sh starts that server)');
+  expectedConsole = [...baseExpected, /status of 503/];
+  let release = await holdBusyServer();
+  const { asked, stop } = await searchThroughBusyServer();
+  try {
+    const refused = nextSearch();
+    await page.goto(`${base}/?q=riluzole`);
+    assert.equal((await refused).status, 503);
+    // Announced in the live status line (role=status), with the server's wait in it.
+    await waitForStatus(/server is busy/);
+    assert.equal(await page.getByRole('status').innerText(), 'The server is busy. Trying again in 1 second.');
+    const box = page.locator('#busy');
+    assert.match(await box.innerText(), /The server is busy/);
+    assert.match(await box.locator('#retry-countdown').innerText(), /^Trying again/);
+    await box.getByRole('button', { name: 'Try again now' }).waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0, 'a wait, not an error alert');
+    await page.screenshot({ path: path.join(artifacts, 'search-busy.png') });
+    // The one automatic retry, after Retry-After; the worker is still held, so refused too.
+    await waitForStatus(/still busy/, 5000);
+    assert.equal(asked.length, 2, `asked ${asked.length} times`);
+    const waited = asked[1].at - asked[0].at;
+    assert.ok(waited >= 900, `asked again after ${waited} ms; Retry-After said 1 s`);
+    assert.match(await statusText(), /still busy.*Try again/);
+    // Once only: it does not go on asking by itself.
+    assert.equal(await searchAskedWithin(2500), false, 'asked a third time by itself');
+    // "Try again" once the server has a free worker: the answer.
+    await release();
+    release = null;
+    const answered = nextSearch();
+    await page.locator('#busy').getByRole('button', { name: 'Try again' }).click();
+    assert.equal((await answered).status, 200);
+    await page.locator('article.hit').first().waitFor();
+    assert.match(await statusText(), /matching record/);
+    assert.equal(await page.locator('#busy').count(), 0);
+  } finally {
+    await release?.();
+    await stop();
+    expectedConsole = [...baseExpected];
+  }
+});
+
+await step('busy server: the automatic retry shows the answer once the server is free', async () => {
+  if (!busyBase) skip('no MEDSEARCH_BUSY_URL (tests/browser/run.sh starts that server)');
+  expectedConsole = [...baseExpected, /status of 503/];
+  let release = await holdBusyServer();
+  const { asked, stop } = await searchThroughBusyServer();
+  try {
+    const refused = nextSearch();
+    await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+    assert.equal((await refused).status, 503);
+    await waitForStatus(/server is busy/);
+    await release();
+    release = null;
+    const answered = nextSearch();
+    assert.equal((await answered).status, 200, 'asked again by itself');
+    await page.locator('section.group-research .hit').first().waitFor();
+    assert.deepEqual(await groupHeadings(), GROUPS);
+    assert.equal(asked.length, 2);
+    assert.ok(asked[1].at - asked[0].at >= 900, 'after Retry-After');
+    assert.equal(new URL(page.url()).searchParams.get('q'), ALS);
+  } finally {
+    await release?.();
+    await stop();
+    expectedConsole = [...baseExpected];
+  }
+});
+
+await step('busy server: another question or Back cancels the automatic retry', async () => {
+  if (!busyBase) skip('no MEDSEARCH_BUSY_URL (tests/browser/run.sh starts that server)');
+  expectedConsole = [...baseExpected, /status of 503/];
+  const input = page.getByRole('combobox', { name: 'Clinical question' });
+  await page.goto(`${base}/?q=metformin`);
+  await page.locator('article.hit').first().waitFor();
+  let release = await holdBusyServer();
+  const { asked, stop } = await searchThroughBusyServer();
+  try {
+    // Another question while the page waits to ask again.
+    let refused = nextSearch();
+    await input.fill('riluzole');
+    await input.press('Enter');
+    assert.equal((await refused).status, 503);
+    await waitForStatus(/server is busy/);
+    await release();
+    release = null;
+    let answered = nextSearch();
+    await input.fill('asthma');
+    await input.press('Enter');
+    assert.equal((await answered).status, 200);
+    await page.locator('article.hit').first().waitFor();
+    assert.equal(await searchAskedWithin(2000, 'riluzole'), false, 'the retry of "riluzole" was sent after "asthma"');
+    assert.deepEqual(asked.map((a) => a.q), ['riluzole', 'asthma']);
+    assert.equal(new URL(page.url()).searchParams.get('q'), 'asthma');
+    // Back while the page waits to ask again.
+    release = await holdBusyServer();
+    refused = nextSearch();
+    await input.fill('riluzole');
+    await input.press('Enter');
+    assert.equal((await refused).status, 503);
+    await waitForStatus(/server is busy/);
+    await release();
+    release = null;
+    answered = nextSearch();
+    await page.goBack();
+    assert.equal(new URL((await answered).url).searchParams.get('q'), 'asthma');
+    await page.locator('article.hit').first().waitFor();
+    assert.equal(await searchAskedWithin(2000, 'riluzole'), false, 'the retry of "riluzole" was sent after Back');
+  } finally {
+    await release?.();
+    await stop();
+    expectedConsole = [...baseExpected];
+  }
+});
+
+await step('busy server: a long Retry-After is capped at 30 s; a 503 without one is an error, not a wait', async () => {
+  expectedConsole = [...baseExpected, /status of 503/];
+  // Answers this test's servers do not give (a Retry-After of an hour, a 503 without one): made
+  // up with route().
+  let answer = null;
+  const handler = (route) => route.fulfill(answer);
+  await page.route('**/search?*', handler);
+  try {
+    answer = { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '3600' },
+      body: JSON.stringify({ error: { code: 'overloaded', message: 'the server is busy' } }) };
+    await page.goto(`${base}/?q=riluzole`);
+    await waitForStatus(/server is busy/);
+    assert.equal(await statusText(), 'The server is busy. Trying again in 30 seconds.');
+    assert.match(await page.locator('#retry-countdown').innerText(), /in (30|29) seconds/);
+    // An index that cannot be opened: no Retry-After, nothing to wait for.
+    answer = { status: 503, headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: { code: 'unavailable', message: 'the index cannot be opened' } }) };
+    const input = page.getByRole('combobox', { name: 'Clinical question' });
+    await input.fill('metformin');
+    await input.press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /index is not available/);
+    assert.equal(await page.locator('#retry-countdown').count(), 0);
+    assert.equal(await searchAskedWithin(1500), false, 'asked again by itself');
+  } finally {
+    await page.unroute('**/search?*', handler);
     expectedConsole = [...baseExpected];
   }
 });
