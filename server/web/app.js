@@ -214,12 +214,15 @@ async function go(state, { push = true, focus = 'keep', automatic = false } = {}
   }
   syncForm(state);
   document.title = state.q ? `${state.q} – medsearch` : 'medsearch';
+  // A search still on its way is for an earlier state: its answer must not replace this one
+  // (Back to the landing page used to be overwritten by the question it left).
+  inflight?.abort();
+  inflight = null;
   if (!state.q) {
     lastResponse = null;
     showLanding();
     return;
   }
-  inflight?.abort();
   const controller = new AbortController();
   inflight = controller;
   showLoading(state);

@@ -773,6 +773,45 @@ await step('busy server: a long Retry-After is capped at 30 s; a 503 without one
   }
 });
 
+await step('Back to the landing page while a search is on its way: its late answer does not replace the page', async () => {
+  await page.goto(`${base}/`);
+  await page.getByRole('heading', { name: 'Ask a clinical question' }).waitFor();
+  // Hold the answer until the reader has gone Back, as a slow server would.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  const asked = new Promise((resolve) => {
+    page.route('**/search?*', async (route) => {
+      resolve();
+      await held;
+      await route.continue().catch(() => {});  // the page may have given up on it
+    });
+  });
+  try {
+    const input = page.getByRole('combobox', { name: 'Clinical question' });
+    await input.fill('riluzole');
+    await input.press('Enter');
+    await asked;
+    // Ends when the page gives the request up (at Back, once it does) or its answer arrives.
+    const settled = Promise.race([
+      page.waitForEvent('requestfinished', (req) => new URL(req.url()).pathname === '/search'),
+      page.waitForEvent('requestfailed', (req) => new URL(req.url()).pathname === '/search'),
+    ]);
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Ask a clinical question' }).waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('q'), null);
+    release();
+    await settled;
+    const replaced = await page.waitForFunction(() => document.querySelector('article.hit, #error'), null,
+      { timeout: 1000 }).then(() => true, () => false);
+    assert.equal(replaced, false, 'the answer to "riluzole" replaced the landing page');
+    assert.equal(await page.getByRole('heading', { name: 'Ask a clinical question' }).count(), 1);
+    assert.equal(await page.locator('#q').inputValue(), '');
+  } finally {
+    release();
+    await page.unroute('**/search?*');
+  }
+});
+
 await step('phone width: one column, filters behind a button, no sideways scrolling', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
