@@ -205,6 +205,8 @@ function cancelRetry() {
 async function go(state, { push = true, focus = 'keep', automatic = false } = {}) {
   // Whatever the reader does next (another question, a filter, Back) replaces the retry.
   cancelRetry();
+  // Asked from a control in the answer ("Show more", "Try again"), which an error replaces.
+  const fromContent = $('#content').contains(document.activeElement);
   current = state;
   if (push) {
     // The same search asked again is answered again but is not a second step for Back.
@@ -244,8 +246,8 @@ async function go(state, { push = true, focus = 'keep', automatic = false } = {}
   } catch (error) {
     if (controller.signal.aborted) return;
     inflight = null;
-    if (error.retryAfter !== null && error.retryAfter !== undefined) showBusy(state, error, { focus, automatic });
-    else showError(state, error);
+    if (error.retryAfter !== null && error.retryAfter !== undefined) showBusy(state, error, { focus, automatic, fromContent });
+    else showError(state, error, { focus, fromContent });
     return;
   }
   if (controller.signal.aborted) return;
@@ -329,7 +331,7 @@ function secondsText(n) {
 // announce, and asks again once by itself after Retry-After seconds (capped), counting down
 // on screen; "Try again now" does not wait. If that one retry is refused too, it stops and
 // leaves the button: a page that kept retrying would add to the load that refused it.
-function showBusy(state, error, { focus, automatic }) {
+function showBusy(state, error, { focus, automatic, fromContent }) {
   setBusy(false);
   lastResponse = null;
   const seconds = error.retryAfter;
@@ -349,6 +351,7 @@ function showBusy(state, error, { focus, automatic }) {
     el('p', { class: 'hint', text: `Error code: ${error.api?.code ?? `http_${error.status}`}` }),
     el('div', { class: 'error-actions' }, again));
   $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
+  keepFocus(box, fromContent);
   const status = $('#status');
   if (automatic) {
     status.textContent = 'The server is still busy. Use “Try again” when you are ready.';
@@ -369,7 +372,17 @@ function showBusy(state, error, { focus, automatic }) {
   retry = { timer, tick };
 }
 
-function showError(state, error) {
+// The control the keyboard was on, in the answer, went with it: the focus would fall to the
+// top of the page, from where a keyboard or screen reader user starts over. It goes to `box`,
+// which says what happened and holds the buttons to go on.
+function keepFocus(box, fromContent) {
+  const active = document.activeElement;
+  if (!fromContent || (active && active !== document.body)) return;
+  box.setAttribute('tabindex', '-1');
+  box.focus();
+}
+
+function showError(state, error, { focus = 'keep', fromContent = false } = {}) {
   setBusy(false);
   $('#status').replaceChildren();
   const api = error.api;
@@ -388,8 +401,9 @@ function showError(state, error) {
     detail = api.message;
   }
   lastResponse = null;
+  // After "Show more" failed, trying again goes on to the first new passage.
   const retry = el('button', { type: 'button', class: 'secondary', text: 'Try again',
-    onclick: () => go(current, { push: false, focus: 'results' }) });
+    onclick: () => go(current, { push: false, focus: focus.startsWith('hit:') ? focus : 'results' }) });
   // A filter the server refused (from a bookmark or an edited address) would be refused again
   // by "Try again": offer the search without it. The chips above remove any filter.
   const refused = api?.code === 'invalid_argument' ? refusedFilter(state, api.param) : null;
@@ -402,6 +416,7 @@ function showError(state, error) {
     api?.code ? el('p', { class: 'hint', text: `Error code: ${api.code}${api.param ? ` (parameter “${api.param}”)` : ''}` }) : null,
     el('div', { class: 'error-actions' }, without, retry));
   $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
+  keepFocus(box, fromContent);
 }
 
 // The filter that the error's `param` names, if it is one in force: its name and the change

@@ -532,6 +532,35 @@ await step('error state: a refused question shows an alert with a retry', async 
   }
 });
 
+await step('error after "Show more": the alert takes the focus the button had; "Try again" goes on to the new passages', async () => {
+  expectedConsole = [...baseExpected, /status of 500/];
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('#show-more').waitFor();
+  const handler = (route) => route.fulfill({ status: 500, contentType: 'application/json',
+    body: JSON.stringify({ error: { code: 'internal', message: 'the search failed' } }) });
+  await page.route('**/search?*', handler);
+  try {
+    await page.locator('#show-more').focus();
+    await page.keyboard.press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    // The button the keyboard was on is gone with the answer; the focus must not fall to the
+    // top of the page, from where a keyboard or screen reader user starts over.
+    const focused = await page.evaluate(() => document.activeElement?.closest('#error') ? 'error' : document.activeElement?.tagName);
+    assert.equal(focused, 'error', 'the focus is in the alert');
+    await page.unroute('**/search?*', handler);
+    const answered = nextSearch();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Try again');
+    await page.keyboard.press('Enter');
+    assert.equal(new URL((await answered).url).searchParams.get('limit'), '20');
+    await page.waitForFunction(() => document.activeElement?.id === 'hit-11');
+  } finally {
+    await page.unroute('**/search?*', handler);
+    expectedConsole = [...baseExpected];
+  }
+});
+
 await step('error state: a filter the server refuses can be removed from the page', async () => {
   expectedConsole = [...baseExpected, /status of 400/];
   try {
