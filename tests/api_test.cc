@@ -620,14 +620,20 @@ TEST_P(ApiTest, ReferenceNumbersStayWhenMoreResultsAreAsked) {
       request.limit = limit;
       const ms::SearchResponse r = search(request);
       const ms::Answer a = ms::build_answer(r);
-      if (limit > 10) ASSERT_GT(r.hits.size(), 10u) << q;  // a second block to number
+      if (limit > 10) {
+        ASSERT_GT(r.hits.size(), 10u) << q;  // a second block to number
+      }
       for (std::size_t i = 0; i < r.hits.size(); ++i) {
         const auto& id = r.hits[i].stored.passage.id;
         const int ref = a.hit_refs[i];
         const auto& record = a.references[static_cast<std::size_t>(ref - 1)].record_id;
         EXPECT_EQ(record, r.hits[i].stored.passage.record_id) << q << " " << id;
-        if (auto it = shown.find(id); it != shown.end()) EXPECT_EQ(ref, it->second) << q << " limit " << limit << " " << id;
-        if (auto it = named.find(ref); it != named.end()) EXPECT_EQ(record, it->second) << q << " [" << ref << "]";
+        if (auto it = shown.find(id); it != shown.end()) {
+          EXPECT_EQ(ref, it->second) << q << " limit " << limit << " " << id;
+        }
+        if (auto it = named.find(ref); it != named.end()) {
+          EXPECT_EQ(record, it->second) << q << " [" << ref << "]";
+        }
         shown.emplace(id, ref);
         named.emplace(ref, record);
       }

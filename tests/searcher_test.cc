@@ -361,7 +361,8 @@ TEST(Answer, ReferenceNumbersOfTheFirstBlockStayWhenTheListGrows) {
     hit.stored.source = order[i];
     // Ranks 8 and 12 are passages of the record of rank 2 (per_record > 1).
     const int record = i == 7 || i == 11 ? 1 : i;
-    hit.stored.passage.record_id = "r" + std::to_string(record);
+    hit.stored.passage.record_id = "r";  // appended: GCC 12 warns falsely on "r" + string (-Wrestrict)
+    hit.stored.passage.record_id += std::to_string(record);
     hit.stored.passage.id = hit.stored.passage.record_id + ":p" + std::to_string(i);
     all.hits.push_back(hit);
   }
