@@ -92,6 +92,25 @@ std::vector<HyphenatedWord> hyphenated_words(const std::string& text, const std:
   return out;
 }
 
+// Operators whose subqueries are all there is to them, which the rewrites below rebuild from
+// rewritten subqueries; anything under another operator (NEAR, a value range, a scaled weight)
+// is left as it is.
+bool rebuildable(Xapian::Query::op type) {
+  switch (type) {
+    case Xapian::Query::OP_AND:
+    case Xapian::Query::OP_OR:
+    case Xapian::Query::OP_AND_NOT:
+    case Xapian::Query::OP_XOR:
+    case Xapian::Query::OP_AND_MAYBE:
+    case Xapian::Query::OP_FILTER:
+    case Xapian::Query::OP_SYNONYM:
+    case Xapian::Query::OP_MAX:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // `changed` is set when the result differs from `query`.
 Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::vector<HyphenatedWord>& hyphenated,
                                        const Xapian::Database& db, bool& changed) {
@@ -113,28 +132,14 @@ Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::ve
     }
     return query;
   }
-  // Operators whose subqueries are all there is to them; a phrase under any other (NEAR, a
-  // value range, a scaled weight) is left as it is.
-  switch (type) {
-    case Xapian::Query::OP_AND:
-    case Xapian::Query::OP_OR:
-    case Xapian::Query::OP_AND_NOT:
-    case Xapian::Query::OP_XOR:
-    case Xapian::Query::OP_AND_MAYBE:
-    case Xapian::Query::OP_FILTER:
-    case Xapian::Query::OP_SYNONYM:
-    case Xapian::Query::OP_MAX: {
-      std::vector<Xapian::Query> subs;
-      bool any = false;
-      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i)
-        subs.push_back(with_hyphenated_synonyms(query.get_subquery(i), hyphenated, db, any));
-      if (!any) return query;
-      changed = true;
-      return Xapian::Query(type, subs.begin(), subs.end());
-    }
-    default:
-      return query;
-  }
+  if (!rebuildable(type)) return query;
+  std::vector<Xapian::Query> subs;
+  bool any = false;
+  for (std::size_t i = 0; i < query.get_num_subqueries(); ++i)
+    subs.push_back(with_hyphenated_synonyms(query.get_subquery(i), hyphenated, db, any));
+  if (!any) return query;
+  changed = true;
+  return Xapian::Query(type, subs.begin(), subs.end());
 }
 
 // A multi-word name the synonym table knows ("heart failure", "chronic kidney disease"):
@@ -147,41 +152,29 @@ Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::ve
 // still does) or by any of the group's other names and its concept term.
 Xapian::Query with_multiword_names_whole(const Xapian::Query& query, bool& changed) {
   const auto type = query.get_type();
-  switch (type) {
-    case Xapian::Query::OP_AND:
-    case Xapian::Query::OP_OR:
-    case Xapian::Query::OP_AND_NOT:
-    case Xapian::Query::OP_XOR:
-    case Xapian::Query::OP_AND_MAYBE:
-    case Xapian::Query::OP_FILTER:
-    case Xapian::Query::OP_SYNONYM:
-    case Xapian::Query::OP_MAX: {
-      std::vector<Xapian::Query> subs;
-      bool any = false;
-      for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
-        Xapian::Query sub = query.get_subquery(i);
-        const bool words = sub.get_type() == Xapian::Query::OP_OR && sub.get_num_subqueries() >= 2 &&
-                           [&sub] {
-                             for (std::size_t k = 0; k < sub.get_num_subqueries(); ++k)
-                               if (sub.get_subquery(k).get_type() != Xapian::Query::LEAF_TERM) return false;
-                             return true;
-                           }();
-        if (type == Xapian::Query::OP_SYNONYM && words) {
-          std::vector<Xapian::Query> parts;
-          for (std::size_t k = 0; k < sub.get_num_subqueries(); ++k) parts.push_back(sub.get_subquery(k));
-          subs.emplace_back(Xapian::Query::OP_AND, parts.begin(), parts.end());
-          any = true;
-        } else {
-          subs.push_back(with_multiword_names_whole(sub, any));
-        }
-      }
-      if (!any) return query;
-      changed = true;
-      return Xapian::Query(type, subs.begin(), subs.end());
+  if (!rebuildable(type)) return query;
+  auto all_terms = [](const Xapian::Query& q) {
+    for (std::size_t k = 0; k < q.get_num_subqueries(); ++k)
+      if (q.get_subquery(k).get_type() != Xapian::Query::LEAF_TERM) return false;
+    return true;
+  };
+  std::vector<Xapian::Query> subs;
+  bool any = false;
+  for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
+    const Xapian::Query sub = query.get_subquery(i);
+    if (type == Xapian::Query::OP_SYNONYM && sub.get_type() == Xapian::Query::OP_OR && sub.get_num_subqueries() >= 2 &&
+        all_terms(sub)) {
+      std::vector<Xapian::Query> words;  // the leaves themselves: their query positions kept
+      for (std::size_t k = 0; k < sub.get_num_subqueries(); ++k) words.push_back(sub.get_subquery(k));
+      subs.emplace_back(Xapian::Query::OP_AND, words.begin(), words.end());
+      any = true;
+    } else {
+      subs.push_back(with_multiword_names_whole(sub, any));
     }
-    default:
-      return query;
   }
+  if (!any) return query;
+  changed = true;
+  return Xapian::Query(type, subs.begin(), subs.end());
 }
 
 // A question that only excludes: every word written "-word" ("-riluzole"). Xapian's parser

@@ -50,34 +50,27 @@ struct Set {
 
 double discount(std::size_t rank0) { return 1.0 / std::log2(static_cast<double>(rank0) + 2.0); }
 
-// nDCG@10 of one query under weights w (ties keep first-stage order).
-double ndcg10(const Query& q, const rr::Features& w, std::vector<std::pair<double, std::size_t>>& scratch) {
+// nDCG@10 of one query whose candidates' scores are in `scored` as (score, candidate); ties
+// keep first-stage order. Reorders `scored`.
+double ndcg10_scored(const Query& q, std::vector<std::pair<double, std::size_t>>& scored) {
   if (q.ideal <= 0) return 0;
+  const std::size_t top = std::min<std::size_t>(10, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<long>(top), scored.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  double dcg = 0;
+  for (std::size_t r = 0; r < top; ++r) dcg += q.gains[scored[r].second] * discount(r);
+  return dcg / q.ideal;
+}
+
+// nDCG@10 of one query under linear weights w.
+double ndcg10(const Query& q, const rr::Features& w, std::vector<std::pair<double, std::size_t>>& scratch) {
   scratch.clear();
   for (std::size_t i = 0; i < q.features.size(); ++i) {
     double s = 0;
     for (std::size_t k = 0; k < rr::kFeatureCount; ++k) s += w[k] * q.features[i][k];
     scratch.emplace_back(s, i);
   }
-  const std::size_t top = std::min<std::size_t>(10, scratch.size());
-  std::partial_sort(scratch.begin(), scratch.begin() + static_cast<long>(top), scratch.end(),
-                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  double dcg = 0;
-  for (std::size_t r = 0; r < top; ++r) dcg += q.gains[scratch[r].second] * discount(r);
-  return dcg / q.ideal;
-}
-
-// nDCG@10 of one query when its candidates score `scores` (ties keep first-stage order).
-double ndcg10_of(const Query& q, const std::vector<double>& scores, std::vector<std::pair<double, std::size_t>>& scratch) {
-  if (q.ideal <= 0) return 0;
-  scratch.clear();
-  for (std::size_t i = 0; i < scores.size(); ++i) scratch.emplace_back(scores[i], i);
-  const std::size_t top = std::min<std::size_t>(10, scratch.size());
-  std::partial_sort(scratch.begin(), scratch.begin() + static_cast<long>(top), scratch.end(),
-                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  double dcg = 0;
-  for (std::size_t r = 0; r < top; ++r) dcg += q.gains[scratch[r].second] * discount(r);
-  return dcg / q.ideal;
+  return ndcg10_scored(q, scratch);
 }
 
 // Mean over sets of each set's mean nDCG@10 over the queries selected by `use`.
@@ -305,15 +298,14 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
 // Mean nDCG@10 of a set's queries selected by `use` under `model`.
 double set_mean(const Set& set, const std::vector<char>& use, const rr::Model& model) {
   std::vector<std::pair<double, std::size_t>> scratch;
-  std::vector<double> scores;
   double sum = 0;
   std::size_t n = 0;
   for (std::size_t i = 0; i < set.queries.size(); ++i) {
     if (!use[i]) continue;
     const Query& q = set.queries[i];
-    scores.clear();
-    for (const auto& f : q.features) scores.push_back(model.score(f));
-    sum += ndcg10_of(q, scores, scratch);
+    scratch.clear();
+    for (std::size_t c = 0; c < q.features.size(); ++c) scratch.emplace_back(model.score(q.features[c]), c);
+    sum += ndcg10_scored(q, scratch);
     ++n;
   }
   return n ? sum / static_cast<double>(n) : 0;
