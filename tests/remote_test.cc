@@ -62,6 +62,22 @@ class RemoteTest : public ::testing::Test {
     return opened.ok() ? std::move(*opened) : nullptr;
   }
 
+  // A server over the three shards (no web page, no access log), partial answers as given; the
+  // restarted shard is used at the next request.
+  medsearch::server::ServerOptions server_options(bool partial) {
+    medsearch::server::ServerOptions options;
+    options.shards = servers_->urls();
+    options.db_path = options.shards[0];
+    options.port = 0;
+    options.threads = 2;
+    options.access_log = false;
+    options.web_dir.clear();
+    options.shard_options.partial = partial;
+    options.shard_options.retry_initial_ms = 0;
+    options.shard_options.lexicon = dir_.str("lexicon");
+    return options;
+  }
+
   static ms::ShardOptions no_backoff() {
     ms::ShardOptions options;
     options.retry_initial_ms = 0;
@@ -308,17 +324,7 @@ TEST_F(RemoteTest, SlowShardTimesOutAndIsLeftOut) {
 // "missing_shards", as configured; reconnection without a restart.
 TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
   for (bool partial : {false, true}) {
-    medsearch::server::ServerOptions options;
-    options.shards = servers_->urls();
-    options.db_path = options.shards[0];
-    options.port = 0;
-    options.threads = 2;
-    options.access_log = false;
-    options.web_dir.clear();
-    options.shard_options.partial = partial;
-    options.shard_options.retry_initial_ms = 0;  // the restarted shard is used at the next request
-    options.shard_options.lexicon = dir_.str("lexicon");
-    medsearch::test::ServingThread serving(options);
+    medsearch::test::ServingThread serving(server_options(partial));
     ASSERT_TRUE(serving.ok());
     httplib::Client client("127.0.0.1", serving.port());
     auto ok = client.Get("/search?q=riluzole");
@@ -356,17 +362,7 @@ TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
 // Found by an audit: /stats, /suggest and /health answered from two of three shards as if
 // they were the whole index.
 TEST_F(RemoteTest, EveryReadRouteSaysWhenItsAnswerIsPartial) {
-  medsearch::server::ServerOptions options;
-  options.shards = servers_->urls();
-  options.db_path = options.shards[0];
-  options.port = 0;
-  options.threads = 2;
-  options.access_log = false;
-  options.web_dir.clear();
-  options.shard_options.partial = true;
-  options.shard_options.retry_initial_ms = 0;  // the restarted shard is used at the next request
-  options.shard_options.lexicon = dir_.str("lexicon");
-  medsearch::test::ServingThread serving(options);
+  medsearch::test::ServingThread serving(server_options(true));
   ASSERT_TRUE(serving.ok());
   httplib::Client client("127.0.0.1", serving.port());
   client.set_read_timeout(60, 0);
@@ -459,14 +455,8 @@ TEST_F(RemoteTest, HungShardCostsTheServerOneTimeoutNotOnePerRequest) {
   for (bool partial : {false, true}) {
     SCOPED_TRACE(partial ? "partial answers" : "503s");
     auto offset = std::make_shared<std::atomic<long long>>(0);  // ms added to the clock
-    medsearch::server::ServerOptions options;
-    options.shards = servers_->urls();
-    options.db_path = options.shards[0];
-    options.port = 0;
+    medsearch::server::ServerOptions options = server_options(partial);
     options.threads = 8;
-    options.access_log = false;
-    options.web_dir.clear();
-    options.shard_options.partial = partial;
     // Long enough that no answer from the shards that are up comes near it, even under
     // sanitizers on a loaded machine: a request that took this long waited for the hung one.
     options.shard_options.timeout_ms = 4000;
