@@ -117,6 +117,30 @@ page.on('dialog', (dialog) => {
 if (!api.suggest) expectedConsole.push(/status of 404.*\/suggest\?/);
 const baseExpected = [...expectedConsole];
 
+// Holds the page's requests matching `glob` until release() is called, as a slow server would:
+// `asked` resolves when the first one is held. unroute(glob) ends it.
+function holdRequests(glob) {
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  const asked = new Promise((resolve) => {
+    page.route(glob, async (route) => {
+      resolve();
+      await held;
+      await route.continue().catch(() => {});  // the page may have given up on it
+    });
+  });
+  return { asked, release };
+}
+
+// Resolves when a request `matches` accepts finishes or fails (the page gave it up). Listen
+// before the action that settles it: a listener added after waits for nothing.
+function requestSettled(matches) {
+  return Promise.race([
+    page.waitForEvent('requestfinished', matches),
+    page.waitForEvent('requestfailed', matches),
+  ]);
+}
+
 // Resolves with the JSON of the next /search response the page receives.
 function nextSearch() {
   return page.waitForResponse((res) => new URL(res.url()).pathname === '/search')
@@ -475,25 +499,14 @@ await step('suggestions: none pop up over the answer once the question is asked'
   if (!api.suggest) skip('this server has no GET /suggest yet');
   await page.goto(`${base}/`);
   // Hold the suggestions until the question has been answered, as a slow /suggest would.
-  let release;
-  const held = new Promise((resolve) => { release = resolve; });
-  const asked = new Promise((resolve) => {
-    page.route('**/suggest?*', async (route) => {
-      resolve();
-      await held;
-      await route.continue().catch(() => {});  // the page may have given up on it
-    });
-  });
+  const { asked, release } = holdRequests('**/suggest?*');
   try {
     const input = page.getByRole('combobox', { name: 'Clinical question' });
     await input.pressSequentially('riluzole', { delay: 20 });
     await asked;
     // The page gives the held request up as the question is asked, or takes its late answer:
     // listen for either before asking (a listener added after the give-up waited 10 s for nothing).
-    const settled = Promise.race([
-      page.waitForEvent('requestfinished', (req) => req.url().includes('/suggest?')),
-      page.waitForEvent('requestfailed', (req) => req.url().includes('/suggest?')),
-    ]);
+    const settled = requestSettled((req) => req.url().includes('/suggest?'));
     const answered = nextSearch();
     await input.press('Enter');
     await answered;
@@ -809,25 +822,14 @@ await step('Back to the landing page while a search is on its way: its late answ
   await page.goto(`${base}/`);
   await page.getByRole('heading', { name: 'Ask a clinical question' }).waitFor();
   // Hold the answer until the reader has gone Back, as a slow server would.
-  let release;
-  const held = new Promise((resolve) => { release = resolve; });
-  const asked = new Promise((resolve) => {
-    page.route('**/search?*', async (route) => {
-      resolve();
-      await held;
-      await route.continue().catch(() => {});  // the page may have given up on it
-    });
-  });
+  const { asked, release } = holdRequests('**/search?*');
   try {
     const input = page.getByRole('combobox', { name: 'Clinical question' });
     await input.fill('riluzole');
     await input.press('Enter');
     await asked;
     // Ends when the page gives the request up (at Back, once it does) or its answer arrives.
-    const settled = Promise.race([
-      page.waitForEvent('requestfinished', (req) => new URL(req.url()).pathname === '/search'),
-      page.waitForEvent('requestfailed', (req) => new URL(req.url()).pathname === '/search'),
-    ]);
+    const settled = requestSettled((req) => new URL(req.url()).pathname === '/search');
     await page.goBack();
     await page.getByRole('heading', { name: 'Ask a clinical question' }).waitFor();
     assert.equal(new URL(page.url()).searchParams.get('q'), null);
