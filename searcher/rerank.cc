@@ -19,7 +19,8 @@
 namespace medsearch::searcher::rerank {
 
 // The shipped model, searcher/rerank_model.json, compiled in (see searcher/CMakeLists.txt).
-extern const char* const kBuiltinModelJson;
+extern const char* const kBuiltinModelJsonParts[];
+extern const std::size_t kBuiltinModelJsonPartCount;
 
 namespace {
 
@@ -360,7 +361,9 @@ Model Model::identity() {
 
 const Model& Model::builtin() {
   static const Model model = [] {
-    auto parsed = nlohmann::json::parse(kBuiltinModelJson, nullptr, false);
+    std::string text;
+    for (std::size_t i = 0; i < kBuiltinModelJsonPartCount; ++i) text += kBuiltinModelJsonParts[i];
+    auto parsed = nlohmann::json::parse(text, nullptr, false);
     auto m = parsed.is_discarded() ? corpus::Result<Model>(make_error(ErrorCode::parse, "not JSON")) : from_json(parsed);
     // The file is checked by tests; a broken one must not take searching down with it.
     return m.ok() ? *m : identity();
