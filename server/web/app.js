@@ -456,6 +456,11 @@ function showResults(state, response, focus) {
   // The status line is what a screen reader announces: the suggested spelling goes there too,
   // not only in the link below it.
   if (spelling) status.append(el('span', { class: 'summary-rest', dir: 'auto', text: ` · Did you mean ${spelling}?` }));
+  // A sharded server with partial answers on answers from the shards that did, flagged
+  // `partial` with `missing_shards` (README, Shards): fewer results must not pass for all
+  // there are. In the status line, by the count, so that a screen reader announces it too.
+  const partial = partialNotice(response);
+  if (partial) status.append(' ', partial);  // the space keeps it a sentence of its own when read out
 
   const parts = [];
   parts.push(renderActiveFilters(state));
@@ -487,6 +492,16 @@ function showResults(state, response, focus) {
     const target = document.getElementById(`hit-${focus.slice(4)}`) ?? $('#results');
     target.focus();
   }
+}
+
+// The notice for an answer that part of the index did not give (`partial`), naming the
+// shards that did not answer; null for a whole answer.
+function partialNotice(response) {
+  if (response.partial !== true) return null;
+  const shards = (Array.isArray(response.missing_shards) ? response.missing_shards : []).map(String);
+  const which = shards.length ? ` (${shards.length === 1 ? 'shard' : 'shards'} ${shards.join(', ')})` : '';
+  return el('span', { class: 'partial-notice', id: 'partial-notice',
+    text: `Part of the index did not answer${which}: results may be incomplete.` });
 }
 
 function renderActiveFilters(state) {

@@ -846,6 +846,46 @@ await step('Back to the landing page while a search is on its way: its late answ
   }
 });
 
+// With --partial-results and a shard down, /search answers from the other shards with
+// "partial": true and "missing_shards". This harness serves one database, so the answer is the
+// real server's (route.fetch()) with the two fields added, as a sharded server adds them.
+await step('partial answer (a shard down): a notice by the result count and in the status line, gone on a whole answer', async () => {
+  const missing = 'tcp://10.0.0.2:7001';
+  let partialAnswers = 0;
+  const handler = async (route) => {
+    const real = await route.fetch();
+    const body = await real.json();
+    assert.equal(body.partial, undefined, 'the test server answers whole');
+    partialAnswers += 1;
+    await route.fulfill({ response: real, json: { ...body, partial: true, missing_shards: [missing] } });
+  };
+  await page.route('**/search?*', handler);
+  try {
+    await page.goto(`${base}/?q=riluzole`);
+    await page.locator('article.hit').first().waitFor();
+    assert.equal(partialAnswers, 1);
+    const notice = page.locator('#partial-notice');
+    await notice.waitFor();
+    assert.equal(await notice.innerText(),
+      `Part of the index did not answer (shard ${missing}): results may be incomplete.`);
+    // In the live status line (what a screen reader announces), after the count.
+    assert.equal(await page.locator('[role=status] #partial-notice').count(), 1);
+    assert.match(await statusText(), /About \d+ matching records?[\s\S]*Part of the index did not answer/);
+    assert.equal(await page.getByRole('alert').count(), 0, 'a partial answer is not an error');
+  } finally {
+    await page.unroute('**/search?*', handler);
+  }
+  // The same question answered whole: no notice.
+  const answered = nextSearch();
+  const input = page.getByRole('combobox', { name: 'Clinical question' });
+  await input.fill('metformin');
+  await input.press('Enter');
+  assert.equal((await answered).body?.partial, undefined);
+  await waitForStatus(/matching record/);
+  assert.equal(await page.locator('#partial-notice').count(), 0);
+  assert.doesNotMatch(await statusText(), /did not answer/);
+});
+
 await step('phone width: one column, filters behind a button, no sideways scrolling', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
