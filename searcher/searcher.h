@@ -147,8 +147,8 @@ class Searcher {
   static Result<std::unique_ptr<Searcher>> open(const std::string& path);
   // Opens shards as one index (searcher/shards.h: folders, tcp://HOST:PORT, stub files).
   // Errors as open(path), plus invalid_argument (param "db") for a malformed shard name and
-  // unavailable (param "shard", naming it) for a shard that is down when partial answers are
-  // off. With options.lexicon, spelling and synonyms come from that local database.
+  // unavailable (param "shard", naming every one that is down) for shards down when partial
+  // answers are off. With options.lexicon, spelling and synonyms come from that local database.
   static Result<std::unique_ptr<Searcher>> open(const std::vector<std::string>& shards, const ShardOptions& options);
   // Wraps an existing database (an in-memory one in tests).
   explicit Searcher(Xapian::Database db, std::string path = {});
@@ -238,7 +238,7 @@ Result<T> Searcher::guarded(const std::string& what, Body&& body) {
   // reaches it again, unless partial answers are on: never a silent answer from the others.
   if (shards_ && !shards_->options().partial && !shards_->missing().empty())
     return corpus::make_error(corpus::ErrorCode::unavailable,
-                              "shard " + shards_->missing().front() + " is unavailable", "shard");
+                              shards_unavailable(shards_->missing()), "shard");
   for (int attempt = 0;; ++attempt) {
     try {
       return body();

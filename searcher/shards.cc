@@ -278,22 +278,50 @@ corpus::Result<ShardSet> ShardSet::open(std::vector<ShardSpec> specs, const Shar
     // opened and why ("cannot open index DIR: ..." for the one local folder of most setups).
     // Unless the shard was not even tried, being in a back-off shared with other sets (a
     // server's workers): then the next attempt is theirs too, and the message says when.
+    // Every shard that is down is named (those in a back-off with their next attempt).
     const auto down = std::find_if(set.shards_.begin(), set.shards_.end(), [](const Shard& s) { return !s.up; });
-    if (down == set.shards_.end() || down->backed_off) return built.error();
-    std::string message = (set.shards_.size() == 1 ? "cannot open index " : "cannot open shard ") + down->spec.name +
-                          ": " + down->error;
+    if (down == set.shards_.end() || (down->backed_off && set.missing_.size() == 1)) return built.error();
+    std::string names;
+    for (const auto& name : set.missing_) names += (names.empty() ? "" : ", ") + name;
+    std::string message = set.shards_.size() == 1 ? "cannot open index " + names
+                          : (set.missing_.size() == 1 ? "cannot open shard " : "cannot open shards ") + names;
     if (set.missing_.size() > 1)
       message += " (" + std::to_string(set.missing_.size()) + " of " + std::to_string(set.shards_.size()) + " shards are down)";
+    message += ": " + set.down_reasons(false);
     return make_error(ErrorCode::unavailable, message, "shard");
   }
   return set;
+}
+
+std::string shards_unavailable(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const auto& name : names) joined += (joined.empty() ? "" : ", ") + name;
+  return (names.size() == 1 ? "shard " : "shards ") + joined + (names.size() == 1 ? " is" : " are") + " unavailable";
+}
+
+std::string ShardSet::down_reasons(bool next_attempt) const {
+  std::vector<const Shard*> down;
+  for (const auto& shard : shards_)
+    if (!shard.up) down.push_back(&shard);
+  std::string reasons;
+  for (const Shard* shard : down) {
+    if (!reasons.empty()) reasons += "; ";
+    if (down.size() > 1) reasons += shard->spec.name + ": ";
+    reasons += shard->error;
+    if (!next_attempt && !shard->backed_off) continue;
+    const ShardHealth::Entry health = health_->get(shard->spec.name);
+    if (const auto t = now(); health.failures > 0 && health.retry_at > t) {
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(health.retry_at - t).count();
+      reasons += " (next attempt in " + std::to_string(wait) + " ms)";
+    }
+  }
+  return reasons;
 }
 
 corpus::Status ShardSet::rebuild() {
   ++rebuilds_;
   db_ = Xapian::Database();
   missing_.clear();
-  const Shard* first_down = nullptr;
   std::size_t up = 0;
   for (const auto& shard : shards_) {
     if (shard.up) {
@@ -301,17 +329,14 @@ corpus::Status ShardSet::rebuild() {
       ++up;
     } else {
       missing_.push_back(shard.spec.name);
-      if (!first_down) first_down = &shard;
     }
   }
-  if (!first_down) return Status::success();
-  std::string message = "shard " + first_down->spec.name + " is unavailable: " + first_down->error;
-  const ShardHealth::Entry health = health_->get(first_down->spec.name);
-  if (const auto t = now(); health.failures > 0 && health.retry_at > t) {
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(health.retry_at - t).count();
-    message += " (next attempt in " + std::to_string(wait) + " ms)";
-  }
+  if (missing_.empty()) return Status::success();
+  // Every shard that is down, named first: "shards A, C are unavailable (2 of 3 shards are
+  // down): A: why (next attempt in N ms); C: why".
+  std::string message = shards_unavailable(missing_);
   if (missing_.size() > 1) message += " (" + std::to_string(missing_.size()) + " of " + std::to_string(shards_.size()) + " shards are down)";
+  message += ": " + down_reasons(true);
   if (up == 0 && options_.partial) message += "; no shard answers";
   if (up == 0 || !options_.partial) return make_error(ErrorCode::unavailable, message, "shard");
   return Status::success();

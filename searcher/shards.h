@@ -97,6 +97,11 @@ struct ShardSpec {
 // line, or a name that is neither a folder nor a file.
 corpus::Result<std::vector<ShardSpec>> expand_shards(const std::vector<std::string>& names);
 
+// "shard A is unavailable" for one name, "shards A, B are unavailable" for several: errors for
+// shards that are down name every one of them, not the first only (an operator restarts them
+// all at once). `names` is not empty.
+std::string shards_unavailable(const std::vector<std::string>& names);
+
 // The shards, each opened on its own, and their union as one Xapian::Database. Not
 // thread-safe: one per Searcher, as the Database it holds.
 class ShardSet {
@@ -163,6 +168,10 @@ class ShardSet {
   // Whether a shard that is down may be tried now (its back-off has passed).
   bool may_retry(const Shard& shard) const;
   void mark_down(Shard& shard, const std::string& error) const;
+  // Why each shard that is down is down, "A: why; B: why" (one alone: "why"), with when it is
+  // tried again for those in their back-off when `next_attempt` (for all) or for those only
+  // that were not even tried (backed_off).
+  std::string down_reasons(bool next_attempt) const;
   std::chrono::steady_clock::time_point now() const;
   corpus::Status rebuild();
 

@@ -355,6 +355,46 @@ TEST_F(RemoteTest, ServerAnswers503OrPartialAsConfigured) {
   }
 }
 
+// Without partial answers, two shards down: the 503 of /health (and of /search) names both,
+// not only the first, so that an operator restarts them all at once (with partial answers on,
+// /health lists every missing shard already). The error body has no room for a list
+// (openapi's Error is closed), so the message names them. Before: "shard <first> is
+// unavailable: ... (2 of 3 shards are down)".
+TEST_F(RemoteTest, ServerNamesEveryShardThatIsDownWithoutPartialAnswers) {
+  medsearch::test::ServingThread serving(server_options(false));
+  ASSERT_TRUE(serving.ok());
+  httplib::Client client("127.0.0.1", serving.port());
+  client.set_read_timeout(60, 0);
+  auto ok = client.Get("/health");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+
+  servers_->stop(0);
+  servers_->stop(2);
+  const std::vector<std::string> down = {servers_->urls()[0], servers_->urls()[2]};
+  for (int i = 0; i < 3; ++i) {  // every worker, whatever state its connections are in
+    for (const char* path : {"/health", "/search?q=riluzole"}) {
+      auto res = client.Get(path);
+      ASSERT_TRUE(res) << path;
+      EXPECT_EQ(res->status, 503) << path << ": " << res->body;
+      const json body = json::parse(res->body);
+      EXPECT_EQ(body["error"]["code"], "unavailable") << path;
+      EXPECT_EQ(body["error"]["param"], "shard") << path;
+      const std::string message = body["error"]["message"];
+      for (const std::string& shard : down) EXPECT_NE(message.find(shard), std::string::npos) << path << ": " << message;
+      EXPECT_EQ(message.find(servers_->urls()[1]), std::string::npos) << path << ": names the shard that is up: " << message;
+    }
+  }
+  // One back: the message names only the one still down.
+  ASSERT_TRUE(servers_->start(0));
+  auto res = client.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  const std::string message = json::parse(res->body)["error"]["message"];
+  EXPECT_NE(message.find(down[1]), std::string::npos) << message;
+  EXPECT_EQ(message.find(down[0]), std::string::npos) << message;
+}
+
 // With partial answers on and a shard down, every read route that answers from the other
 // shards says so as /search does ("partial": true, "missing_shards" naming it), /health says
 // "degraded" and /metrics counts the missing shards; a passage that may be on the missing
