@@ -666,6 +666,36 @@ async function searchThroughBusyServer() {
   return { asked, stop: () => page.unroute('**/search?*', handler) };
 }
 
+// A step against the busy server: after `before` (on the test server), its one worker is held
+// and the page's /search requests go to it; fn gets the requests asked, free() (gives the
+// worker back) and hold() (takes it again); both may be repeated. Everything is given back at
+// the end, however the step ends.
+function busyStep(name, fn, before = async () => {}) {
+  return step(name, async () => {
+    if (!busyBase) skip('no MEDSEARCH_BUSY_URL (tests/browser/run.sh starts that server)');
+    expectedConsole = [...baseExpected, /status of 503/];
+    await before();
+    let release = await holdBusyServer();
+    const free = async () => {
+      const r = release;
+      release = null;
+      await r?.();
+    };
+    const hold = async () => {
+      await free();
+      release = await holdBusyServer();
+    };
+    const { asked, stop } = await searchThroughBusyServer();
+    try {
+      await fn({ asked, free, hold });
+    } finally {
+      await free();
+      await stop();
+      expectedConsole = [...baseExpected];
+    }
+  });
+}
+
 const statusText = () => page.locator('#status').innerText();
 const waitForStatus = (re, timeout = STEP_TIMEOUT_MS) => page.waitForFunction(
   (source) => new RegExp(source).test(document.querySelector('#status').textContent), re.source, { timeout });
@@ -673,118 +703,85 @@ const waitForStatus = (re, timeout = STEP_TIMEOUT_MS) => page.waitForFunction(
 const searchAskedWithin = (ms, q) => page.waitForRequest((req) => new URL(req.url()).pathname === '/search' &&
   (q === undefined || new URL(req.url()).searchParams.get('q') === q), { timeout: ms }).then(() => true, () => false);
 
-await step('busy server (503, Retry-After: 1): the status line says so, the page asks once more by itself, then offers "Try again"', async () => {
-  if (!busyBase) skip('no MEDSEARCH_BUSY_URL (tests/browser/run.sh starts that server)');
-  expectedConsole = [...baseExpected, /status of 503/];
-  let release = await holdBusyServer();
-  const { asked, stop } = await searchThroughBusyServer();
-  try {
-    const refused = nextSearch();
-    await page.goto(`${base}/?q=riluzole`);
-    assert.equal((await refused).status, 503);
-    // Announced in the live status line (role=status), with the server's wait in it.
-    await waitForStatus(/server is busy/);
-    assert.equal(await page.getByRole('status').innerText(), 'The server is busy. Trying again in 1 second.');
-    const box = page.locator('#busy');
-    assert.match(await box.innerText(), /The server is busy/);
-    assert.match(await box.locator('#retry-countdown').innerText(), /^Trying again/);
-    await box.getByRole('button', { name: 'Try again now' }).waitFor();
-    assert.equal(await page.getByRole('alert').count(), 0, 'a wait, not an error alert');
-    await page.screenshot({ path: path.join(artifacts, 'search-busy.png') });
-    // The one automatic retry, after Retry-After; the worker is still held, so refused too.
-    await waitForStatus(/still busy/, 5000);
-    assert.equal(asked.length, 2, `asked ${asked.length} times`);
-    const waited = asked[1].at - asked[0].at;
-    assert.ok(waited >= 900, `asked again after ${waited} ms; Retry-After said 1 s`);
-    assert.match(await statusText(), /still busy.*Try again/);
-    // Once only: it does not go on asking by itself.
-    assert.equal(await searchAskedWithin(2500), false, 'asked a third time by itself');
-    // "Try again" once the server has a free worker: the answer.
-    await release();
-    release = null;
-    const answered = nextSearch();
-    await page.locator('#busy').getByRole('button', { name: 'Try again' }).click();
-    assert.equal((await answered).status, 200);
-    await page.locator('article.hit').first().waitFor();
-    assert.match(await statusText(), /matching record/);
-    assert.equal(await page.locator('#busy').count(), 0);
-  } finally {
-    await release?.();
-    await stop();
-    expectedConsole = [...baseExpected];
-  }
+await busyStep('busy server (503, Retry-After: 1): the status line says so, the page asks once more by itself, then offers "Try again"', async ({ asked, free }) => {
+  const refused = nextSearch();
+  await page.goto(`${base}/?q=riluzole`);
+  assert.equal((await refused).status, 503);
+  // Announced in the live status line (role=status), with the server's wait in it.
+  await waitForStatus(/server is busy/);
+  assert.equal(await page.getByRole('status').innerText(), 'The server is busy. Trying again in 1 second.');
+  const box = page.locator('#busy');
+  assert.match(await box.innerText(), /The server is busy/);
+  assert.match(await box.locator('#retry-countdown').innerText(), /^Trying again/);
+  await box.getByRole('button', { name: 'Try again now' }).waitFor();
+  assert.equal(await page.getByRole('alert').count(), 0, 'a wait, not an error alert');
+  await page.screenshot({ path: path.join(artifacts, 'search-busy.png') });
+  // The one automatic retry, after Retry-After; the worker is still held, so refused too.
+  await waitForStatus(/still busy/, 5000);
+  assert.equal(asked.length, 2, `asked ${asked.length} times`);
+  const waited = asked[1].at - asked[0].at;
+  assert.ok(waited >= 900, `asked again after ${waited} ms; Retry-After said 1 s`);
+  assert.match(await statusText(), /still busy.*Try again/);
+  // Once only: it does not go on asking by itself.
+  assert.equal(await searchAskedWithin(2500), false, 'asked a third time by itself');
+  // "Try again" once the server has a free worker: the answer.
+  await free();
+  const answered = nextSearch();
+  await page.locator('#busy').getByRole('button', { name: 'Try again' }).click();
+  assert.equal((await answered).status, 200);
+  await page.locator('article.hit').first().waitFor();
+  assert.match(await statusText(), /matching record/);
+  assert.equal(await page.locator('#busy').count(), 0);
 });
 
-await step('busy server: the automatic retry shows the answer once the server is free', async () => {
-  if (!busyBase) skip('no MEDSEARCH_BUSY_URL (tests/browser/run.sh starts that server)');
-  expectedConsole = [...baseExpected, /status of 503/];
-  let release = await holdBusyServer();
-  const { asked, stop } = await searchThroughBusyServer();
-  try {
-    const refused = nextSearch();
-    await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
-    assert.equal((await refused).status, 503);
-    await waitForStatus(/server is busy/);
-    await release();
-    release = null;
-    const answered = nextSearch();
-    assert.equal((await answered).status, 200, 'asked again by itself');
-    await page.locator('section.group-research .hit').first().waitFor();
-    assert.deepEqual(await groupHeadings(), GROUPS);
-    assert.equal(asked.length, 2);
-    assert.ok(asked[1].at - asked[0].at >= 900, 'after Retry-After');
-    assert.equal(new URL(page.url()).searchParams.get('q'), ALS);
-  } finally {
-    await release?.();
-    await stop();
-    expectedConsole = [...baseExpected];
-  }
+await busyStep('busy server: the automatic retry shows the answer once the server is free', async ({ asked, free }) => {
+  const refused = nextSearch();
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  assert.equal((await refused).status, 503);
+  await waitForStatus(/server is busy/);
+  await free();
+  const answered = nextSearch();
+  assert.equal((await answered).status, 200, 'asked again by itself');
+  await page.locator('section.group-research .hit').first().waitFor();
+  assert.deepEqual(await groupHeadings(), GROUPS);
+  assert.equal(asked.length, 2);
+  assert.ok(asked[1].at - asked[0].at >= 900, 'after Retry-After');
+  assert.equal(new URL(page.url()).searchParams.get('q'), ALS);
 });
 
-await step('busy server: another question or Back cancels the automatic retry', async () => {
-  if (!busyBase) skip('no MEDSEARCH_BUSY_URL (tests/browser/run.sh starts that server)');
-  expectedConsole = [...baseExpected, /status of 503/];
+await busyStep('busy server: another question or Back cancels the automatic retry', async ({ asked, free, hold }) => {
   const input = page.getByRole('combobox', { name: 'Clinical question' });
+  // Another question while the page waits to ask again.
+  let refused = nextSearch();
+  await input.fill('riluzole');
+  await input.press('Enter');
+  assert.equal((await refused).status, 503);
+  await waitForStatus(/server is busy/);
+  await free();
+  let answered = nextSearch();
+  await input.fill('asthma');
+  await input.press('Enter');
+  assert.equal((await answered).status, 200);
+  await page.locator('article.hit').first().waitFor();
+  assert.equal(await searchAskedWithin(2000, 'riluzole'), false, 'the retry of "riluzole" was sent after "asthma"');
+  assert.deepEqual(asked.map((a) => a.q), ['riluzole', 'asthma']);
+  assert.equal(new URL(page.url()).searchParams.get('q'), 'asthma');
+  // Back while the page waits to ask again.
+  await hold();
+  refused = nextSearch();
+  await input.fill('riluzole');
+  await input.press('Enter');
+  assert.equal((await refused).status, 503);
+  await waitForStatus(/server is busy/);
+  await free();
+  answered = nextSearch();
+  await page.goBack();
+  assert.equal(new URL((await answered).url).searchParams.get('q'), 'asthma');
+  await page.locator('article.hit').first().waitFor();
+  assert.equal(await searchAskedWithin(2000, 'riluzole'), false, 'the retry of "riluzole" was sent after Back');
+}, async () => {
   await page.goto(`${base}/?q=metformin`);
   await page.locator('article.hit').first().waitFor();
-  let release = await holdBusyServer();
-  const { asked, stop } = await searchThroughBusyServer();
-  try {
-    // Another question while the page waits to ask again.
-    let refused = nextSearch();
-    await input.fill('riluzole');
-    await input.press('Enter');
-    assert.equal((await refused).status, 503);
-    await waitForStatus(/server is busy/);
-    await release();
-    release = null;
-    let answered = nextSearch();
-    await input.fill('asthma');
-    await input.press('Enter');
-    assert.equal((await answered).status, 200);
-    await page.locator('article.hit').first().waitFor();
-    assert.equal(await searchAskedWithin(2000, 'riluzole'), false, 'the retry of "riluzole" was sent after "asthma"');
-    assert.deepEqual(asked.map((a) => a.q), ['riluzole', 'asthma']);
-    assert.equal(new URL(page.url()).searchParams.get('q'), 'asthma');
-    // Back while the page waits to ask again.
-    release = await holdBusyServer();
-    refused = nextSearch();
-    await input.fill('riluzole');
-    await input.press('Enter');
-    assert.equal((await refused).status, 503);
-    await waitForStatus(/server is busy/);
-    await release();
-    release = null;
-    answered = nextSearch();
-    await page.goBack();
-    assert.equal(new URL((await answered).url).searchParams.get('q'), 'asthma');
-    await page.locator('article.hit').first().waitFor();
-    assert.equal(await searchAskedWithin(2000, 'riluzole'), false, 'the retry of "riluzole" was sent after Back');
-  } finally {
-    await release?.();
-    await stop();
-    expectedConsole = [...baseExpected];
-  }
 });
 
 await step('busy server: a long Retry-After is capped at 30 s; a 503 without one is an error, not a wait', async () => {
