@@ -41,70 +41,6 @@ corpus::Record cleaned(const corpus::Record& record) {
 
 namespace {
 
-// The English stemmer with a per-builder cache of word -> stem: stemming is a large share of
-// analysis time and medical text repeats its vocabulary heavily. The cache is an open-addressing
-// table (power-of-two size, linear probing, the hash kept in the slot): std::unordered_map
-// walked a node chain with a division per node, and its lookups were 6% of indexing CPU.
-class CachingStemmer : public Xapian::StemImplementation {
- public:
-  CachingStemmer() : slots_(kInitialSlots) {}
-
-  std::string operator()(const std::string& word) override {
-    const std::uint64_t hash = hash_of(word);
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-      Slot& slot = slots_[i];
-      if (slot.hash == 0) break;
-      if (slot.hash == hash && slot.word == word) return slot.stem;
-    }
-    std::string stem = stem_(word);
-    if (used_ + 1 > slots_.size() / 2) {
-      // Grow to keep probes short; past the cap, start again (bounded memory on huge vocabularies).
-      if (slots_.size() >= kMaxSlots) {
-        slots_.assign(kInitialSlots, Slot{});
-        used_ = 0;
-      } else {
-        std::vector<Slot> old(slots_.size() * 2);
-        old.swap(slots_);
-        used_ = 0;
-        for (Slot& s : old)
-          if (s.hash != 0) insert(std::move(s));
-      }
-    }
-    insert(Slot{hash, word, stem});
-    return stem;
-  }
-  std::string get_description() const override { return "english (cached)"; }
-
- private:
-  struct Slot {
-    std::uint64_t hash = 0;  // 0: empty
-    std::string word;
-    std::string stem;
-  };
-  static constexpr std::size_t kInitialSlots = 1 << 14;
-  static constexpr std::size_t kMaxSlots = 1 << 21;  // at most 1M words, as before
-
-  // FNV-1a, never 0 (0 marks an empty slot).
-  static std::uint64_t hash_of(const std::string& word) {
-    std::uint64_t h = 14695981039346656037ULL;
-    for (unsigned char c : word) h = (h ^ c) * 1099511628211ULL;
-    h ^= h >> 29;  // FNV's low bits mix poorly, and the mask keeps only low bits
-    return h == 0 ? 1 : h;
-  }
-  void insert(Slot slot) {
-    const std::size_t mask = slots_.size() - 1;
-    std::size_t i = slot.hash & mask;
-    while (slots_[i].hash != 0) i = (i + 1) & mask;
-    slots_[i] = std::move(slot);
-    ++used_;
-  }
-
-  Xapian::Stem stem_{corpus::kStemLanguage};
-  std::vector<Slot> slots_;
-  std::size_t used_ = 0;
-};
-
 std::string encode_hash(std::uint64_t hash) {
   std::string out(8, '\0');
   for (int i = 7; i >= 0; --i, hash >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(hash & 0xff);
@@ -130,7 +66,7 @@ std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOp
 DocumentBuilder::DocumentBuilder(corpus::PassageOptions options, const corpus::Vocabulary& vocabulary)
     : options_(options), vocabulary_(&vocabulary) {
   corpus::configure_term_generator(generator_);
-  stemmer_ = Xapian::Stem(new CachingStemmer());
+  stemmer_ = corpus::cached_stemmer(corpus::kIndexStemCacheWords);
   generator_.set_stemmer(stemmer_);
 }
 

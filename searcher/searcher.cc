@@ -418,7 +418,7 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>&
 }
 
 Searcher::Searcher(Xapian::Database db, std::string path)
-    : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::kStemLanguage) {}
+    : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::cached_stemmer(corpus::kSearchStemCacheWords)) {}
 
 Status Searcher::reopen() {
   try {

@@ -219,7 +219,7 @@ class Searcher {
   Xapian::Database lexicon_;
   bool has_lexicon_ = false;
   std::string path_;
-  Xapian::Stem stemmer_;
+  Xapian::Stem stemmer_;  // cached (corpus::cached_stemmer): snippets stem every word of every hit
   rerank::Model model_ = rerank::Model::builtin();
   // Term frequencies of db_'s open revision, cleared wherever db_ is reopened to a new one. Only
   // for an index this Searcher opened itself (read-only: it changes only by a reopen; a
