@@ -4,7 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -56,33 +57,48 @@ void RecordFacetSpy::add_section(RecordValues& r, std::string_view section) {
 
 namespace {
 
-std::vector<FacetValue> by_count(const std::map<std::string, std::uint64_t>& counts,
-                                 std::string (*label)(const std::string&), std::size_t max_values) {
+// Counts keyed by views into the spy's own strings, which outlive the counting.
+using Counts = std::unordered_map<std::string_view, std::uint64_t>;
+
+// Most frequent first, equal counts in value order; at most max_values.
+std::vector<FacetValue> by_count(const Counts& counts, std::string (*label)(const std::string&), std::size_t max_values) {
+  std::vector<std::pair<std::string_view, std::uint64_t>> sorted(counts.begin(), counts.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (sorted.size() > max_values) sorted.resize(max_values);
   std::vector<FacetValue> out;
-  for (const auto& [value, count] : counts) out.push_back({value, label ? label(value) : std::string(), count, 0, 0});
-  // std::map gives value order; a stable sort by count keeps it among equal counts.
-  std::stable_sort(out.begin(), out.end(), [](const FacetValue& a, const FacetValue& b) { return a.count > b.count; });
-  if (out.size() > max_values) out.resize(max_values);
+  out.reserve(sorted.size());
+  for (const auto& [value, count] : sorted) {
+    std::string v(value);
+    std::string l = label ? label(v) : std::string();
+    out.push_back({std::move(v), std::move(l), count, 0, 0});
+  }
   return out;
 }
 
 }  // namespace
 
 Facets RecordFacetSpy::facets(bool exact) const {
-  std::map<std::string, std::uint64_t> sources, drugs, sections, evidence;
+  Counts sources, drugs, sections, evidence;
   std::map<int, std::uint64_t> years;  // bucket start -> count
+  std::vector<std::string_view> distinct;  // a record listing a drug twice counts once
   for (const auto& [id, r] : records_) {
     if (!r.source.empty()) ++sources[r.source];
     if (r.year > 0) ++years[r.year - r.year % kYearBucketWidth];
     if (!r.evidence.empty()) ++evidence[r.evidence];
-    std::set<std::string> distinct;  // a record listing a drug twice counts once
-    for (std::size_t start = 0; start < r.drugs.size();) {
-      std::size_t end = r.drugs.find('\n', start);
-      if (end == std::string::npos) end = r.drugs.size();
-      if (end > start) distinct.insert(r.drugs.substr(start, end - start));
+    distinct.clear();
+    const std::string_view list = r.drugs;
+    for (std::size_t start = 0; start < list.size();) {
+      std::size_t end = list.find('\n', start);
+      if (end == std::string_view::npos) end = list.size();
+      const std::string_view drug = list.substr(start, end - start);
+      if (!drug.empty() && std::find(distinct.begin(), distinct.end(), drug) == distinct.end()) {
+        distinct.push_back(drug);
+        ++drugs[drug];
+      }
       start = end + 1;
     }
-    for (const auto& d : distinct) ++drugs[d];
     for (const auto& s : r.sections) ++sections[s];
   }
   Facets f;
