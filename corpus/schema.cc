@@ -2,9 +2,13 @@
 #include "corpus/schema.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <iterator>
+#include <optional>
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 namespace medsearch::corpus::schema {
 
@@ -201,7 +205,161 @@ std::string encode_document_data(const StoredPassage& s) {
   return j.dump();
 }
 
+namespace {
+
+// The stored passage as encode_document_data writes it, read with simdjson's On-Demand parser
+// straight into the struct: no DOM, no map of keys. Every hit of every search is read this way,
+// and nlohmann's parse was over half of a TREC run's instructions (100 records a question).
+// Returns false for anything but the canonical form (an unknown key, a value of another type,
+// trailing bytes, malformed JSON or UTF-8): the caller then reads it with nlohmann, which
+// decides, so both give the same passage or the same error.
+class FastStoredReader {
+ public:
+  bool read(std::string_view data, StoredPassage& s) {
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end: a padded copy.
+    buffer_.assign(data.data(), data.size());
+    buffer_.reserve(data.size() + simdjson::SIMDJSON_PADDING);
+    simdjson::ondemand::document doc;
+    if (parser_.iterate(simdjson::padded_string_view(buffer_.data(), buffer_.size(), buffer_.capacity())).get(doc))
+      return false;
+    simdjson::ondemand::object object;
+    if (doc.get_object().get(object)) return false;
+    // Each key once (nlohmann keeps the last of repeated keys: such a passage goes its way).
+    static constexpr std::string_view kKeys[] = {
+        "id",        "record_id", "ordinal",        "section_index", "heading",   "section",    "text",
+        "start",     "end",       "source",         "title",         "citation",  "year",       "published",
+        "updated",   "evidence_level", "review_status", "drugs",     "conditions", "mesh_terms", "publication_types",
+        "version"};
+    std::uint32_t seen = 0;
+    for (auto field : object) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return false;
+      const auto* found = std::find(std::begin(kKeys), std::end(kKeys), key);
+      if (found == std::end(kKeys)) return false;
+      const std::uint32_t bit = 1u << (found - std::begin(kKeys));
+      if (seen & bit) return false;
+      seen |= bit;
+      simdjson::ondemand::value v;
+      if (field.value().get(v)) return false;
+      bool ok = true;
+      switch (found - std::begin(kKeys)) {
+        case 0: ok = text(v, s.passage.id); break;
+        case 1: ok = text(v, s.passage.record_id); break;
+        case 2: ok = integer(v, s.passage.ordinal); break;
+        case 3: ok = integer(v, s.passage.section_index); break;
+        case 4: ok = text(v, s.passage.heading); break;
+        case 5: ok = text(v, s.passage.section); break;
+        case 6: ok = text(v, s.passage.text); break;
+        case 7: ok = count(v, s.passage.start); break;
+        case 8: ok = count(v, s.passage.end); break;
+        case 9: {
+          std::string name;
+          std::optional<Source> source;
+          ok = text(v, name) && (source = parse_source(name)).has_value();
+          if (ok) s.source = *source;
+          break;
+        }
+        case 10: ok = text(v, s.title); break;
+        case 11: ok = citation(v, s.citation); break;
+        case 12: ok = integer(v, s.year); break;
+        case 13: ok = text(v, s.published); break;
+        case 14: ok = text(v, s.updated); break;
+        case 15: ok = text(v, s.evidence_level); break;
+        case 16: ok = text(v, s.review_status); break;
+        case 17: ok = texts(v, s.drugs); break;
+        case 18: ok = texts(v, s.conditions); break;
+        case 19: ok = texts(v, s.mesh_terms); break;
+        case 20: ok = texts(v, s.publication_types); break;
+        default: {  // 21: version
+          std::int64_t version = 0;
+          ok = !v.get_int64().get(version);
+          s.version = version;
+          break;
+        }
+      }
+      if (!ok) return false;
+    }
+    constexpr std::uint32_t kRequired = 1u << 0 | 1u << 1 | 1u << 9;  // id, record_id, source
+    // Nothing after the object (current_location() is out of bounds at the end).
+    return (seen & kRequired) == kRequired && doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+  }
+
+ private:
+  static bool text(simdjson::ondemand::value& v, std::string& out) {
+    std::string_view view;
+    if (v.get_string().get(view)) return false;
+    out.assign(view);
+    return true;
+  }
+  static bool texts(simdjson::ondemand::value& v, std::vector<std::string>& out) {
+    simdjson::ondemand::array array;
+    if (v.get_array().get(array)) return false;
+    out.clear();
+    for (auto element : array) {
+      std::string_view view;
+      if (element.get_string().get(view)) return false;
+      out.emplace_back(view);
+    }
+    return true;
+  }
+  static bool integer(simdjson::ondemand::value& v, int& out) {
+    std::int64_t i = 0;
+    if (v.get_int64().get(i) || i < INT_MIN || i > INT_MAX) return false;
+    out = static_cast<int>(i);
+    return true;
+  }
+  static bool count(simdjson::ondemand::value& v, std::size_t& out) {
+    std::uint64_t u = 0;
+    if (v.get_uint64().get(u)) return false;
+    out = static_cast<std::size_t>(u);
+    return true;
+  }
+  // citation_to_json's form: strings, the authors an array of strings, the year an integer
+  // (citation_from_json accepts more, e.g. a numeric PMID: such a citation goes the slow way).
+  static bool citation(simdjson::ondemand::value& v, Citation& c) {
+    simdjson::ondemand::object object;
+    if (v.get_object().get(object)) return false;
+    std::vector<std::string_view> keys;  // each once, as above
+    for (auto field : object) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return false;
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) return false;
+      keys.push_back(key);
+      simdjson::ondemand::value value;
+      if (field.value().get(value)) return false;
+      bool ok = true;
+      if (key == "organisation") ok = text(value, c.organisation) && !c.organisation.empty();
+      else if (key == "authors") ok = texts(value, c.authors);
+      else if (key == "title") ok = text(value, c.title);
+      else if (key == "journal") ok = text(value, c.journal);
+      else if (key == "volume") ok = text(value, c.volume);
+      else if (key == "pages") ok = text(value, c.pages);
+      else if (key == "publisher") ok = text(value, c.publisher);
+      else if (key == "year") ok = integer(value, c.year) && c.year >= 0 && c.year <= 9999;
+      else if (key == "pmid") ok = text(value, c.pmid);
+      else if (key == "doi") ok = text(value, c.doi);
+      else if (key == "set_id") ok = text(value, c.set_id);
+      else if (key == "url") ok = text(value, c.url);
+      else ok = false;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  simdjson::ondemand::parser parser_;
+  std::string buffer_;
+};
+
+}  // namespace
+
 Result<StoredPassage> decode_document_data(std::string_view data) {
+  thread_local FastStoredReader reader;
+  StoredPassage s;
+  if (reader.read(data, s)) return s;
+  return detail::decode_document_data_dom(data);
+}
+
+Result<StoredPassage> detail::decode_document_data_dom(std::string_view data) {
   json j = json::parse(data, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return make_error(ErrorCode::corrupt, "stored passage is not a JSON object");

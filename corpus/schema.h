@@ -91,6 +91,11 @@ struct StoredPassage {
 StoredPassage make_stored_passage(const Record& record, const Passage& passage);
 std::string encode_document_data(const StoredPassage& stored);
 Result<StoredPassage> decode_document_data(std::string_view data);
+namespace detail {
+// The same with nlohmann's DOM parser only: what decode_document_data falls back to for anything
+// but the canonical form, and what tests compare it with.
+Result<StoredPassage> decode_document_data_dom(std::string_view data);
+}  // namespace detail
 // A passage document's stored JSON: slot kSlotStored, or the document data of a passage
 // written before that slot existed.
 std::string stored_document_data(const Xapian::Document& doc);

@@ -10,7 +10,7 @@ packages=(
   clang libclang-rt-14-dev ccache
   libxapian-dev xapian-tools
   libicu-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libsimdjson-dev
   libcpp-httplib-dev
   libgtest-dev googletest
   libcli11-dev

@@ -366,6 +366,121 @@ TEST(StoredPassage, RoundTrip) {
   EXPECT_EQ(mc::schema::decode_document_data("{}").error().code, mc::ErrorCode::corrupt);
 }
 
+// decode_document_data reads the canonical form with simdjson and hands anything else to
+// nlohmann's DOM (detail::decode_document_data_dom): both must give the same passage, or the
+// same error, for any input.
+namespace {
+
+void expect_same_decoding(std::string_view data) {
+  auto fast = mc::schema::decode_document_data(data);
+  auto dom = mc::schema::detail::decode_document_data_dom(data);
+  ASSERT_EQ(fast.ok(), dom.ok()) << data;
+  if (fast.ok()) {
+    EXPECT_EQ(mc::schema::encode_document_data(*fast), mc::schema::encode_document_data(*dom)) << data;
+  } else {
+    EXPECT_EQ(fast.error().code, dom.error().code) << data;
+    EXPECT_EQ(fast.error().message, dom.error().message) << data;
+  }
+}
+
+}  // namespace
+
+TEST(StoredPassage, EveryPassageReadsBackAsWrittenAndAsTheDomParserReadsIt) {
+  std::mt19937 rng(20261205);
+  const std::vector<std::string> pieces = {"a", "riluzole", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f",
+                                           "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\u0041", "{}", "[", ","};
+  auto text = [&](std::size_t max_pieces) {
+    std::string out;
+    const std::size_t n = rng() % (max_pieces + 1);
+    for (std::size_t i = 0; i < n; ++i) out += pieces[rng() % pieces.size()];
+    return out;
+  };
+  auto texts = [&] {
+    std::vector<std::string> out(rng() % 4);
+    for (auto& t : out) t = text(4);
+    return out;
+  };
+  for (int round = 0; round < 500; ++round) {
+    mc::schema::StoredPassage s;
+    s.passage.id = text(6);
+    s.passage.record_id = text(6);
+    s.passage.ordinal = static_cast<int>(rng() % 1000);
+    s.passage.section_index = static_cast<int>(rng() % 50);
+    s.passage.heading = text(5);
+    s.passage.section = text(3);
+    s.passage.text = text(60);
+    s.passage.start = rng() % 100000;
+    s.passage.end = s.passage.start + rng() % 2000;
+    s.source = static_cast<mc::Source>(rng() % 3);
+    s.title = text(10);
+    s.citation.organisation = text(3);
+    s.citation.authors = texts();
+    s.citation.title = text(3);
+    s.citation.journal = text(3);
+    s.citation.volume = text(2);
+    s.citation.pages = text(2);
+    s.citation.publisher = text(2);
+    s.citation.year = rng() % 3 == 0 ? 0 : static_cast<int>(1900 + rng() % 130);
+    s.citation.pmid = text(2);
+    s.citation.doi = text(2);
+    s.citation.set_id = text(2);
+    s.citation.url = text(2);
+    s.year = rng() % 3 == 0 ? 0 : static_cast<int>(1900 + rng() % 130);
+    s.published = text(2);
+    s.updated = text(2);
+    s.evidence_level = text(2);
+    s.review_status = text(2);
+    s.drugs = texts();
+    s.conditions = texts();
+    s.mesh_terms = texts();
+    s.publication_types = texts();
+    s.version = rng() % 2 ? 0 : static_cast<long long>(rng());
+    const std::string data = mc::schema::encode_document_data(s);
+    auto decoded = mc::schema::decode_document_data(data);
+    ASSERT_TRUE(decoded.ok()) << data;
+    EXPECT_EQ(mc::schema::encode_document_data(*decoded), data);
+    EXPECT_EQ(decoded->passage.text, s.passage.text);
+    EXPECT_EQ(decoded->citation.authors, s.citation.authors);
+    expect_same_decoding(data);
+  }
+}
+
+TEST(StoredPassage, WhatIsNotTheCanonicalFormReadsAsTheDomParserReadsIt) {
+  const std::string base = R"("id":"r:p0","record_id":"r","source":"research")";
+  for (const std::string& data : std::vector<std::string>{
+           "{" + base + "}",
+           "{" + base + R"(,"citation":{"pmid":8302340}})",          // a numeric PMID: read leniently
+           "{" + base + R"(,"citation":{"organization":"NICE"}})",   // the other spelling
+           "{" + base + R"(,"citation":{"year":"2019"}})",           // a year as a string
+           "{" + base + R"(,"citation":{"year":12345}})",            // a citation nlohmann drops
+           "{" + base + R"(,"citation":[]})",
+           "{" + base + R"(,"citation":{"doi":"a","doi":"b"}})",     // a repeated key: the last wins
+           "{" + base + R"(,"title":"a","title":"b"})",
+           "{" + base + R"(,"unknown":1})",
+           "{" + base + R"(,"ordinal":1.5})",
+           "{" + base + R"(,"ordinal":"1"})",
+           "{" + base + R"(,"start":-1})",
+           "{" + base + R"(,"year":99999999999})",
+           "{" + base + R"(,"drugs":["a",1]})",
+           "{" + base + R"(,"version":"7"})",
+           "{" + base + "} x",                                         // trailing content
+           "{" + base + "} 1",
+           "{" + base + "} {}",
+           "{" + base + "}  \n",                                       // trailing white space
+           "{" + base + ",}",
+           "{" + base,                                                 // truncated
+           R"({"record_id":"r","source":"research"})",                 // no id
+           R"({"id":"r:p0","record_id":"r"})",                         // no source
+           R"({"id":"r:p0","record_id":"r","source":"blog"})",
+           "{" + base + ",\"title\":\"\xff\"}",                        // invalid UTF-8
+           "[]", "null", "", "{}", "not json"}) {
+    expect_same_decoding(data);
+  }
+  EXPECT_TRUE(mc::schema::decode_document_data("{" + base + R"(,"citation":{"pmid":8302340}})")->citation.pmid == "8302340");
+  EXPECT_EQ(mc::schema::decode_document_data("{" + base + R"(,"title":"a","title":"b"})")->title, "b");
+  EXPECT_FALSE(mc::schema::decode_document_data("{" + base + "} x").ok());
+}
+
 // The packed facet value (schema::kSlotFacets): any fields come back as written, including
 // empty ones, long ones (multi-byte lengths), names outside the source and evidence codes and
 // bytes such as '\n' and '\0'; anything that is not exactly one encoding is refused rather
