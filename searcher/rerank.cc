@@ -712,26 +712,62 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     for (auto it = mset.begin(); it != mset.end() && r < n; ++it, ++r) items.emplace_back(it, r);
   }
   std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  for (const auto& [it, rank] : items) {
+  // Which lookup terms each item holds, with their wdf: item k (in id order), lookup l at
+  // [k * lookups.size() + l]. From each term's posting list walked over the items in id
+  // order, or (use_term_lists_) from each item's term list, walked over the sorted terms.
+  const std::size_t width = lookups.size();
+  std::vector<char> holds(items.size() * width, 0);
+  std::vector<Xapian::termcount> holds_wdf(items.size() * width, 0);
+  if (use_term_lists_) {
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      const Xapian::docid did = *items[k].first;
+      auto tl = db_.termlist_begin(did);
+      const auto tl_end = db_.termlist_end(did);
+      for (std::size_t l = 0; l < width && tl != tl_end; ++l) {
+        tl.skip_to(lookups[l].term);
+        if (tl == tl_end || *tl != lookups[l].term) continue;
+        holds[k * width + l] = 1;
+        holds_wdf[k * width + l] = tl.get_wdf();
+      }
+    }
+  } else {
+    for (std::size_t l = 0; l < width; ++l) {
+      if (l > 0 && lookups[l].term == lookups[l - 1].term) {  // the same term again: copy
+        for (std::size_t k = 0; k < items.size(); ++k) {
+          holds[k * width + l] = holds[k * width + l - 1];
+          holds_wdf[k * width + l] = holds_wdf[k * width + l - 1];
+        }
+        continue;
+      }
+      auto pl = db_.postlist_begin(lookups[l].term);
+      const auto pl_end = db_.postlist_end(lookups[l].term);
+      for (std::size_t k = 0; k < items.size() && pl != pl_end; ++k) {
+        const Xapian::docid did = *items[k].first;
+        pl.skip_to(did);
+        if (pl == pl_end || *pl != did) continue;
+        holds[k * width + l] = 1;
+        holds_wdf[k * width + l] = pl.get_wdf();
+      }
+    }
+  }
+
+  for (std::size_t item = 0; item < items.size(); ++item) {
+    const auto& [it, rank] = items[item];
     const Xapian::docid did = *it;
     Features& f = out[rank];
     std::fill(member_body.begin(), member_body.end(), 0);
     std::fill(member_title.begin(), member_title.end(), 0);
     double feedback_present = 0;
-
-    auto tl = db_.termlist_begin(did);
-    const auto tl_end = db_.termlist_end(did);
-    for (const Lookup& l : lookups) {
-      if (tl == tl_end) break;
-      tl.skip_to(l.term);
-      if (tl == tl_end || *tl != l.term) continue;
-      if (l.kind == Kind::body) {
-        member_body[l.index] = 1;
-        member_wdf[l.index] = tl.get_wdf();
-      } else if (l.kind == Kind::title) {
-        member_title[l.index] = 1;
+    for (std::size_t l = 0; l < width; ++l) {
+      if (!holds[item * width + l]) continue;
+      const Lookup& look = lookups[l];
+      if (look.kind == Kind::body) {
+        member_body[look.index] = 1;
+        member_wdf[look.index] = holds_wdf[item * width + l];
+      } else if (look.kind == Kind::title) {
+        member_title[look.index] = 1;
       } else {
-        feedback_present += feedback[l.index].second;
+        feedback_present += feedback[look.index].second;
       }
     }
     // A term is in the body when a single-term member is, or every word of its multi-word

@@ -211,6 +211,11 @@ class FeatureExtractor {
   // passages' position lists need not be read: both features are then 0. Every feature is
   // computed by default (training needs them all).
   void skip_positions(bool skip) { skip_positions_ = skip; }
+  // Which of the question's and feedback's terms each passage holds, and how often, come from
+  // each term's posting list walked over the passages in id order (a few block reads a term),
+  // by default. Over remote shards a posting list arrives whole over the network, so there the
+  // passages' term lists are read instead (one round trip each). Both give the same features.
+  void use_term_lists(bool use) { use_term_lists_ = use; }
 
  private:
   // One of the question's terms as the first stage matches it: a word ("Z" + stem), or a
@@ -229,6 +234,7 @@ class FeatureExtractor {
   double pair_total_ = 0;    // sum over pairs of min idf
   double bigram_total_ = 0;  // sum over consecutive pairs of (idf a + idf b)
   bool skip_positions_ = false;
+  bool use_term_lists_ = false;
 };
 
 }  // namespace medsearch::searcher::rerank

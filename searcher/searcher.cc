@@ -685,6 +685,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     // lists (proximity, bigram) and the records' other matching passages (passages).
     rerank::FeatureExtractor extractor(db_, plan->query);
     extractor.skip_positions(!model_.uses(rerank::kProximity) && !model_.uses(rerank::kBigram));
+    extractor.use_term_lists(remote);
     const std::vector<rerank::Features> features = extractor.compute(
         mset, n, request.per_record > 0, feedback,
         request.per_record > 0 && model_.uses(rerank::kPassages)
@@ -792,6 +793,7 @@ Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string&
     const auto n = static_cast<Xapian::doccount>(std::max(depth, 1));
     Xapian::MSet mset = enquire.get_mset(0, n);
     rerank::FeatureExtractor extractor(db_, plan->query);
+    extractor.use_term_lists(remote);
     const auto features =
         extractor.compute(mset, mset.size(), true, feedback, rerank::record_collapse_counts(db_, expanded, mset, mset.size(), 1, !remote),
                           model_.feedback.docs == 0);
