@@ -199,21 +199,26 @@ function cancelRetry() {
   retry = null;
 }
 
+// Writes `state` to the address: a step in the history, unless it is the search already there
+// (asked again, it is answered again but is not a second step for Back).
+function remember(state) {
+  const url = pageUrl(state);
+  if (url === (location.search || location.pathname)) history.replaceState(null, '', url);
+  else history.pushState(null, '', url);
+}
+
 // Shows `state`: pushes it to the history when `push`, then searches. `focus` says where the
 // keyboard focus goes once the answer is shown: 'results', 'hit:<rank>' or 'keep'. `automatic`
-// marks the one retry the page makes by itself after a 503 with Retry-After.
-async function go(state, { push = true, focus = 'keep', automatic = false } = {}) {
+// marks the one retry the page makes by itself after a 503 with Retry-After. `more` is the
+// state of the answer on screen when `state` extends it ("Show more"): that answer stays if
+// the longer one does not come, and so does its address, which changes only once it has come.
+async function go(state, { push = true, focus = 'keep', automatic = false, more = null } = {}) {
   // Whatever the reader does next (another question, a filter, Back) replaces the retry.
   cancelRetry();
   // Asked from a control in the answer ("Show more", "Try again"), which an error replaces.
   const fromContent = $('#content').contains(document.activeElement);
   current = state;
-  if (push) {
-    // The same search asked again is answered again but is not a second step for Back.
-    const url = pageUrl(state);
-    if (url === (location.search || location.pathname)) history.replaceState(null, '', url);
-    else history.pushState(null, '', url);
-  }
+  if (push && !more) remember(state);
   syncForm(state);
   document.title = state.q ? `${state.q} – medsearch` : 'medsearch';
   // A search still on its way is for an earlier state: its answer must not replace this one
@@ -246,12 +251,14 @@ async function go(state, { push = true, focus = 'keep', automatic = false } = {}
   } catch (error) {
     if (controller.signal.aborted) return;
     inflight = null;
-    if (error.retryAfter !== null && error.retryAfter !== undefined) showBusy(state, error, { focus, automatic, fromContent });
-    else showError(state, error, { focus, fromContent });
+    const how = { focus, automatic, fromContent, more };
+    if (error.retryAfter !== null && error.retryAfter !== undefined) showBusy(state, error, how);
+    else showError(state, error, how);
     return;
   }
   if (controller.signal.aborted) return;
   inflight = null;
+  if (push && more) remember(state);
   lastResponse = response;
   showResults(state, response, focus);
 }
@@ -331,16 +338,14 @@ function secondsText(n) {
 // announce, and asks again once by itself after Retry-After seconds (capped), counting down
 // on screen; "Try again now" does not wait. If that one retry is refused too, it stops and
 // leaves the button: a page that kept retrying would add to the load that refused it.
-function showBusy(state, error, { focus, automatic, fromContent }) {
+function showBusy(state, error, { focus, automatic, fromContent, more }) {
   setBusy(false);
-  lastResponse = null;
   const seconds = error.retryAfter;
   // The keyboard may be on the button this box replaces: then it goes to the results.
   const focusAfter = () => (focus.startsWith('hit:') ? focus
     : $('#content').contains(document.activeElement) ? 'results' : focus);
   const again = el('button', { type: 'button', class: 'secondary', id: 'retry-now',
-    text: automatic ? 'Try again' : 'Try again now',
-    onclick: () => go(current, { push: false, focus: focus.startsWith('hit:') ? focus : 'results' }) });
+    text: automatic ? 'Try again' : 'Try again now', onclick: () => askAgain(state, { focus, more }) });
   const countdown = automatic ? null : el('p', { class: 'countdown', id: 'retry-countdown' });
   const box = el('div', { class: 'error-box busy-box', id: 'busy' },
     el('h2', { text: automatic ? 'The server is still busy' : 'The server is busy' }),
@@ -350,8 +355,7 @@ function showBusy(state, error, { focus, automatic, fromContent }) {
     countdown,
     el('p', { class: 'hint', text: `Error code: ${error.api?.code ?? `http_${error.status}`}` }),
     el('div', { class: 'error-actions' }, again));
-  $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
-  keepFocus(box, fromContent);
+  placeFailure(state, box, { fromContent, more });
   const status = $('#status');
   if (automatic) {
     status.textContent = 'The server is still busy. Use “Try again” when you are ready.';
@@ -367,7 +371,7 @@ function showBusy(state, error, { focus, automatic, fromContent }) {
   const tick = setInterval(() => { left = Math.max(left - 1, 0); show(); }, 1000);
   const timer = setTimeout(() => {
     cancelRetry();
-    go(state, { push: false, focus: focusAfter(), automatic: true });
+    askAgain(state, { focus: focusAfter(), more, automatic: true });
   }, seconds * 1000);
   retry = { timer, tick };
 }
@@ -382,9 +386,34 @@ function keepFocus(box, fromContent) {
   box.focus();
 }
 
-function showError(state, error, { focus = 'keep', fromContent = false } = {}) {
+// Asks for `state` again, from a failure's button or (`automatic`) a busy server's retry. From
+// a button, which goes with its box, the focus goes to the results, or after "Show more" on
+// to the first new passage. The address already names `state`, unless it extends the answer
+// on screen (`more`): then it is written once the longer answer comes.
+function askAgain(state, { focus, more, automatic = false }) {
+  go(state, { push: Boolean(more), focus: automatic || focus.startsWith('hit:') ? focus : 'results', automatic, more });
+}
+
+// Shows a failure's box. After "Show more" (`more`, the state of the answer on screen) it
+// takes the place of the button (or of the box of an earlier failure there), under the
+// answer, which stays with its status line; otherwise it replaces the answer.
+function placeFailure(state, box, { fromContent, more }) {
+  const slot = more ? $('#content').querySelector('#show-more, .more-failure') : null;
+  if (slot) {
+    current = more;
+    showStatus(more, lastResponse);
+    box.classList.add('more-failure');
+    slot.replaceWith(box);
+  } else {
+    lastResponse = null;
+    $('#status').replaceChildren();
+    $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
+  }
+  keepFocus(box, fromContent);
+}
+
+function showError(state, error, { focus = 'keep', fromContent = false, more = null } = {}) {
   setBusy(false);
-  $('#status').replaceChildren();
   const api = error.api;
   let title = 'The search could not be completed';
   let detail;
@@ -400,13 +429,16 @@ function showError(state, error, { focus = 'keep', fromContent = false } = {}) {
   } else {
     detail = api.message;
   }
-  lastResponse = null;
-  // After "Show more" failed, trying again goes on to the first new passage.
+  if (more) {
+    // Under the answer that stays: what did not come, then why.
+    if (!api) detail = `${title}. ${detail}`;
+    title = 'More results could not be loaded';
+  }
   const retry = el('button', { type: 'button', class: 'secondary', text: 'Try again',
-    onclick: () => go(current, { push: false, focus: focus.startsWith('hit:') ? focus : 'results' }) });
+    onclick: () => askAgain(state, { focus, more }) });
   // A filter the server refused (from a bookmark or an edited address) would be refused again
   // by "Try again": offer the search without it. The chips above remove any filter.
-  const refused = api?.code === 'invalid_argument' ? refusedFilter(state, api.param) : null;
+  const refused = api?.code === 'invalid_argument' && !more ? refusedFilter(state, api.param) : null;
   const without = refused ? el('button', { type: 'button', class: 'secondary',
     text: `Search without the ${refused.name.toLowerCase()} filter`,
     onclick: () => go(withState(refused.changes), { focus: 'results' }) }) : null;
@@ -415,8 +447,7 @@ function showError(state, error, { focus = 'keep', fromContent = false } = {}) {
     el('p', { text: detail }),
     api?.code ? el('p', { class: 'hint', text: `Error code: ${api.code}${api.param ? ` (parameter “${api.param}”)` : ''}` }) : null,
     el('div', { class: 'error-actions' }, without, retry));
-  $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
-  keepFocus(box, fromContent);
+  placeFailure(state, box, { fromContent, more });
 }
 
 // The filter that the error's `param` names, if it is one in force: its name and the change
@@ -429,38 +460,20 @@ function refusedFilter(state, param) {
   return filter && state[param].length ? { name: filter.name, changes: { [param]: [] } } : null;
 }
 
+// The parts of a /search answer the page reads, with what the server may leave out.
+function answerParts(response) {
+  return {
+    hits: Array.isArray(response.hits) ? response.hits : [],
+    facets: response.facets && typeof response.facets === 'object' ? response.facets : null,
+    spelling: response.spelling?.suggestion ? String(response.spelling.suggestion) : '',
+  };
+}
+
 function showResults(state, response, focus) {
   setBusy(false);
-  const hits = Array.isArray(response.hits) ? response.hits : [];
-  const facets = response.facets && typeof response.facets === 'object' ? response.facets : null;
-  const spelling = response.spelling?.suggestion ? String(response.spelling.suggestion) : '';
-
+  const { hits, facets, spelling } = answerParts(response);
   renderFilters(state, facets);
-
-  const total = Number(response.total_estimate ?? hits.length);
-  const first = state.start + 1;
-  const last = state.start + hits.length;
-  const status = $('#status');
-  // total_estimate counts the records that match the question's words; the second stage may
-  // add related passages that share none of them, ranked after those (README, GET /search).
-  const related = facets?.exact !== false && total > 0 && last > total
-    ? `; those after the ${ordinal(total)} are related passages without the question's words` : '';
-  if (hits.length) {
-    status.replaceChildren(
-      el('span', { class: 'summary-count', text: `About ${formatCount(total)} matching ${total === 1 ? 'record' : 'records'}` }),
-      el('span', { class: 'summary-rest', text: ` · showing ${first}–${last}${related}` }),
-      typeof response.took_ms === 'number' ? el('span', { class: 'summary-rest', text: ` · ${Math.max(response.took_ms, 0.1).toFixed(1)} ms` }) : null);
-  } else {
-    status.textContent = 'No matching passages.';
-  }
-  // The status line is what a screen reader announces: the suggested spelling goes there too,
-  // not only in the link below it.
-  if (spelling) status.append(el('span', { class: 'summary-rest', dir: 'auto', text: ` · Did you mean ${spelling}?` }));
-  // A sharded server with partial answers on answers from the shards that did, flagged
-  // `partial` with `missing_shards` (README, Shards): fewer results must not pass for all
-  // there are. In the status line, by the count, so that a screen reader announces it too.
-  const partial = partialNotice(response);
-  if (partial) status.append(' ', partial);  // the space keeps it a sentence of its own when read out
+  showStatus(state, response);
 
   const parts = [];
   parts.push(renderActiveFilters(state));
@@ -492,6 +505,36 @@ function showResults(state, response, focus) {
     const target = document.getElementById(`hit-${focus.slice(4)}`) ?? $('#results');
     target.focus();
   }
+}
+
+// The status line for the answer on screen: how many match, which are shown, a suggested
+// spelling and a partial answer's notice. A screen reader announces it.
+function showStatus(state, response) {
+  const { hits, facets, spelling } = answerParts(response);
+  const total = Number(response.total_estimate ?? hits.length);
+  const first = state.start + 1;
+  const last = state.start + hits.length;
+  const status = $('#status');
+  // total_estimate counts the records that match the question's words; the second stage may
+  // add related passages that share none of them, ranked after those (README, GET /search).
+  const related = facets?.exact !== false && total > 0 && last > total
+    ? `; those after the ${ordinal(total)} are related passages without the question's words` : '';
+  if (hits.length) {
+    status.replaceChildren(
+      el('span', { class: 'summary-count', text: `About ${formatCount(total)} matching ${total === 1 ? 'record' : 'records'}` }),
+      el('span', { class: 'summary-rest', text: ` · showing ${first}–${last}${related}` }),
+      typeof response.took_ms === 'number' ? el('span', { class: 'summary-rest', text: ` · ${Math.max(response.took_ms, 0.1).toFixed(1)} ms` }) : null);
+  } else {
+    status.textContent = 'No matching passages.';
+  }
+  // The status line is what a screen reader announces: the suggested spelling goes there too,
+  // not only in the link below it.
+  if (spelling) status.append(el('span', { class: 'summary-rest', dir: 'auto', text: ` · Did you mean ${spelling}?` }));
+  // A sharded server with partial answers on answers from the shards that did, flagged
+  // `partial` with `missing_shards` (README, Shards): fewer results must not pass for all
+  // there are. In the status line, by the count, so that a screen reader announces it too.
+  const partial = partialNotice(response);
+  if (partial) status.append(' ', partial);  // the space keeps it a sentence of its own when read out
 }
 
 // The notice for an answer that part of the index did not give (`partial`), naming the
@@ -639,7 +682,7 @@ function renderMore(state, shown) {
   if (full && state.n < MAX_LIMIT) {
     const count = Math.min(PAGE_SIZE, MAX_LIMIT - state.n);
     nav.append(el('button', { type: 'button', class: 'secondary', id: 'show-more', text: `Show ${count} more results`,
-      onclick: () => go({ ...current, n: state.n + count }, { focus: `hit:${end + 1}` }) }));
+      onclick: () => go({ ...state, n: state.n + count }, { focus: `hit:${end + 1}`, more: state }) }));
   }
   const pageLink = (start, text, rel) => {
     const next = { ...current, start };

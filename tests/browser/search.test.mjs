@@ -147,6 +147,9 @@ function nextSearch() {
     .then(async (res) => ({ status: res.status(), url: res.url(), body: await res.json().catch(() => null) }));
 }
 
+// The live status line's text.
+const statusText = () => page.locator('#status').innerText();
+
 async function groupHeadings() {
   return page.locator('section.group:not(.group-empty) > h2').evaluateAll((hs) =>
     hs.map((h) => h.firstChild.textContent.trim()));
@@ -577,6 +580,50 @@ await step('error after "Show more": the alert takes the focus the button had; "
   }
 });
 
+await step('a failed "Show more" (HTTP 500, no connection) keeps the passages shown; the error and "Try again" take the button\'s place', async () => {
+  expectedConsole = [...baseExpected, /status of 500/, /ERR_CONNECTION_REFUSED/];
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('#show-more').waitFor();
+  const shown = await citedAs();
+  const references = await page.locator('#references li').count();
+  const status = await statusText();
+  let fail = (route) => route.fulfill({ status: 500, contentType: 'application/json',
+    body: JSON.stringify({ error: { code: 'internal', message: 'the search failed' } }) });
+  const handler = (route) => fail(route);
+  await page.route('**/search?*', handler);
+  const failure = page.locator('nav.more').getByRole('alert');
+  // What the reader had is still there, described as before, and the address still names it.
+  const kept = async (after) => {
+    assert.deepEqual(await citedAs(), shown, `the passages and their [n] after ${after}`);
+    assert.equal(await page.locator('#references li').count(), references, `the references after ${after}`);
+    assert.equal(await statusText(), status, `the status line after ${after}`);
+    assert.equal(new URL(page.url()).searchParams.get('n'), null, `the address after ${after}`);
+    assert.equal(await page.locator('#show-more').count(), 0, 'the box replaces the button');
+  };
+  try {
+    await page.locator('#show-more').click();
+    await failure.waitFor();
+    assert.match(await failure.innerText(), /More results could not be loaded[\s\S]*the search failed/);
+    await kept('HTTP 500');
+    fail = (route) => route.abort('connectionrefused');
+    await failure.getByRole('button', { name: 'Try again' }).click();
+    await page.locator('nav.more [role=alert]', { hasText: 'cannot be reached' }).waitFor();
+    await kept('no connection');
+  } finally {
+    await page.unroute('**/search?*', handler);
+    expectedConsole = [...baseExpected];
+  }
+  // The server back: "Try again" shows the longer answer, from the first new passage.
+  const answered = nextSearch();
+  await failure.getByRole('button', { name: 'Try again' }).click();
+  assert.equal(new URL((await answered).url).searchParams.get('limit'), '20');
+  await page.waitForFunction(() => document.activeElement?.id === 'hit-11');
+  assert.equal(new URL(page.url()).searchParams.get('n'), '20');
+  assert.equal(await page.getByRole('alert').count(), 0);
+  const after = await citedAs();
+  for (const [id, cited] of Object.entries(shown)) assert.equal(after[id], cited, `${id} after "Try again"`);
+});
+
 await step('error state: a filter the server refuses can be removed from the page', async () => {
   expectedConsole = [...baseExpected, /status of 400/];
   try {
@@ -696,7 +743,6 @@ function busyStep(name, fn, before = async () => {}) {
   });
 }
 
-const statusText = () => page.locator('#status').innerText();
 const waitForStatus = (re, timeout = STEP_TIMEOUT_MS) => page.waitForFunction(
   (source) => new RegExp(source).test(document.querySelector('#status').textContent), re.source, { timeout });
 // Resolves true if the page asks /search (for `q`, when given) within `ms`, false otherwise.
@@ -747,6 +793,28 @@ await busyStep('busy server: the automatic retry shows the answer once the serve
   assert.equal(asked.length, 2);
   assert.ok(asked[1].at - asked[0].at >= 900, 'after Retry-After');
   assert.equal(new URL(page.url()).searchParams.get('q'), ALS);
+});
+
+await busyStep('busy server after "Show more": the passages shown stay, the wait takes the button\'s place, the retry extends them', async ({ asked, free }) => {
+  const refused = nextSearch();
+  await page.locator('#show-more').click();
+  assert.equal((await refused).status, 503);
+  await page.locator('nav.more #busy').waitFor();
+  assert.equal(await page.locator('article.hit').count(), 10, 'the passages shown stay');
+  assert.equal(new URL(page.url()).searchParams.get('n'), null, 'the address names the answer on screen');
+  await waitForStatus(/server is busy/);
+  await free();
+  const answered = await nextSearch();
+  assert.equal(answered.status, 200, 'asked again by itself');
+  assert.equal(asked.length, 2);
+  assert.equal(new URL(answered.url).searchParams.get('limit'), '20');
+  await page.waitForFunction(() => document.activeElement?.id === 'hit-11');
+  assert.equal(await page.locator('article.hit').count(), 20);
+  assert.equal(new URL(page.url()).searchParams.get('n'), '20');
+  assert.equal(await page.locator('#busy').count(), 0);
+}, async () => {
+  await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
+  await page.locator('#show-more').waitFor();
 });
 
 await busyStep('busy server: another question or Back cancels the automatic retry', async ({ asked, free, hold }) => {
