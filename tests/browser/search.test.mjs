@@ -551,6 +551,32 @@ await step('error state: a refused question shows an alert with a retry', async 
   }
 });
 
+await step('error on the first search of a page: no filter group without anything to choose', async () => {
+  expectedConsole = [...baseExpected, /status of 500/];
+  const handler = (route) => route.fulfill({ status: 500, contentType: 'application/json',
+    body: JSON.stringify({ error: { code: 'internal', message: 'the search failed' } }) });
+  await page.route('**/search?*', handler);
+  try {
+    await page.goto(`${base}/?q=riluzole`);  // a page load: no answer came before this one
+    await page.getByRole('alert').waitFor();
+    assert.ok(await page.locator('#filters').isVisible());
+    const empty = await page.locator('#filters fieldset').evaluateAll((sets) => sets
+      .filter((set) => set.offsetParent !== null)
+      .filter((set) => ![...set.querySelectorAll('input, button')].some((c) => c.offsetParent !== null))
+      .map((set) => set.querySelector('legend')?.textContent));
+    assert.deepEqual(empty, [], 'filter groups shown with nothing in them');
+  } finally {
+    await page.unroute('**/search?*', handler);
+    expectedConsole = [...baseExpected];
+  }
+  // An answer brings the sources.
+  const answered = nextSearch();
+  await page.getByRole('alert').getByRole('button', { name: 'Try again' }).click();
+  await answered;
+  await page.locator('#facet-source input[type=checkbox]').first().waitFor();
+  assert.equal(await page.locator('#facet-source input[type=checkbox]').count(), 3);
+});
+
 await step('error after "Show more": the alert takes the focus the button had; "Try again" goes on to the new passages', async () => {
   expectedConsole = [...baseExpected, /status of 500/];
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
