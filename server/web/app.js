@@ -302,10 +302,14 @@ function showLanding() {
       examples,
       corpus));
   fetch('stats').then((r) => (r.ok ? r.json() : null)).then((stats) => {
-    if (stats && Number.isFinite(stats.records)) {
-      corpus.textContent = `The index holds ${formatCount(stats.records)} records in ` +
-        `${formatCount(stats.passages)} passages.`;
-    }
+    // A search may have taken the landing page's place, and its status line, meanwhile.
+    if (!corpus.isConnected || !stats || !Number.isFinite(stats.records)) return;
+    // Counts from a sharded server with a shard down leave that shard out: the line says so,
+    // and the status line, which a screen reader announces, says which, as for /search.
+    const partial = partialNotice(stats, 'its records are not counted', 'partial-notice');
+    corpus.textContent = `The index holds ${formatCount(stats.records)} records in ` +
+      `${formatCount(stats.passages)} passages${partial ? ' in the shards that answered' : ''}.`;
+    if (partial) $('#status').replaceChildren(partial);
   }).catch(() => {});
 }
 
@@ -533,18 +537,18 @@ function showStatus(state, response) {
   // A sharded server with partial answers on answers from the shards that did, flagged
   // `partial` with `missing_shards` (README, Shards): fewer results must not pass for all
   // there are. In the status line, by the count, so that a screen reader announces it too.
-  const partial = partialNotice(response);
+  const partial = partialNotice(response, 'results may be incomplete', 'partial-notice');
   if (partial) status.append(' ', partial);  // the space keeps it a sentence of its own when read out
 }
 
-// The notice for an answer that part of the index did not give (`partial`), naming the
-// shards that did not answer; null for a whole answer.
-function partialNotice(response) {
-  if (response.partial !== true) return null;
-  const shards = (Array.isArray(response.missing_shards) ? response.missing_shards : []).map(String);
+// The notice for an answer that part of the index did not give (`partial` in /search,
+// /suggest or /stats), naming the shards that did not answer and saying what that means for
+// this answer (`consequence`); null for a whole answer.
+function partialNotice(answer, consequence, id) {
+  if (answer?.partial !== true) return null;
+  const shards = (Array.isArray(answer.missing_shards) ? answer.missing_shards : []).map(String);
   const which = shards.length ? ` (${shards.length === 1 ? 'shard' : 'shards'} ${shards.join(', ')})` : '';
-  return el('span', { class: 'partial-notice', id: 'partial-notice',
-    text: `Part of the index did not answer${which}: results may be incomplete.` });
+  return el('span', { class: 'partial-notice', id, text: `Part of the index did not answer${which}: ${consequence}.` });
 }
 
 function renderActiveFilters(state) {
@@ -890,9 +894,19 @@ function closeSuggestions() {
   list.replaceChildren();
   suggest.items = [];
   suggest.active = -1;
+  showSuggestNotice(null);
   const input = $('#q');
   input.setAttribute('aria-expanded', 'false');
   input.removeAttribute('aria-activedescendant');
+}
+
+// Under the list, in a live region (read out as it appears, as a partial /search answer's
+// notice in the status line): that the suggestions come from part of the index only. The
+// same notice again, a letter later, is left as it is rather than read out again.
+function showSuggestNotice(notice) {
+  const holder = $('#suggest-status');
+  if (holder.textContent === (notice?.textContent ?? '')) return;
+  holder.replaceChildren(...(notice ? [notice] : []));
 }
 
 function chooseSuggestion(index) {
@@ -933,14 +947,14 @@ function requestSuggestions() {
       }
       const body = res.ok ? await res.json() : null;
       if (controller.signal.aborted || lastWord($('#q').value) !== prefix) return;
-      showSuggestions(Array.isArray(body?.suggestions) ? body.suggestions : []);
+      showSuggestions(Array.isArray(body?.suggestions) ? body.suggestions : [], body);
     } catch {
       // Suggestions are a convenience; a failure only means none are shown.
     }
   }, SUGGEST_DELAY_MS);
 }
 
-function showSuggestions(items) {
+function showSuggestions(items, answer) {
   const list = $('#suggestions');
   suggest.items = items.filter((s) => s && s.text).slice(0, 8);
   suggest.active = -1;
@@ -956,6 +970,7 @@ function showSuggestions(items) {
   s.kind ? el('span', { class: 'suggestion-kind', text: s.kind }) : null)));
   list.hidden = false;
   $('#q').setAttribute('aria-expanded', 'true');
+  showSuggestNotice(partialNotice(answer, 'suggestions may be incomplete'));
 }
 
 // ---- wiring -------------------------------------------------------------------------------

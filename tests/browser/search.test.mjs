@@ -977,6 +977,63 @@ await step('partial answer (a shard down): a notice by the result count and in t
   assert.doesNotMatch(await statusText(), /did not answer/);
 });
 
+// /stats and /suggest are partial the same way (server/openapi.json); the page shows /stats on
+// the landing page and /suggest as the question box's suggestions. Made up as above.
+const MISSING_SHARD = 'tcp://10.0.0.2:7001';
+async function answerPartially(route) {
+  const real = await route.fetch();
+  const body = await real.json();
+  assert.equal(body.partial, undefined, 'the test server answers whole');
+  await route.fulfill({ response: real, json: { ...body, partial: true, missing_shards: [MISSING_SHARD] } });
+}
+
+await step('partial /stats (a shard down): the landing page\'s counts say so, in the status line too; nothing when whole', async () => {
+  const corpus = page.locator('#corpus-size');
+  const counted = () => page.waitForFunction(() => /records/.test(document.querySelector('#corpus-size')?.textContent ?? ''));
+  await page.route('**/stats', answerPartially);
+  try {
+    await page.goto(`${base}/`);
+    await counted();
+    assert.match(await corpus.innerText(), /^The index holds \d+ records in \d+ passages in the shards that answered\.$/);
+    // In the live status line (what a screen reader announces), as for a partial /search.
+    assert.equal(await page.locator('[role=status] .partial-notice').innerText(),
+      `Part of the index did not answer (shard ${MISSING_SHARD}): its records are not counted.`);
+    assert.equal(await page.getByRole('alert').count(), 0, 'a partial answer is not an error');
+  } finally {
+    await page.unroute('**/stats', answerPartially);
+  }
+  await page.goto(`${base}/`);
+  await counted();
+  assert.match(await corpus.innerText(), /^The index holds \d+ records in \d+ passages\.$/);
+  assert.equal(await page.locator('.partial-notice').count(), 0);
+  assert.equal(await statusText(), '');
+});
+
+await step('partial /suggest (a shard down): the suggestions say so, read out; nothing when whole', async () => {
+  if (!api.suggest) skip('this server has no GET /suggest yet');
+  const input = page.getByRole('combobox', { name: 'Clinical question' });
+  const note = page.locator('#suggest-status');
+  await page.route('**/suggest?*', answerPartially);
+  try {
+    await page.goto(`${base}/`);
+    await input.pressSequentially('ril', { delay: 30 });
+    await page.getByRole('option').first().waitFor();
+    assert.equal(await note.innerText(),
+      `Part of the index did not answer (shard ${MISSING_SHARD}): suggestions may be incomplete.`);
+    assert.equal(await note.getAttribute('aria-live'), 'polite', 'a live region: read out as it appears');
+    assert.ok(await note.isVisible());
+    await input.press('Escape');
+    assert.equal(await note.innerText(), '', 'gone with the list');
+  } finally {
+    await page.unroute('**/suggest?*', answerPartially);
+  }
+  await input.fill('');
+  await input.pressSequentially('ril', { delay: 30 });
+  await page.getByRole('option').first().waitFor();
+  assert.equal(await page.locator('.partial-notice').count(), 0);
+  await input.press('Escape');
+});
+
 await step('phone width: one column, filters behind a button, no sideways scrolling', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
