@@ -141,6 +141,10 @@ function requestSettled(matches) {
   ]);
 }
 
+// A /search that fails on the server (HTTP 500), as a route() handler.
+const failSearch = (route) => route.fulfill({ status: 500, contentType: 'application/json',
+  body: JSON.stringify({ error: { code: 'internal', message: 'the search failed' } }) });
+
 // Resolves with the JSON of the next /search response the page receives.
 function nextSearch() {
   return page.waitForResponse((res) => new URL(res.url()).pathname === '/search')
@@ -553,8 +557,7 @@ await step('error state: a refused question shows an alert with a retry', async 
 
 await step('error on the first search of a page: no filter group without anything to choose', async () => {
   expectedConsole = [...baseExpected, /status of 500/];
-  const handler = (route) => route.fulfill({ status: 500, contentType: 'application/json',
-    body: JSON.stringify({ error: { code: 'internal', message: 'the search failed' } }) });
+  const handler = failSearch;
   await page.route('**/search?*', handler);
   try {
     await page.goto(`${base}/?q=riluzole`);  // a page load: no answer came before this one
@@ -581,8 +584,7 @@ await step('error after "Show more": the alert takes the focus the button had; "
   expectedConsole = [...baseExpected, /status of 500/];
   await page.goto(`${base}/?q=${encodeURIComponent(ALS)}`);
   await page.locator('#show-more').waitFor();
-  const handler = (route) => route.fulfill({ status: 500, contentType: 'application/json',
-    body: JSON.stringify({ error: { code: 'internal', message: 'the search failed' } }) });
+  const handler = failSearch;
   await page.route('**/search?*', handler);
   try {
     await page.locator('#show-more').focus();
@@ -613,8 +615,7 @@ await step('a failed "Show more" (HTTP 500, no connection) keeps the passages sh
   const shown = await citedAs();
   const references = await page.locator('#references li').count();
   const status = await statusText();
-  let fail = (route) => route.fulfill({ status: 500, contentType: 'application/json',
-    body: JSON.stringify({ error: { code: 'internal', message: 'the search failed' } }) });
+  let fail = failSearch;
   const handler = (route) => fail(route);
   await page.route('**/search?*', handler);
   const failure = page.locator('nav.more').getByRole('alert');
@@ -937,18 +938,23 @@ await step('Back to the landing page while a search is on its way: its late answ
   }
 });
 
-// With --partial-results and a shard down, /search answers from the other shards with
-// "partial": true and "missing_shards". This harness serves one database, so the answer is the
-// real server's (route.fetch()) with the two fields added, as a sharded server adds them.
+// With --partial-results and a shard down, /search, /suggest and /stats answer from the other
+// shards with "partial": true and "missing_shards". This harness serves one database, so the
+// answer is the real server's (route.fetch()) with the two fields added, as a sharded server
+// adds them.
+const MISSING_SHARD = 'tcp://10.0.0.2:7001';
+async function answerPartially(route) {
+  const real = await route.fetch();
+  const body = await real.json();
+  assert.equal(body.partial, undefined, 'the test server answers whole');
+  await route.fulfill({ response: real, json: { ...body, partial: true, missing_shards: [MISSING_SHARD] } });
+}
+
 await step('partial answer (a shard down): a notice by the result count and in the status line, gone on a whole answer', async () => {
-  const missing = 'tcp://10.0.0.2:7001';
   let partialAnswers = 0;
-  const handler = async (route) => {
-    const real = await route.fetch();
-    const body = await real.json();
-    assert.equal(body.partial, undefined, 'the test server answers whole');
+  const handler = (route) => {
     partialAnswers += 1;
-    await route.fulfill({ response: real, json: { ...body, partial: true, missing_shards: [missing] } });
+    return answerPartially(route);
   };
   await page.route('**/search?*', handler);
   try {
@@ -958,7 +964,7 @@ await step('partial answer (a shard down): a notice by the result count and in t
     const notice = page.locator('#partial-notice');
     await notice.waitFor();
     assert.equal(await notice.innerText(),
-      `Part of the index did not answer (shard ${missing}): results may be incomplete.`);
+      `Part of the index did not answer (shard ${MISSING_SHARD}): results may be incomplete.`);
     // In the live status line (what a screen reader announces), after the count.
     assert.equal(await page.locator('[role=status] #partial-notice').count(), 1);
     assert.match(await statusText(), /About \d+ matching records?[\s\S]*Part of the index did not answer/);
@@ -978,15 +984,7 @@ await step('partial answer (a shard down): a notice by the result count and in t
 });
 
 // /stats and /suggest are partial the same way (server/openapi.json); the page shows /stats on
-// the landing page and /suggest as the question box's suggestions. Made up as above.
-const MISSING_SHARD = 'tcp://10.0.0.2:7001';
-async function answerPartially(route) {
-  const real = await route.fetch();
-  const body = await real.json();
-  assert.equal(body.partial, undefined, 'the test server answers whole');
-  await route.fulfill({ response: real, json: { ...body, partial: true, missing_shards: [MISSING_SHARD] } });
-}
-
+// the landing page and /suggest as the question box's suggestions.
 await step('partial /stats (a shard down): the landing page\'s counts say so, in the status line too; nothing when whole', async () => {
   const corpus = page.locator('#corpus-size');
   const counted = () => page.waitForFunction(() => /records/.test(document.querySelector('#corpus-size')?.textContent ?? ''));
