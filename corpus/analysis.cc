@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <iterator>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 
 #include "corpus/schema.h"
 
@@ -370,6 +372,11 @@ const Xapian::Stopper& stopper() {
     return s;
   }();
   return *instance;
+}
+
+bool is_stop_word(std::string_view word) {
+  static const std::unordered_set<std::string_view> words(std::begin(kStopWords), std::end(kStopWords));
+  return words.count(word) > 0;
 }
 
 namespace {

@@ -56,6 +56,8 @@ inline constexpr std::size_t kSearchStemCacheWords = std::size_t{1} << 15;
 // The English stop words used on the query side (the index keeps every word, so phrase
 // searches still work).
 const Xapian::Stopper& stopper();
+// The same list, looked up without building a std::string (for hot loops over term lists).
+bool is_stop_word(std::string_view word);
 
 // Configures a TermGenerator the way the index expects: English stemmer, STEM_ALL_Z (every
 // word indexed once, as a Z-prefixed stem with positions, so phrases work on stems).

@@ -93,7 +93,7 @@ void collect_query_terms(const Xapian::Query& q, std::vector<TermGroup>& out) {
 class BodyTerms : public Xapian::ExpandDecider {
  public:
   bool operator()(const std::string& term) const override {
-    return is_body_term(term) && term.size() > 2 && !corpus::stopper()(term.substr(1));
+    return is_body_term(term) && term.size() > 2 && !corpus::is_stop_word(std::string_view(term).substr(1));
   }
 };
 

@@ -111,6 +111,16 @@ TEST(Synonyms, KeysAndTermsMatchTheQueryParser) {
             "Query((Zrilutek@1 SYNONYM Zriluzol@1))");
 }
 
+// is_stop_word is the query side's stop list (stopper()) without building a string.
+TEST(StopWords, IsStopWordAgreesWithTheStopper) {
+  for (const char* w : {"the", "a", "of", "because", "options", "what's", "whats", "yourselves", "riluzole", "als",
+                        "The", "", "thee", "ofs", "dose", "x"}) {
+    EXPECT_EQ(mc::is_stop_word(w), mc::stopper()(w)) << w;
+  }
+  EXPECT_TRUE(mc::is_stop_word("the"));
+  EXPECT_FALSE(mc::is_stop_word("riluzole"));
+}
+
 TEST(CleanText, WhitespaceAndControls) {
   EXPECT_EQ(mc::clean_text("  a \t b  "), "a b");
   EXPECT_EQ(mc::clean_text("line one\nline two"), "line one\nline two");
