@@ -216,20 +216,28 @@ namespace {
 class FastStoredReader {
  public:
   bool read(std::string_view data, StoredPassage& s) {
-    // simdjson reads up to SIMDJSON_PADDING bytes past the end: a padded copy.
-    buffer_.assign(data.data(), data.size());
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end: a padded copy (reserved first,
+    // so the bytes are copied once).
     buffer_.reserve(data.size() + simdjson::SIMDJSON_PADDING);
+    buffer_.assign(data.data(), data.size());
     simdjson::ondemand::document doc;
     if (parser_.iterate(simdjson::padded_string_view(buffer_.data(), buffer_.size(), buffer_.capacity())).get(doc))
       return false;
     simdjson::ondemand::object object;
     if (doc.get_object().get(object)) return false;
     // Each key once (nlohmann keeps the last of repeated keys: such a passage goes its way).
+    // kKeys is in Key's order.
+    enum Key : unsigned {
+      kId, kRecordId, kOrdinal, kSectionIndex, kHeading, kSection, kText, kStart, kEnd, kSource, kTitle,
+      kCitation, kYear, kPublished, kUpdated, kEvidenceLevel, kReviewStatus, kDrugs, kConditions, kMeshTerms,
+      kPublicationTypes, kVersion
+    };
     static constexpr std::string_view kKeys[] = {
         "id",        "record_id", "ordinal",        "section_index", "heading",   "section",    "text",
         "start",     "end",       "source",         "title",         "citation",  "year",       "published",
         "updated",   "evidence_level", "review_status", "drugs",     "conditions", "mesh_terms", "publication_types",
         "version"};
+    static_assert(std::size(kKeys) == kVersion + 1);
     std::uint32_t seen = 0;
     for (auto field : object) {
       std::string_view key;
@@ -242,35 +250,35 @@ class FastStoredReader {
       simdjson::ondemand::value v;
       if (field.value().get(v)) return false;
       bool ok = true;
-      switch (found - std::begin(kKeys)) {
-        case 0: ok = text(v, s.passage.id); break;
-        case 1: ok = text(v, s.passage.record_id); break;
-        case 2: ok = integer(v, s.passage.ordinal); break;
-        case 3: ok = integer(v, s.passage.section_index); break;
-        case 4: ok = text(v, s.passage.heading); break;
-        case 5: ok = text(v, s.passage.section); break;
-        case 6: ok = text(v, s.passage.text); break;
-        case 7: ok = count(v, s.passage.start); break;
-        case 8: ok = count(v, s.passage.end); break;
-        case 9: {
+      switch (static_cast<Key>(found - std::begin(kKeys))) {
+        case kId: ok = text(v, s.passage.id); break;
+        case kRecordId: ok = text(v, s.passage.record_id); break;
+        case kOrdinal: ok = integer(v, s.passage.ordinal); break;
+        case kSectionIndex: ok = integer(v, s.passage.section_index); break;
+        case kHeading: ok = text(v, s.passage.heading); break;
+        case kSection: ok = text(v, s.passage.section); break;
+        case kText: ok = text(v, s.passage.text); break;
+        case kStart: ok = count(v, s.passage.start); break;
+        case kEnd: ok = count(v, s.passage.end); break;
+        case kSource: {
           std::string name;
           std::optional<Source> source;
           ok = text(v, name) && (source = parse_source(name)).has_value();
           if (ok) s.source = *source;
           break;
         }
-        case 10: ok = text(v, s.title); break;
-        case 11: ok = citation(v, s.citation); break;
-        case 12: ok = integer(v, s.year); break;
-        case 13: ok = text(v, s.published); break;
-        case 14: ok = text(v, s.updated); break;
-        case 15: ok = text(v, s.evidence_level); break;
-        case 16: ok = text(v, s.review_status); break;
-        case 17: ok = texts(v, s.drugs); break;
-        case 18: ok = texts(v, s.conditions); break;
-        case 19: ok = texts(v, s.mesh_terms); break;
-        case 20: ok = texts(v, s.publication_types); break;
-        default: {  // 21: version
+        case kTitle: ok = text(v, s.title); break;
+        case kCitation: ok = citation(v, s.citation); break;
+        case kYear: ok = integer(v, s.year); break;
+        case kPublished: ok = text(v, s.published); break;
+        case kUpdated: ok = text(v, s.updated); break;
+        case kEvidenceLevel: ok = text(v, s.evidence_level); break;
+        case kReviewStatus: ok = text(v, s.review_status); break;
+        case kDrugs: ok = texts(v, s.drugs); break;
+        case kConditions: ok = texts(v, s.conditions); break;
+        case kMeshTerms: ok = texts(v, s.mesh_terms); break;
+        case kPublicationTypes: ok = texts(v, s.publication_types); break;
+        case kVersion: {
           std::int64_t version = 0;
           ok = !v.get_int64().get(version);
           s.version = version;
@@ -279,7 +287,7 @@ class FastStoredReader {
       }
       if (!ok) return false;
     }
-    constexpr std::uint32_t kRequired = 1u << 0 | 1u << 1 | 1u << 9;  // id, record_id, source
+    constexpr std::uint32_t kRequired = 1u << kId | 1u << kRecordId | 1u << kSource;
     // Nothing after the object (current_location() is out of bounds at the end).
     return (seen & kRequired) == kRequired && doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
   }
