@@ -348,8 +348,9 @@ std::vector<std::pair<std::size_t, std::size_t>> sentence_ranges(std::string_vie
 
 namespace {
 
-// English stop words (Snowball's list) and question boilerplate, dropped on the query side only.
-constexpr const char* kStopWords[] = {
+// English stop words (Snowball's list): dropped from questions, and left out of the index
+// where a question cannot ask for them (is_index_stop_word).
+constexpr std::string_view kEnglishStopWords[] = {
     "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at",
     "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could",
     "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has",
@@ -359,23 +360,37 @@ constexpr const char* kStopWords[] = {
     "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
     "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
     "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom",
-    "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves",
-    // Question boilerplate: words that frame a clinical question without saying what it is about.
-    "tell", "please", "whats", "what's", "know", "explain", "describe", "options", "option"};
+    "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"};
+// Question boilerplate: words that frame a clinical question without saying what it is about.
+// Dropped from questions only: in a passage they are words like any other.
+constexpr std::string_view kQuestionBoilerplate[] = {"tell",    "please",   "whats",   "what's", "know",
+                                                     "explain", "describe", "options", "option"};
 
 }  // namespace
 
 const Xapian::Stopper& stopper() {
   static const Xapian::SimpleStopper* instance = [] {
     auto* s = new Xapian::SimpleStopper();
-    for (const char* w : kStopWords) s->add(w);
+    for (std::string_view w : kEnglishStopWords) s->add(std::string(w));
+    for (std::string_view w : kQuestionBoilerplate) s->add(std::string(w));
     return s;
   }();
   return *instance;
 }
 
 bool is_stop_word(std::string_view word) {
-  static const std::unordered_set<std::string_view> words(std::begin(kStopWords), std::end(kStopWords));
+  static const std::unordered_set<std::string_view> words = [] {
+    std::unordered_set<std::string_view> all(std::begin(kEnglishStopWords), std::end(kEnglishStopWords));
+    all.insert(std::begin(kQuestionBoilerplate), std::end(kQuestionBoilerplate));
+    return all;
+  }();
+  return words.count(word) > 0;
+}
+
+std::span<const std::string_view> index_stop_words() { return kEnglishStopWords; }
+
+bool is_index_stop_word(std::string_view word) {
+  static const std::unordered_set<std::string_view> words(std::begin(kEnglishStopWords), std::end(kEnglishStopWords));
   return words.count(word) > 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -53,11 +54,16 @@ Xapian::Stem cached_stemmer(std::size_t max_words);
 inline constexpr std::size_t kIndexStemCacheWords = std::size_t{1} << 20;
 inline constexpr std::size_t kSearchStemCacheWords = std::size_t{1} << 15;
 
-// The English stop words used on the query side (the index keeps every word, so phrase
-// searches still work).
+// The words dropped from questions: English stop words and question boilerplate ("tell",
+// "options").
 const Xapian::Stopper& stopper();
 // The same list, looked up without building a std::string (for hot loops over term lists).
 bool is_stop_word(std::string_view word);
+// The English stop words alone (without the boilerplate): the words the index leaves out where
+// no question can ask for them (corpus::unindexed_words, corpus/SCHEMA.md).
+bool is_index_stop_word(std::string_view word);
+// That list, in order.
+std::span<const std::string_view> index_stop_words();
 
 // Configures a TermGenerator the way the index expects: English stemmer, STEM_ALL_Z (every
 // word indexed once, as a Z-prefixed stem with positions, so phrases work on stems).

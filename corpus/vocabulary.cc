@@ -3,6 +3,7 @@
 #include "corpus/vocabulary.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -161,19 +162,58 @@ std::vector<Word> split_words(std::string_view text) {
   return out;
 }
 
-void index_words(Xapian::Document& doc, const std::vector<Word>& words, const std::vector<std::string>& stems,
-                 std::string_view prefix, Xapian::termpos* position) {
+Xapian::termcount index_words(Xapian::Document& doc, const std::vector<Word>& words,
+                              const std::vector<std::string>& stems, std::string_view prefix,
+                              Xapian::termpos* position, const std::vector<bool>* left_out) {
   constexpr std::size_t kMaxWordBytes = 64;  // TermGenerator's default max_word_length
   std::string term = "Z";
   term += prefix;
   const std::size_t head = term.size();
+  Xapian::termcount skipped = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (words[i].lower.size() > kMaxWordBytes || stems[i].empty()) continue;
+    if (left_out && (*left_out)[i]) {
+      if (position) ++*position;
+      ++skipped;
+      continue;
+    }
     term.resize(head);
     term += stems[i];
     if (position) doc.add_posting(term, ++*position);
     else doc.add_term(term);
   }
+  return skipped;
+}
+
+namespace {
+
+// Xapian's QueryParser makes a phrase of words joined by one of these (its is_phrase_generator).
+bool phrase_generator(char c) {
+  return c == '.' || c == '-' || c == '/' || c == ':' || c == '\\' || c == '@';
+}
+
+// A character that can start or end a word next to a phrase generator: ASCII letters and
+// digits, and any non-ASCII byte (split_words decides what a word is; this only has to be
+// at least as generous, so that a stop word is kept whenever the parser could phrase it).
+bool wordish(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u >= 0x80 || std::isalnum(u);
+}
+
+}  // namespace
+
+std::vector<bool> unindexed_words(const std::vector<Word>& words, std::string_view text) {
+  std::vector<bool> out(words.size(), false);
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const Word& w = words[i];
+    if (w.capitals || !is_index_stop_word(w.lower)) continue;
+    const bool joined_before =
+        w.begin >= 2 && w.begin <= text.size() && phrase_generator(text[w.begin - 1]) && wordish(text[w.begin - 2]);
+    const bool joined_after =
+        w.end + 1 < text.size() && phrase_generator(text[w.end]) && wordish(text[w.end + 1]);
+    out[i] = !joined_before && !joined_after;
+  }
+  return out;
 }
 
 bool xapian_cjk_ngrams() {

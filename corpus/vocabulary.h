@@ -58,8 +58,24 @@ std::vector<Word> split_words(std::string_view text);
 // skipped and take no position, as TermGenerator skips them. The indexer splits each text once
 // and both tags concepts and indexes words from that, instead of TermGenerator splitting it
 // again; tests/vocabulary_test.cc checks the result against TermGenerator's on real corpora.
-void index_words(Xapian::Document& doc, const std::vector<Word>& words, const std::vector<std::string>& stems,
-                 std::string_view prefix, Xapian::termpos* position);
+//
+// With `left_out` (unindexed_words of the same words), the words it marks are not written but
+// still take their position, so the words around them keep their distances and a phrase over
+// the gap still matches (query side: searcher's quoted-phrase rewrite). Returns how many word
+// occurrences were left out (the wdf they would have had).
+Xapian::termcount index_words(Xapian::Document& doc, const std::vector<Word>& words,
+                              const std::vector<std::string>& stems, std::string_view prefix,
+                              Xapian::termpos* position, const std::vector<bool>* left_out = nullptr);
+
+// The words of `text` (split_words(text)) the index leaves out: English stop words
+// (is_index_stop_word) written in lowercase and standing between spaces or ordinary punctuation.
+// A question can never ask for those: the query parser drops stop words, except inside a
+// phrase, and the phrases it makes of unquoted text are words joined by one of . - / : \ @
+// ("state-of-the-art", "and/or", "up-regulated"), so a stop word joined to a word that way is
+// kept, as is one written in capitals ("vitamin A", "type I", "ALL"). Stop words are a third of
+// the words of English prose and most of its positions; leaving them out makes indexing about
+// a tenth cheaper and the index a tenth smaller (docs/PERFORMANCE.md).
+std::vector<bool> unindexed_words(const std::vector<Word>& words, std::string_view text);
 
 // True when Xapian splits CJK text into n-grams (the XAPIAN_CJK_NGRAM environment variable,
 // which TermGenerator and QueryParser read): then split_words does not split as they do.

@@ -164,22 +164,26 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
     std::string text;
     std::vector<corpus::Word> words;
     std::vector<std::string> stems;
+    std::vector<bool> left_out;  // stop words the index leaves out (corpus::unindexed_words)
     std::vector<std::pair<std::string, unsigned>> concepts;
   };
-  auto analyse = [this](std::string text) {
+  auto analyse = [this, own_terms](std::string text) {
     Analysed a;
     a.text = std::move(text);
     a.words = corpus::split_words(a.text);
     a.stems.reserve(a.words.size());
     for (const auto& w : a.words) a.stems.push_back(stemmer_(w.lower));
+    if (own_terms) a.left_out = corpus::unindexed_words(a.words, a.text);
     a.concepts = vocabulary_->annotate_words(a.words, a.stems);
     return a;
   };
   // The terms of one text: with positions (continuing from the last text's) or without.
+  // Stop words left out still count in the passage's length (left_out_wdf, below).
   Xapian::termpos position = 0;
+  Xapian::termcount left_out_wdf = 0;
   auto index_field = [&](Xapian::Document& doc, const Analysed& a, std::string_view prefix, bool positions) {
     if (own_terms) {
-      corpus::index_words(doc, a.words, a.stems, prefix, positions ? &position : nullptr);
+      left_out_wdf += corpus::index_words(doc, a.words, a.stems, prefix, positions ? &position : nullptr, &a.left_out);
     } else if (positions) {
       generator_.set_termpos(position);
       generator_.index_text(a.text, 1, std::string(prefix));
@@ -202,6 +206,7 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       Xapian::Document doc;
       generator_.set_document(doc);
       position = 0;
+      left_out_wdf = 0;
       // Title words are indexed with the S prefix (for title: searches) and in the body,
       // so that every passage of a record matches the record's subject.
       // Prefixed copies go without positions: title:/heading: match words, and positions are a
@@ -223,8 +228,11 @@ Result<PreparedRecord> DocumentBuilder::build(const corpus::Record& input, std::
       // Concepts the passage names, by any of their names: "ALS" finds "Lou Gehrig's disease".
       add_concepts(doc, text.concepts);
 
+      // The passage id term's wdf is the number of stop words left out, so that Xapian's
+      // document length (the sum of the wdfs) still counts every word: BM25's length
+      // normalisation, and so every score, is what it was when stop words were indexed.
       const std::string id_term = schema::term(schema::kPrefixPassageId, passage.id);
-      doc.add_boolean_term(id_term);
+      doc.add_term(id_term, left_out_wdf);
       doc.add_boolean_term(record_term);
       doc.add_boolean_term(schema::term(schema::kPrefixSource, corpus::to_string(record.source)));
       const std::string section_key = lower_ascii(passage.section);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <optional>
 #include <string_view>
+#include <unordered_set>
 
 #include "corpus/analysis.h"
 #include "corpus/vocabulary.h"
@@ -137,6 +138,70 @@ Xapian::Query with_hyphenated_synonyms(const Xapian::Query& query, const std::ve
   bool any = false;
   for (std::size_t i = 0; i < query.get_num_subqueries(); ++i)
     subs.push_back(with_hyphenated_synonyms(query.get_subquery(i), hyphenated, db, any));
+  if (!any) return query;
+  changed = true;
+  return Xapian::Query(type, subs.begin(), subs.end());
+}
+
+// The stems of the stop words the index leaves out (corpus::unindexed_words).
+const std::unordered_set<std::string>& unindexed_stop_stems() {
+  static const std::unordered_set<std::string> stems = [] {
+    std::unordered_set<std::string> out;
+    const Xapian::Stem stem(corpus::kStemLanguage);
+    for (std::string_view w : corpus::index_stop_words()) out.insert(stem(std::string(w)));
+    return out;
+  }();
+  return stems;
+}
+
+// Those a question writes in capitals ("vitamin A", "type I"): the index keeps a stop word
+// written so, and that is what such a question means.
+std::unordered_set<std::string> capitalised_stop_stems(const std::vector<corpus::Word>& words) {
+  std::unordered_set<std::string> out;
+  for (const auto& w : words)
+    if (w.capitals && corpus::is_index_stop_word(w.lower)) out.insert(Xapian::Stem(corpus::kStemLanguage)(w.lower));
+  return out;
+}
+
+// Stop words between spaces are not indexed (corpus::unindexed_words), so a phrase that holds
+// one would miss the passages that write it with spaces: a quoted "quality of life", or
+// "follow-up" (Xapian's parser makes a phrase of hyphenated words) against "follow up". Such a
+// phrase keeps its other words in order within its own span instead (Xapian's phrase window:
+// "quality ... life" at most three positions apart, as the indexed "quality of life" is:
+// left-out words keep their positions). A phrase left with one word is ORed with that word:
+// the phrase still matches where the stop word is indexed (joined by a hyphen, written in
+// capitals) and ranks those passages first ("follow-up", then "follow up").
+Xapian::Query with_phrases_over_unindexed_words(const Xapian::Query& query,
+                                                 const std::unordered_set<std::string>& capitalised, bool& changed) {
+  const auto type = query.get_type();
+  if (type == Xapian::Query::OP_PHRASE) {
+    std::vector<Xapian::Query> kept;
+    for (std::size_t i = 0; i < query.get_num_subqueries(); ++i) {
+      const Xapian::Query sub = query.get_subquery(i);
+      if (sub.get_type() != Xapian::Query::LEAF_TERM) return query;
+      const std::string term = *sub.get_terms_begin();
+      // "Z", a field prefix (S, XH), the stem.
+      std::size_t at = term.empty() || term[0] != 'Z' ? std::string::npos : 1;
+      while (at != std::string::npos && at < term.size() && term[at] >= 'A' && term[at] <= 'Z') ++at;
+      if (at != std::string::npos) {
+        const std::string stem = term.substr(at);
+        if (unindexed_stop_stems().count(stem) > 0 && capitalised.count(stem) == 0) continue;
+      }
+      kept.push_back(sub);
+    }
+    if (kept.size() == query.get_num_subqueries()) return query;
+    changed = true;
+    // QueryParser's phrase window is its word count (no gaps allowed between them).
+    const auto window = static_cast<Xapian::termcount>(query.get_num_subqueries());
+    if (kept.size() >= 2) return Xapian::Query(Xapian::Query::OP_PHRASE, kept.begin(), kept.end(), window);
+    if (kept.size() == 1) return Xapian::Query(Xapian::Query::OP_OR, query, kept.front());
+    return query;
+  }
+  if (!rebuildable(type)) return query;
+  std::vector<Xapian::Query> subs;
+  bool any = false;
+  for (std::size_t i = 0; i < query.get_num_subqueries(); ++i)
+    subs.push_back(with_phrases_over_unindexed_words(query.get_subquery(i), capitalised, any));
   if (!any) return query;
   changed = true;
   return Xapian::Query(type, subs.begin(), subs.end());
@@ -351,6 +416,10 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
   if (!plan.query.empty()) {
     bool changed = false;
     plan.query = with_multiword_names_whole(plan.query, changed);
+  }
+  if (!plan.query.empty()) {
+    bool changed = false;
+    plan.query = with_phrases_over_unindexed_words(plan.query, capitalised_stop_stems(words), changed);
   }
   if (!plan.query.empty() && plan.warnings.empty() && rerank::only_words(plan.query))
     plan.query = with_ambiguous_forms(plan.query, text, words);

@@ -132,9 +132,11 @@ TEST_F(VocabularySearchTest, HyphenatedNamesFindTheirConcept) {
     EXPECT_NE(parsed_.find("PHRASE"), std::string::npos) << parsed_;
   }
   EXPECT_TRUE(found("beta-blocker").count("beta-long")) << parsed_;
-  // A hyphenated word that names no concept stays a plain phrase.
-  EXPECT_EQ(found("follow-up"), (Ids{"follow"}));
+  // A hyphenated word that names no concept stays a phrase, no synonyms; as "up" is a stop
+  // word, ORed with "follow" (with_phrases_over_unindexed_words), which "followed" matches too.
+  EXPECT_EQ(found("follow-up"), (Ids{"follow", "mi-caps"}));
   EXPECT_EQ(parsed_.find("SYNONYM"), std::string::npos) << parsed_;
+  EXPECT_NE(parsed_.find("PHRASE"), std::string::npos) << parsed_;
   // A phrase the user quoted is searched exactly as written.
   EXPECT_EQ(found("\"covid 19\"").count("covid-long"), 0u) << parsed_;
 }
@@ -168,4 +170,58 @@ TEST_F(VocabularySearchTest, SynonymsWrittenOncePerVocabulary) {
   EXPECT_EQ(db.synonyms_begin("Zobsolete"), db.synonyms_end("Zobsolete"));
   EXPECT_NE(db.synonyms_begin("lou gehrig's disease"), db.synonyms_end("lou gehrig's disease"));
   EXPECT_EQ(db.get_metadata(std::string(mc::schema::kMetaVocabulary)), std::to_string(mc::builtin_vocabulary().hash()));
+}
+
+// Stop words between spaces are not indexed (corpus::unindexed_words); they still count in a
+// passage's length (its id term's wdf), and phrases over them still match: "follow-up" finds
+// "Follow up" (the exact form first), a quoted "quality of life" its words in order.
+TEST(StopWordsLeftOut, LengthsKeepEveryWordAndPhrasesStillMatch) {
+  medsearch::test::TempDir dir;
+  const std::string path = dir.str("db");
+  {
+    auto indexer = mi::Indexer::open(path);
+    ASSERT_TRUE(indexer.ok()) << indexer.error().message;
+    for (const auto& r : {research("follow-spaced", "Cohort", "Follow up lasted a year."),
+                          research("follow-hyph", "Cohort", "Follow-up lasted a year."),
+                          research("qol", "Outcomes", "Quality of life improved after treatment."),
+                          research("qol-apart", "Outcomes", "Quality improved, and life went on."),
+                          research("vit-a", "Nutrition", "Vitamin A deficiency causes night blindness."),
+                          research("vit-d", "Nutrition", "Vitamin D and a diet rich in calcium.")})
+      ASSERT_TRUE((*indexer)->add(r).ok()) << r.id;
+    ASSERT_TRUE((*indexer)->commit().ok());
+  }
+  Xapian::Database db(path);
+  EXPECT_EQ(db.get_termfreq("Zof"), 0u);
+  EXPECT_EQ(db.get_termfreq("Zup"), 1u);  // joined by a hyphen: kept
+  EXPECT_EQ(db.get_termfreq("Za"), 1u);   // "Vitamin A": capitals, kept; "a year", "a diet": not
+  auto doc_of = [&db](const std::string& passage) { return *db.postlist_begin("Q" + passage); };
+  auto id_wdf = [&db](Xapian::docid did) {
+    for (auto t = db.termlist_begin(did); t != db.termlist_end(did); ++t)
+      if ((*t)[0] == 'Q') return t.get_wdf();
+    return Xapian::termcount{999};
+  };
+  const Xapian::docid spaced = doc_of("follow-spaced:p0"), hyph = doc_of("follow-hyph:p0");
+  EXPECT_EQ(id_wdf(spaced), 2u);  // "up", "a"
+  EXPECT_EQ(id_wdf(hyph), 1u);    // "a"
+  // Both say five words under a one-word title (indexed twice: title field and body).
+  EXPECT_EQ(db.get_doclength(spaced), db.get_doclength(hyph));
+  EXPECT_EQ(db.get_doclength(spaced), 7u);
+
+  auto searcher = ms::Searcher::open(path);
+  ASSERT_TRUE(searcher.ok()) << searcher.error().message;
+  auto ranked = [&](const std::string& q) {
+    ms::SearchRequest r;
+    r.query = q;
+    r.limit = 10;
+    r.rerank = false;
+    auto response = (*searcher)->search(r);
+    EXPECT_TRUE(response.ok()) << q;
+    std::vector<std::string> ids;
+    if (response.ok())
+      for (const auto& h : response->hits) ids.push_back(h.stored.passage.record_id);
+    return ids;
+  };
+  EXPECT_EQ(ranked("follow-up"), (std::vector<std::string>{"follow-hyph", "follow-spaced"}));
+  EXPECT_EQ(ranked("\"quality of life\""), (std::vector<std::string>{"qol"}));
+  EXPECT_EQ(ranked("\"vitamin A\""), (std::vector<std::string>{"vit-a"}));
 }

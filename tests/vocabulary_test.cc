@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "corpus/analysis.h"
@@ -323,6 +324,46 @@ TEST(Vocabulary, IndexWordsWritesWhatTermGeneratorWrites) {
       ASSERT_EQ(terms_of(ours), terms_of(expected)) << text;
       EXPECT_EQ(position, generator.get_termpos()) << text;
       words += split.size();
+
+      // The index leaves stop words out (unindexed_words): the same terms less exactly those
+      // occurrences, every other word at the same position, the count of those left out
+      // returned (the indexer adds it to the passage's length).
+      const std::vector<bool> left_out = mc::unindexed_words(split, text);
+      auto without = terms_of(expected);
+      Xapian::termcount expected_skipped = 0;
+      auto drop = [&without](const std::string& term, std::optional<Xapian::termpos> pos) {
+        auto it = without.find(term);
+        ASSERT_NE(it, without.end()) << term;
+        --it->second.first;
+        if (pos) {
+          auto& p = it->second.second;
+          auto at = std::find(p.begin(), p.end(), *pos);
+          ASSERT_NE(at, p.end()) << term << " at " << *pos;
+          p.erase(at);
+        }
+        if (it->second.first == 0 && it->second.second.empty()) without.erase(it);
+      };
+      Xapian::termpos n = 0;  // words TermGenerator indexes: the first field's last position
+      for (std::size_t k = 0; k < split.size(); ++k) n += split[k].lower.size() <= 64 && !stems[k].empty();
+      Xapian::termpos indexable = 0;
+      for (std::size_t k = 0; k < split.size(); ++k) {
+        if (split[k].lower.size() > 64 || stems[k].empty()) continue;
+        ++indexable;
+        if (!left_out[k]) continue;
+        drop("ZS" + stems[k], std::nullopt);
+        drop("Z" + stems[k], indexable);
+        drop("ZXH" + stems[k], n + 100 + indexable);
+        expected_skipped += 3;
+      }
+      Xapian::Document lean;
+      position = 0;
+      Xapian::termcount skipped = mc::index_words(lean, split, stems, "S", nullptr, &left_out);
+      skipped += mc::index_words(lean, split, stems, "", &position, &left_out);
+      position += 100;
+      skipped += mc::index_words(lean, split, stems, "XH", &position, &left_out);
+      ASSERT_EQ(terms_of(lean), without) << text;
+      EXPECT_EQ(position, generator.get_termpos()) << text;
+      EXPECT_EQ(skipped, expected_skipped) << text;
     }
   }
   EXPECT_GT(words, 100u);
@@ -377,4 +418,31 @@ TEST(Vocabulary, CjkNgramsMoveToTheTermsQueryParserSearches) {
   for (const char* term : {"S\u7cd6", "S\u7cd6\u5c3f", "S\u5c3f\u75c5", "ZSriluzol"}) EXPECT_EQ(terms.count(term), 1u) << term;
   for (const auto& [term, entry] : terms) EXPECT_TRUE(term.rfind("ZS\xe7", 0) != 0) << term;
   unsetenv("XAPIAN_CJK_NGRAM");
+}
+
+// Which words the index leaves out: lowercase English stop words between spaces; kept when
+// written in capitals or joined to a word by a character Xapian's parser phrases on.
+TEST(Vocabulary, UnindexedWordsAreStopWordsAQuestionCannotAskFor) {
+  auto left_out = [](const std::string& text) {
+    const auto words = mc::split_words(text);
+    const auto out = mc::unindexed_words(words, text);
+    std::vector<std::string> dropped;
+    for (std::size_t i = 0; i < words.size(); ++i)
+      if (out[i]) dropped.push_back(words[i].lower);
+    return dropped;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(left_out("The effect of aspirin on the risk."), (V{"the", "of", "on", "the"}));
+  // Joined by - / . : \ @ (the parser phrases "state-of-the-art", so its words stay).
+  EXPECT_EQ(left_out("state-of-the-art care and/or up-regulated in-hospital x.the y:at z\\it me@an"), (V{}));
+  // A generator with a space on one side joins nothing.
+  EXPECT_EQ(left_out("ends with a - dash and. the end"), (V{"with", "a", "and", "the"}));
+  // Capitals: abbreviations and single letters that mean something.
+  EXPECT_EQ(left_out("vitamin A and type I diabetes in ALL or all"), (V{"and", "in", "or", "all"}));
+  // Question boilerplate is not left out of passages; sentence-initial capitals are not capitals.
+  EXPECT_EQ(left_out("Treatment options: It is what we know."), (V{"it", "is", "what", "we"}));
+  EXPECT_EQ(left_out(""), (V{}));
+  EXPECT_TRUE(mc::is_index_stop_word("the"));
+  EXPECT_FALSE(mc::is_index_stop_word("options"));
+  EXPECT_TRUE(mc::is_stop_word("options"));
 }
