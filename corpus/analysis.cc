@@ -10,6 +10,7 @@
 #include <unicode/utf8.h>
 
 #include <algorithm>
+#include <cstring>
 #include <bit>
 #include <cctype>
 #include <iterator>
@@ -26,6 +27,14 @@ std::size_t find_invalid_utf8(std::string_view text) {
   const std::size_t n = text.size();
   std::size_t i = 0;
   while (i < n) {
+    // Eight ASCII bytes at a time: most text is ASCII.
+    while (i + 8 <= n) {
+      std::uint64_t word;
+      std::memcpy(&word, s + i, 8);
+      if (word & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
     unsigned char c = s[i];
     if (c < 0x80) {
       ++i;
@@ -95,6 +104,14 @@ std::string normalize(std::string_view text, bool compatibility) {
   return result;
 }
 
+// The length of the run of printable ASCII characters other than the space (0x21-0x7E) at
+// s[i..n): what the loops below copy as they are, in one append.
+int32_t plain_ascii_run(const uint8_t* s, int32_t i, int32_t n) {
+  int32_t j = i;
+  while (j < n && s[j] > 0x20 && s[j] < 0x7F) ++j;
+  return j - i;
+}
+
 void append_utf8(std::string& out, UChar32 cp) {
   if (cp >= 0 && cp < 0x80) {
     out += static_cast<char>(cp);
@@ -145,6 +162,19 @@ std::string clean_text(std::string_view text) {
   const auto* s = reinterpret_cast<const uint8_t*>(nfc.data());
   const int32_t n = static_cast<int32_t>(nfc.size());
   for (int32_t i = 0; i < n;) {
+    if (const int32_t run = plain_ascii_run(s, i, n); run > 0) {
+      // As the code below treats each of them: kept, after the pending separator.
+      if (!out.empty()) {
+        if (newlines >= 2) out += "\n\n";
+        else if (newlines == 1) out += '\n';
+        else if (pending_space) out += ' ';
+      }
+      newlines = 0;
+      pending_space = false;
+      out.append(reinterpret_cast<const char*>(s + i), static_cast<std::size_t>(run));
+      i += run;
+      continue;
+    }
     UChar32 cp;
     U8_NEXT(s, i, n, cp);
     if (cp < 0) continue;
@@ -259,6 +289,16 @@ std::string normalize_for_analysis(std::string_view text) {
   const auto* s = reinterpret_cast<const uint8_t*>(nfkc.data());
   const int32_t n = static_cast<int32_t>(nfkc.size());
   for (int32_t i = 0; i < n;) {
+    if (const int32_t run = plain_ascii_run(s, i, n); run > 0) {
+      // As the code below treats each of them: kept as it is, after a pending space.
+      if (pending_space) {
+        out += ' ';
+        pending_space = false;
+      }
+      out.append(reinterpret_cast<const char*>(s + i), static_cast<std::size_t>(run));
+      i += run;
+      continue;
+    }
     UChar32 cp;
     U8_NEXT(s, i, n, cp);
     if (cp < 0) continue;
@@ -390,8 +430,13 @@ bool is_stop_word(std::string_view word) {
 std::span<const std::string_view> index_stop_words() { return kEnglishStopWords; }
 
 bool is_index_stop_word(std::string_view word) {
+  // Most words are longer than any stop word: no hashing for them.
+  static constexpr std::size_t kLongest = std::max_element(std::begin(kEnglishStopWords), std::end(kEnglishStopWords),
+                                                           [](std::string_view a, std::string_view b) {
+                                                             return a.size() < b.size();
+                                                           })->size();
   static const std::unordered_set<std::string_view> words(std::begin(kEnglishStopWords), std::end(kEnglishStopWords));
-  return words.count(word) > 0;
+  return word.size() <= kLongest && words.count(word) > 0;
 }
 
 namespace {

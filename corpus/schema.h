@@ -95,6 +95,9 @@ namespace detail {
 // The same with nlohmann's DOM parser only: what decode_document_data falls back to for anything
 // but the canonical form, and what tests compare it with.
 Result<StoredPassage> decode_document_data_dom(std::string_view data);
+// encode_document_data through nlohmann's DOM and dump: what it writes, byte for byte
+// (corpus_test), and what it falls back to for invalid UTF-8 (which this throws on).
+std::string encode_document_data_dom(const StoredPassage& stored);
 }  // namespace detail
 // A passage document's stored JSON: slot kSlotStored, or the document data of a passage
 // written before that slot existed.

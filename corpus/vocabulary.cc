@@ -68,6 +68,10 @@ bool is_wordchar(unsigned ch) {
   if (ch < 0x80) return is_lower(ch) || is_upper(ch) || is_digit(ch) || ch == '_';
   return U::is_wordchar(ch);
 }
+// is_wordchar for an ASCII byte.
+bool ascii_wordchar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
 // Initials ("U.S.A.") are ASCII capitals only in Xapian's TermGenerator.
 bool is_ascii_upper(unsigned ch) { return ch >= 'A' && ch <= 'Z'; }
 unsigned to_lower(unsigned ch) {
@@ -94,11 +98,26 @@ bool joining_gap(std::string_view gap) {
 std::vector<Word> split_words(std::string_view text) {
   std::vector<Word> out;
   const char* base = text.data();
+  const char* const text_end = text.data() + text.size();
   const Xapian::Utf8Iterator end;
   Xapian::Utf8Iterator it(text.data(), text.size());
+  // Runs of ASCII are walked byte by byte, without decoding each character again for each
+  // question asked of it; the iterator is set past them (an iterator at text_end is `end`).
+  auto resume_at = [text_end](const char* q) { return Xapian::Utf8Iterator(q, static_cast<std::size_t>(text_end - q)); };
   std::size_t previous_end = 0;
   while (true) {
-    while (it != end && !is_wordchar(*it)) ++it;
+    while (it != end) {
+      const char* q = it.raw();
+      if (static_cast<unsigned char>(*q) < 0x80) {
+        const char* r = q;
+        while (r < text_end && static_cast<unsigned char>(*r) < 0x80 && !ascii_wordchar(*r)) ++r;
+        if (r == q) break;  // an ASCII word character
+        it = resume_at(r);
+        continue;
+      }
+      if (is_wordchar(*it)) break;
+      ++it;
+    }
     if (it == end) break;
     Word w;
     w.begin = static_cast<std::size_t>(it.raw() - base);
@@ -124,7 +143,21 @@ std::vector<Word> split_words(std::string_view text) {
     if (!done) {
       unsigned previous = 0;
       while (true) {
-        while (it != end && is_wordchar(*it)) {
+        while (it != end) {
+          const char* q = it.raw();
+          const char* r = q;
+          for (; r < text_end && ascii_wordchar(*r); ++r) {
+            const char c = *r;
+            if (c >= 'a' && c <= 'z') w.has_lower = true;
+            else if (c >= 'A' && c <= 'Z') w.capitals = true;
+            w.lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+          }
+          if (r != q) {
+            previous = static_cast<unsigned char>(r[-1]);
+            it = resume_at(r);
+            continue;
+          }
+          if (!is_wordchar(*it)) break;
           note_case(w, *it);
           append_char(w.lower, to_lower(*it));
           previous = *it;

@@ -446,6 +446,7 @@ TEST(StoredPassage, EveryPassageReadsBackAsWrittenAndAsTheDomParserReadsIt) {
     s.publication_types = texts();
     s.version = rng() % 2 ? 0 : static_cast<long long>(rng());
     const std::string data = mc::schema::encode_document_data(s);
+    ASSERT_EQ(data, mc::schema::detail::encode_document_data_dom(s));
     auto decoded = mc::schema::decode_document_data(data);
     ASSERT_TRUE(decoded.ok()) << data;
     EXPECT_EQ(mc::schema::encode_document_data(*decoded), data);
