@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corpus/analysis.h"
+#include "corpus/json_text.h"
 
 namespace medsearch::corpus {
 
@@ -361,6 +362,49 @@ json record_to_json(const Record& r) {
   if (!r.review_status.empty()) j["review_status"] = r.review_status;
   if (r.version != 0) j["version"] = r.version;
   return j;
+}
+
+std::string record_json_text(const Record& r) {
+  auto ok = [](const std::string& v) { return is_valid_utf8(v); };
+  auto all = [&ok](const std::vector<std::string>& vs) { return std::all_of(vs.begin(), vs.end(), ok); };
+  bool valid = ok(r.id) && ok(r.title) && ok(r.published) && ok(r.updated) && all(r.drugs) && all(r.conditions) &&
+               all(r.mesh_terms) && all(r.publication_types) && ok(r.evidence_level) && ok(r.review_status) &&
+               json_text::valid_utf8(r.citation);
+  for (const auto& s : r.sections) valid = valid && ok(s.heading) && ok(s.key) && ok(s.text);
+  if (!valid) return record_to_json(r).dump();  // nlohmann's answer to invalid UTF-8 (an exception)
+  std::string out;
+  std::size_t text_bytes = 0;
+  for (const auto& s : r.sections) text_bytes += s.text.size() + s.heading.size() + 40;
+  out.reserve(text_bytes + r.title.size() + 256);
+  constexpr bool kOptional = true;
+  json_text::Object o(out);
+  o.key("citation");
+  json_text::append_citation(out, r.citation);
+  o.list("conditions", r.conditions);
+  o.list("drugs", r.drugs);
+  o.text("evidence_level", r.evidence_level, kOptional);
+  o.text("id", r.id);
+  o.list("mesh_terms", r.mesh_terms);
+  o.list("publication_types", r.publication_types);
+  o.text("published", r.published, kOptional);
+  o.text("review_status", r.review_status, kOptional);
+  o.key("sections");
+  out += '[';
+  for (std::size_t i = 0; i < r.sections.size(); ++i) {
+    if (i) out += ',';
+    json_text::Object section(out);
+    section.text("heading", r.sections[i].heading);
+    section.text("key", r.sections[i].key, kOptional);
+    section.text("text", r.sections[i].text);
+    section.close();
+  }
+  out += ']';
+  o.text("source", to_string(r.source));
+  o.text("title", r.title);
+  o.text("updated", r.updated, kOptional);
+  o.number("version", r.version, kOptional);
+  o.close();
+  return out;
 }
 
 std::string Citation::format(std::string_view record_title) const {

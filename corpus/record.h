@@ -99,6 +99,9 @@ Status validate(const Record& record);
 // may be empty (BEIR) pass require_title = false.
 Result<Record> record_from_json(const nlohmann::json& j, bool require_title = true);
 nlohmann::json record_to_json(const Record& record);
+// record_to_json(record).dump(), byte for byte, written directly (corpus/json_text.h): what the
+// indexer's content hash reads for every record.
+std::string record_json_text(const Record& record);
 nlohmann::json citation_to_json(const Citation& citation);
 Citation citation_from_json_lenient(const nlohmann::json& j);
 

@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include "corpus/analysis.h"
+#include "corpus/json_text.h"
 
 namespace medsearch::corpus::schema {
 
@@ -182,125 +183,51 @@ StoredPassage make_stored_passage(const Record& record, const Passage& passage) 
 
 namespace {
 
-// A string as nlohmann's dump writes it (UTF-8 kept, not escaped): \" \\ \b \f \n \r \t, other
-// control characters as \u00xx in lowercase hex, every other byte as it is.
-void append_json_string(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;  // bytes copied as they are, in one append
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const auto c = static_cast<unsigned char>(v[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(v.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(v.data() + run, v.size() - run);
-  out += '"';
-}
-
-void append_json_strings(std::string& out, const std::vector<std::string>& values) {
-  out += '[';
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, values[i]);
-  }
-  out += ']';
-}
-
 bool all_valid_utf8(const StoredPassage& s) {
   auto ok = [](const std::string& v) { return is_valid_utf8(v); };
   auto all = [&ok](const std::vector<std::string>& vs) { return std::all_of(vs.begin(), vs.end(), ok); };
-  const Citation& c = s.citation;
   return ok(s.passage.id) && ok(s.passage.record_id) && ok(s.passage.heading) && ok(s.passage.section) &&
          ok(s.passage.text) && ok(s.title) && ok(s.published) && ok(s.updated) && ok(s.evidence_level) &&
          ok(s.review_status) && all(s.drugs) && all(s.conditions) && all(s.mesh_terms) &&
-         all(s.publication_types) && ok(c.organisation) && all(c.authors) && ok(c.title) && ok(c.journal) &&
-         ok(c.volume) && ok(c.pages) && ok(c.publisher) && ok(c.pmid) && ok(c.doi) && ok(c.set_id) && ok(c.url);
+         all(s.publication_types) && json_text::valid_utf8(s.citation);
 }
 
 }  // namespace
 
-// What detail::encode_document_data_dom writes (nlohmann's dump of the object: keys in sorted
-// order, optional ones only when set), written straight into one string: building the object
-// and dumping it was a twentieth of the indexer's analysis. corpus_test compares the two on
-// random passages. Invalid UTF-8, which nlohmann refuses with an exception, goes its way.
+// What detail::encode_document_data_dom writes (nlohmann's dump of the object), written straight
+// into one string (corpus/json_text.h): building the object and dumping it was a twentieth of
+// the indexer's analysis. corpus_test compares the two on random passages. Invalid UTF-8, which
+// nlohmann refuses with an exception, goes its way.
 std::string encode_document_data(const StoredPassage& s) {
   if (!all_valid_utf8(s)) return detail::encode_document_data_dom(s);
   std::string out;
   out.reserve(s.passage.text.size() + s.title.size() + 256);
-  // Keys in nlohmann's (std::map's) order; `optional` ones only when set, as it writes them.
-  auto key = [&out](std::string_view k) {
-    const char last = out.back();
-    out += last == '{' ? "\"" : ",\"";
-    out += k;
-    out += "\":";
-  };
-  auto text = [&](std::string_view k, std::string_view v, bool optional = false) {
-    if (optional && v.empty()) return;
-    key(k);
-    append_json_string(out, v);
-  };
-  auto list = [&](std::string_view k, const std::vector<std::string>& v) {
-    if (v.empty()) return;
-    key(k);
-    append_json_strings(out, v);
-  };
-  auto number = [&](std::string_view k, auto v, bool optional = false) {
-    if (optional && v == 0) return;
-    key(k);
-    out += std::to_string(v);
-  };
   constexpr bool kOptional = true;
-  const Citation& c = s.citation;
-  out += "{\"citation\":{";
-  list("authors", c.authors);
-  text("doi", c.doi, kOptional);
-  text("journal", c.journal, kOptional);
-  text("organisation", c.organisation, kOptional);
-  text("pages", c.pages, kOptional);
-  text("pmid", c.pmid, kOptional);
-  text("publisher", c.publisher, kOptional);
-  text("set_id", c.set_id, kOptional);
-  text("title", c.title, kOptional);
-  text("url", c.url, kOptional);
-  text("volume", c.volume, kOptional);
-  number("year", c.year, kOptional);
-  out += '}';
-  list("conditions", s.conditions);
-  list("drugs", s.drugs);
-  number("end", s.passage.end);
-  text("evidence_level", s.evidence_level, kOptional);
-  text("heading", s.passage.heading);
-  text("id", s.passage.id);
-  list("mesh_terms", s.mesh_terms);
-  number("ordinal", s.passage.ordinal);
-  list("publication_types", s.publication_types);
-  text("published", s.published, kOptional);
-  text("record_id", s.passage.record_id);
-  text("review_status", s.review_status, kOptional);
-  text("section", s.passage.section);
-  number("section_index", s.passage.section_index);
-  text("source", to_string(s.source));
-  number("start", s.passage.start);
-  text("text", s.passage.text);
-  text("title", s.title);
-  text("updated", s.updated, kOptional);
-  number("version", s.version, kOptional);
-  number("year", s.year, kOptional);
-  out += '}';
+  json_text::Object o(out);
+  o.key("citation");
+  json_text::append_citation(out, s.citation);
+  o.list("conditions", s.conditions);
+  o.list("drugs", s.drugs);
+  o.unsigned_number("end", s.passage.end);
+  o.text("evidence_level", s.evidence_level, kOptional);
+  o.text("heading", s.passage.heading);
+  o.text("id", s.passage.id);
+  o.list("mesh_terms", s.mesh_terms);
+  o.number("ordinal", s.passage.ordinal);
+  o.list("publication_types", s.publication_types);
+  o.text("published", s.published, kOptional);
+  o.text("record_id", s.passage.record_id);
+  o.text("review_status", s.review_status, kOptional);
+  o.text("section", s.passage.section);
+  o.number("section_index", s.passage.section_index);
+  o.text("source", to_string(s.source));
+  o.unsigned_number("start", s.passage.start);
+  o.text("text", s.passage.text);
+  o.text("title", s.title);
+  o.text("updated", s.updated, kOptional);
+  o.number("version", s.version, kOptional);
+  o.number("year", s.year, kOptional);
+  o.close();
   return out;
 }
 

@@ -56,7 +56,7 @@ std::uint64_t decode_hash(const std::string& bytes) {
 }  // namespace
 
 std::uint64_t content_hash(const corpus::Record& record, const corpus::PassageOptions& options) {
-  const std::uint64_t h = schema::stable_hash(corpus::record_to_json(record).dump());
+  const std::uint64_t h = schema::stable_hash(corpus::record_json_text(record));
   return schema::stable_hash("|schema=" + std::to_string(schema::kVersion) + "|max=" + std::to_string(options.max_bytes) +
                                  "|min=" + std::to_string(options.min_bytes) +
                                  "|vocabulary=" + std::to_string(corpus::builtin_vocabulary().hash()),

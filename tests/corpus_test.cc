@@ -637,3 +637,50 @@ TEST(Readers, MissingFileAndUndetectableFormat) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, mc::ErrorCode::parse);
 }
+
+// The indexer's content hash reads record_json_text: it must be nlohmann's dump of
+// record_to_json byte for byte, or every record of an existing index would look changed.
+TEST(RecordJsonText, IsNlohmannsDumpByteForByte) {
+  std::mt19937 rng(20261205);
+  const std::vector<std::string> pieces = {"a", "riluzole", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x7f",
+                                           "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\u0041", "{}", ","};
+  auto text = [&](std::size_t max_pieces) {
+    std::string out;
+    const std::size_t n = rng() % (max_pieces + 1);
+    for (std::size_t i = 0; i < n; ++i) out += pieces[rng() % pieces.size()];
+    return out;
+  };
+  auto texts = [&] {
+    std::vector<std::string> out(rng() % 4);
+    for (auto& t : out) t = text(4);
+    return out;
+  };
+  for (int round = 0; round < 500; ++round) {
+    mc::Record r;
+    r.id = text(4);
+    r.source = static_cast<mc::Source>(rng() % 3);
+    r.title = text(8);
+    r.sections.resize(rng() % 4);
+    for (auto& s : r.sections) s = {text(3), rng() % 2 ? text(2) : std::string(), text(40)};
+    r.citation.organisation = text(2);
+    r.citation.authors = texts();
+    r.citation.journal = text(2);
+    r.citation.year = rng() % 3 == 0 ? 0 : static_cast<int>(1900 + rng() % 130);
+    r.citation.pmid = text(1);
+    r.citation.doi = text(1);
+    r.published = text(1);
+    r.updated = text(1);
+    r.drugs = texts();
+    r.conditions = texts();
+    r.mesh_terms = texts();
+    r.publication_types = texts();
+    r.evidence_level = text(1);
+    r.review_status = text(1);
+    r.version = rng() % 2 ? 0 : static_cast<long long>(rng()) - (1LL << 31);
+    ASSERT_EQ(mc::record_json_text(r), mc::record_to_json(r).dump());
+  }
+  // Invalid UTF-8 is nlohmann's to refuse, as before.
+  mc::Record bad;
+  bad.title = "\xff";
+  EXPECT_THROW(mc::record_json_text(bad), nlohmann::json::exception);
+}
