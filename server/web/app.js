@@ -412,6 +412,8 @@ function placeFailure(state, box, { fromContent, more }) {
     lastResponse = null;
     $('#status').replaceChildren();
     $('#content').replaceChildren(...[renderActiveFilters(state), box].filter(Boolean));
+    // The counts beside the filters were the last answer's: not this search's, which has none.
+    renderFilters(state, null);
   }
   keepFocus(box, fromContent);
 }
@@ -792,6 +794,7 @@ function renderFilters(state, facets) {
     }
     if (!values) {
       fieldset.hidden = true;
+      list.replaceChildren();  // no counts of an earlier answer left behind it
       continue;
     }
     for (const v of values) if (v.label) knownLabels[param].set(String(v.value), String(v.label));
