@@ -161,16 +161,20 @@ std::string clean_text(std::string_view text) {
   bool pending_space = false;
   const auto* s = reinterpret_cast<const uint8_t*>(nfc.data());
   const int32_t n = static_cast<int32_t>(nfc.size());
+  // Before a kept character: the white space seen since the last one, folded.
+  auto separate = [&] {
+    if (!out.empty()) {
+      if (newlines >= 2) out += "\n\n";
+      else if (newlines == 1) out += '\n';
+      else if (pending_space) out += ' ';
+    }
+    newlines = 0;
+    pending_space = false;
+  };
   for (int32_t i = 0; i < n;) {
     if (const int32_t run = plain_ascii_run(s, i, n); run > 0) {
-      // As the code below treats each of them: kept, after the pending separator.
-      if (!out.empty()) {
-        if (newlines >= 2) out += "\n\n";
-        else if (newlines == 1) out += '\n';
-        else if (pending_space) out += ' ';
-      }
-      newlines = 0;
-      pending_space = false;
+      // Kept as they are, as the code below keeps each of them.
+      separate();
       out.append(reinterpret_cast<const char*>(s + i), static_cast<std::size_t>(run));
       i += run;
       continue;
@@ -187,13 +191,7 @@ std::string clean_text(std::string_view text) {
       continue;
     }
     if (is_control(cp) || cp == 0x00AD || cp == 0xFEFF || cp == 0x200B) continue;  // controls, soft hyphen, BOM, ZWSP
-    if (!out.empty()) {
-      if (newlines >= 2) out += "\n\n";
-      else if (newlines == 1) out += '\n';
-      else if (pending_space) out += ' ';
-    }
-    newlines = 0;
-    pending_space = false;
+    separate();
     append_utf8(out, cp);
   }
   return out;
@@ -288,13 +286,16 @@ std::string normalize_for_analysis(std::string_view text) {
   bool pending_space = false;
   const auto* s = reinterpret_cast<const uint8_t*>(nfkc.data());
   const int32_t n = static_cast<int32_t>(nfkc.size());
+  auto separate = [&] {
+    if (pending_space) {
+      out += ' ';
+      pending_space = false;
+    }
+  };
   for (int32_t i = 0; i < n;) {
     if (const int32_t run = plain_ascii_run(s, i, n); run > 0) {
-      // As the code below treats each of them: kept as it is, after a pending space.
-      if (pending_space) {
-        out += ' ';
-        pending_space = false;
-      }
+      // Kept as they are, as the code below keeps each of them.
+      separate();
       out.append(reinterpret_cast<const char*>(s + i), static_cast<std::size_t>(run));
       i += run;
       continue;
@@ -307,10 +308,7 @@ std::string normalize_for_analysis(std::string_view text) {
       pending_space = !out.empty();
       continue;
     }
-    if (pending_space) {
-      out += ' ';
-      pending_space = false;
-    }
+    separate();
     if (cp == 0x03BC || cp == 0x00B5) {
       // Before a unit ("µg", "μmol/L") the letter means micro; elsewhere ("μ-opioid") mu.
       // Micrograms are written "mcg" in clinical text, so "µg" becomes "mcg" and both match.

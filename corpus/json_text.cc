@@ -1,12 +1,10 @@
 #include "corpus/json_text.h"
 
-#include <algorithm>
-
 #include "corpus/analysis.h"
 
 namespace medsearch::corpus::json_text {
 
-void append_string(std::string& out, std::string_view v) {
+bool append_string(std::string& out, std::string_view v) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   std::size_t run = 0;  // bytes copied as they are, in one append
@@ -31,15 +29,18 @@ void append_string(std::string& out, std::string_view v) {
   }
   out.append(v.data() + run, v.size() - run);
   out += '"';
+  return is_valid_utf8(v);
 }
 
-void append_strings(std::string& out, const std::vector<std::string>& values) {
+bool append_strings(std::string& out, const std::vector<std::string>& values) {
+  bool valid = true;
   out += '[';
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
-    append_string(out, values[i]);
+    valid = append_string(out, values[i]) && valid;
   }
   out += ']';
+  return valid;
 }
 
 void Object::key(std::string_view key) {
@@ -52,13 +53,13 @@ void Object::key(std::string_view key) {
 void Object::text(std::string_view key, std::string_view value, bool optional) {
   if (optional && value.empty()) return;
   this->key(key);
-  append_string(out_, value);
+  nested(append_string(out_, value));
 }
 
 void Object::list(std::string_view key, const std::vector<std::string>& values) {
   if (values.empty()) return;
   this->key(key);
-  append_strings(out_, values);
+  nested(append_strings(out_, values));
 }
 
 void Object::number(std::string_view key, long long value, bool optional) {
@@ -72,7 +73,7 @@ void Object::unsigned_number(std::string_view key, unsigned long long value) {
   out_ += std::to_string(value);
 }
 
-void append_citation(std::string& out, const Citation& c) {
+bool append_citation(std::string& out, const Citation& c) {
   constexpr bool kOptional = true;
   Object o(out);
   o.list("authors", c.authors);
@@ -88,13 +89,7 @@ void append_citation(std::string& out, const Citation& c) {
   o.text("volume", c.volume, kOptional);
   o.number("year", c.year, kOptional);
   o.close();
-}
-
-bool valid_utf8(const Citation& c) {
-  auto ok = [](const std::string& v) { return is_valid_utf8(v); };
-  return ok(c.organisation) && std::all_of(c.authors.begin(), c.authors.end(), ok) && ok(c.title) &&
-         ok(c.journal) && ok(c.volume) && ok(c.pages) && ok(c.publisher) && ok(c.pmid) && ok(c.doi) &&
-         ok(c.set_id) && ok(c.url);
+  return o.valid();
 }
 
 }  // namespace medsearch::corpus::json_text

@@ -14,13 +14,14 @@
 namespace medsearch::corpus::json_text {
 
 // A string as nlohmann's dump writes it: \" \\ \b \f \n \r \t, other control characters as
-// \u00xx (lowercase hex), every other byte as it is. `v` must be valid UTF-8 (nlohmann throws
-// on anything else: check first, and let nlohmann write what is not).
-void append_string(std::string& out, std::string_view v);
-void append_strings(std::string& out, const std::vector<std::string>& values);
+// \u00xx (lowercase hex), every other byte as it is. Returns false when `v` is not valid UTF-8,
+// which nlohmann refuses with an exception: the caller then lets nlohmann write the object.
+[[nodiscard]] bool append_string(std::string& out, std::string_view v);
+[[nodiscard]] bool append_strings(std::string& out, const std::vector<std::string>& values);
 
 // An object's members, written in the order given (give them sorted, as nlohmann writes them).
 // `optional` members are left out when empty or zero, as the objects they mirror leave them.
+// valid() is false once a string that is not valid UTF-8 was written (append_string).
 class Object {
  public:
   explicit Object(std::string& out) : out_(out) { out_ += '{'; }
@@ -28,18 +29,20 @@ class Object {
   void list(std::string_view key, const std::vector<std::string>& values);  // left out when empty
   void number(std::string_view key, long long value, bool optional = false);
   void unsigned_number(std::string_view key, unsigned long long value);
-  // Starts a member whose value the caller writes next (an object, an array).
+  // Starts a member whose value the caller writes next (an object, an array), passing on
+  // whether its strings were valid.
   void key(std::string_view key);
+  void nested(bool valid) { valid_ = valid_ && valid; }
   void close() { out_ += '}'; }
+  bool valid() const { return valid_; }
 
  private:
   std::string& out_;
   bool first_ = true;
+  bool valid_ = true;
 };
 
-// citation_to_json(c), written.
-void append_citation(std::string& out, const Citation& c);
-// Whether every string of the citation is valid UTF-8.
-bool valid_utf8(const Citation& c);
+// citation_to_json(c), written; false when one of its strings is not valid UTF-8.
+[[nodiscard]] bool append_citation(std::string& out, const Citation& c);
 
 }  // namespace medsearch::corpus::json_text

@@ -365,13 +365,6 @@ json record_to_json(const Record& r) {
 }
 
 std::string record_json_text(const Record& r) {
-  auto ok = [](const std::string& v) { return is_valid_utf8(v); };
-  auto all = [&ok](const std::vector<std::string>& vs) { return std::all_of(vs.begin(), vs.end(), ok); };
-  bool valid = ok(r.id) && ok(r.title) && ok(r.published) && ok(r.updated) && all(r.drugs) && all(r.conditions) &&
-               all(r.mesh_terms) && all(r.publication_types) && ok(r.evidence_level) && ok(r.review_status) &&
-               json_text::valid_utf8(r.citation);
-  for (const auto& s : r.sections) valid = valid && ok(s.heading) && ok(s.key) && ok(s.text);
-  if (!valid) return record_to_json(r).dump();  // nlohmann's answer to invalid UTF-8 (an exception)
   std::string out;
   std::size_t text_bytes = 0;
   for (const auto& s : r.sections) text_bytes += s.text.size() + s.heading.size() + 40;
@@ -379,7 +372,7 @@ std::string record_json_text(const Record& r) {
   constexpr bool kOptional = true;
   json_text::Object o(out);
   o.key("citation");
-  json_text::append_citation(out, r.citation);
+  o.nested(json_text::append_citation(out, r.citation));
   o.list("conditions", r.conditions);
   o.list("drugs", r.drugs);
   o.text("evidence_level", r.evidence_level, kOptional);
@@ -397,6 +390,7 @@ std::string record_json_text(const Record& r) {
     section.text("key", r.sections[i].key, kOptional);
     section.text("text", r.sections[i].text);
     section.close();
+    o.nested(section.valid());
   }
   out += ']';
   o.text("source", to_string(r.source));
@@ -404,7 +398,8 @@ std::string record_json_text(const Record& r) {
   o.text("updated", r.updated, kOptional);
   o.number("version", r.version, kOptional);
   o.close();
-  return out;
+  // Invalid UTF-8 is nlohmann's to answer (with an exception).
+  return o.valid() ? out : record_to_json(r).dump();
 }
 
 std::string Citation::format(std::string_view record_title) const {

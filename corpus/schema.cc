@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
-#include "corpus/analysis.h"
 #include "corpus/json_text.h"
 
 namespace medsearch::corpus::schema {
@@ -181,31 +180,17 @@ StoredPassage make_stored_passage(const Record& record, const Passage& passage) 
   return s;
 }
 
-namespace {
-
-bool all_valid_utf8(const StoredPassage& s) {
-  auto ok = [](const std::string& v) { return is_valid_utf8(v); };
-  auto all = [&ok](const std::vector<std::string>& vs) { return std::all_of(vs.begin(), vs.end(), ok); };
-  return ok(s.passage.id) && ok(s.passage.record_id) && ok(s.passage.heading) && ok(s.passage.section) &&
-         ok(s.passage.text) && ok(s.title) && ok(s.published) && ok(s.updated) && ok(s.evidence_level) &&
-         ok(s.review_status) && all(s.drugs) && all(s.conditions) && all(s.mesh_terms) &&
-         all(s.publication_types) && json_text::valid_utf8(s.citation);
-}
-
-}  // namespace
-
 // What detail::encode_document_data_dom writes (nlohmann's dump of the object), written straight
 // into one string (corpus/json_text.h): building the object and dumping it was a twentieth of
 // the indexer's analysis. corpus_test compares the two on random passages. Invalid UTF-8, which
 // nlohmann refuses with an exception, goes its way.
 std::string encode_document_data(const StoredPassage& s) {
-  if (!all_valid_utf8(s)) return detail::encode_document_data_dom(s);
   std::string out;
   out.reserve(s.passage.text.size() + s.title.size() + 256);
   constexpr bool kOptional = true;
   json_text::Object o(out);
   o.key("citation");
-  json_text::append_citation(out, s.citation);
+  o.nested(json_text::append_citation(out, s.citation));
   o.list("conditions", s.conditions);
   o.list("drugs", s.drugs);
   o.unsigned_number("end", s.passage.end);
@@ -228,7 +213,7 @@ std::string encode_document_data(const StoredPassage& s) {
   o.number("version", s.version, kOptional);
   o.number("year", s.year, kOptional);
   o.close();
-  return out;
+  return o.valid() ? out : detail::encode_document_data_dom(s);
 }
 
 namespace detail {

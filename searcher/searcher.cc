@@ -159,8 +159,12 @@ const std::unordered_set<std::string>& unindexed_stop_stems() {
 std::unordered_set<std::string> capitalised_stop_stems(const std::vector<corpus::Word>& words) {
   std::unordered_set<std::string> out;
   for (const auto& w : words)
-    if (w.capitals && corpus::is_index_stop_word(w.lower)) out.insert(Xapian::Stem(corpus::kStemLanguage)(w.lower));
-  return out;
+    if (w.capitals && corpus::is_index_stop_word(w.lower)) out.insert(w.lower);
+  if (out.empty()) return out;
+  const Xapian::Stem stem(corpus::kStemLanguage);
+  std::unordered_set<std::string> stems;
+  for (const auto& word : out) stems.insert(stem(word));
+  return stems;
 }
 
 // Stop words between spaces are not indexed (corpus::unindexed_words), so a phrase that holds

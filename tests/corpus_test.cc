@@ -395,21 +395,35 @@ void expect_same_decoding(std::string_view data) {
 
 }  // namespace
 
-TEST(StoredPassage, EveryPassageReadsBackAsWrittenAndAsTheDomParserReadsIt) {
-  std::mt19937 rng(20261205);
-  const std::vector<std::string> pieces = {"a", "riluzole", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f",
-                                           "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\u0041", "{}", "[", ","};
-  auto text = [&](std::size_t max_pieces) {
+namespace {
+
+// Random strings for the JSON writers' tests: what JSON must escape (quotes, backslashes,
+// control characters), multi-byte UTF-8, and look-alikes of JSON syntax.
+struct RandomText {
+  std::mt19937 rng{20261205};
+  std::string text(std::size_t max_pieces) {
+    static const std::vector<std::string> pieces = {
+        "a", "riluzole", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\x7f",
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\u0041", "{}", "[", ","};
     std::string out;
     const std::size_t n = rng() % (max_pieces + 1);
     for (std::size_t i = 0; i < n; ++i) out += pieces[rng() % pieces.size()];
     return out;
-  };
-  auto texts = [&] {
+  }
+  std::vector<std::string> texts() {
     std::vector<std::string> out(rng() % 4);
     for (auto& t : out) t = text(4);
     return out;
-  };
+  }
+};
+
+}  // namespace
+
+TEST(StoredPassage, EveryPassageReadsBackAsWrittenAndAsTheDomParserReadsIt) {
+  RandomText random;
+  auto& rng = random.rng;
+  auto text = [&](std::size_t max_pieces) { return random.text(max_pieces); };
+  auto texts = [&] { return random.texts(); };
   for (int round = 0; round < 500; ++round) {
     mc::schema::StoredPassage s;
     s.passage.id = text(6);
@@ -641,20 +655,10 @@ TEST(Readers, MissingFileAndUndetectableFormat) {
 // The indexer's content hash reads record_json_text: it must be nlohmann's dump of
 // record_to_json byte for byte, or every record of an existing index would look changed.
 TEST(RecordJsonText, IsNlohmannsDumpByteForByte) {
-  std::mt19937 rng(20261205);
-  const std::vector<std::string> pieces = {"a", "riluzole", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x7f",
-                                           "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\u0041", "{}", ","};
-  auto text = [&](std::size_t max_pieces) {
-    std::string out;
-    const std::size_t n = rng() % (max_pieces + 1);
-    for (std::size_t i = 0; i < n; ++i) out += pieces[rng() % pieces.size()];
-    return out;
-  };
-  auto texts = [&] {
-    std::vector<std::string> out(rng() % 4);
-    for (auto& t : out) t = text(4);
-    return out;
-  };
+  RandomText random;
+  auto& rng = random.rng;
+  auto text = [&](std::size_t max_pieces) { return random.text(max_pieces); };
+  auto texts = [&] { return random.texts(); };
   for (int round = 0; round < 500; ++round) {
     mc::Record r;
     r.id = text(4);
@@ -679,8 +683,17 @@ TEST(RecordJsonText, IsNlohmannsDumpByteForByte) {
     r.version = rng() % 2 ? 0 : static_cast<long long>(rng()) - (1LL << 31);
     ASSERT_EQ(mc::record_json_text(r), mc::record_to_json(r).dump());
   }
-  // Invalid UTF-8 is nlohmann's to refuse, as before.
+  // Invalid UTF-8 is nlohmann's to refuse, as before: at the top, in a section, in the citation.
   mc::Record bad;
   bad.title = "\xff";
   EXPECT_THROW(mc::record_json_text(bad), nlohmann::json::exception);
+  bad.title = "t";
+  bad.sections = {{"", "", "ok \xc3"}};
+  EXPECT_THROW(mc::record_json_text(bad), nlohmann::json::exception);
+  bad.sections = {{"", "", "ok"}};
+  bad.citation.authors = {"A", "\xe2\x82"};
+  EXPECT_THROW(mc::record_json_text(bad), nlohmann::json::exception);
+  mc::schema::StoredPassage passage;
+  passage.citation.journal = "\xff";
+  EXPECT_THROW(mc::schema::encode_document_data(passage), nlohmann::json::exception);
 }
