@@ -13,10 +13,10 @@ usage() {
 usage: scripts/bench-index.sh [--records N] [--rounds N] [--data DIR] [--out DIR] [--keep] [--engines LIST] [--rebuild]
 
   --records N     records in the benchmark corpus (default 100000): SciFact repeated with ids <_id>-r<k>
-  --rounds N      run every engine N times (default 1), interleaved, each round starting with the next
+  --rounds N      run every engine N times (default 3), interleaved, each round starting with the next
                   engine, and report each engine's median run by wall time: on a machine whose speed
                   drifts from minute to minute, one run after another can favour whichever ran in a fast
-                  minute (2 or 3 rounds make the ratios comparable)
+                  minute (1 for a quick look; with an even N the faster of the middle two is shown)
   --data DIR      shared data folder holding scifact/corpus.jsonl (default: ../shared/data from the repo)
   --out DIR       where the indexes and bench-index.md go (default: \${TMPDIR:-/tmp}/medsearch-bench-index);
                   must be outside the repository; each engine gets a fresh OUT/<engine> folder
@@ -36,7 +36,7 @@ say() { printf '[bench-index %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'bench-index: %s\n' "$*" >&2; exit 2; }
 
 records=100000
-rounds=1
+rounds=3
 data="$root/../shared/data"
 out="${TMPDIR:-/tmp}/medsearch-bench-index"
 keep=0
@@ -329,6 +329,17 @@ report="$out/bench-index.md"
   if [ "$rounds" -gt 1 ]; then
     echo "- $rounds rounds, interleaved; each engine's median run by wall time is shown. Wall seconds of every run:" \
          "$(for e in "${engines[@]}"; do printf '%s %s; ' "${label[$e]}" "$(sed 's/ $//; s/ /, /g' <<< "${runs_wall[$e]}")"; done | sed 's/; $//')"
+    # Each round's own ratio (the plain loop's wall time over the engine's, same round): the
+    # spread the machine's drift puts around the median's ratio.
+    paired=""
+    for e in "${engines[@]}"; do
+      [ "$e" = xapian ] && continue
+      paired+="${label[$e]} $(awk -v a="${runs_wall[xapian]}" -v b="${runs_wall[$e]}" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); out = ""
+        for (i = 1; i <= n; ++i) out = out (i > 1 ? ", " : "") (y[i] + 0 > 0 ? sprintf("%.2fx", x[i] / y[i]) : "n/a")
+        print out }'); "
+    done
+    [ -z "$paired" ] || echo "- Speed against the plain Xapian loop round by round: ${paired%; }"
   fi
   busy=""
   for e in "${engines[@]}"; do
