@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "searcher/facets.h"
 #include "searcher/searcher.h"
 #include "searcher/shards.h"
 #include "searcher/trec.h"
@@ -224,6 +226,62 @@ TEST(Sharding, SciFactAnswersAsOneDatabase) {
   const std::size_t step = medsearch::test::sanitized() ? 16 : 8;
   for (std::size_t i = 0; i < queries->size(); i += step) texts.push_back((*queries)[i].text);
   expect_same_answers(dir.str("one"), dir.str("two"), texts);
+}
+
+// Exact facets (an index of at most kExactFacetsMaxPassages) are counted by a boolean pass of
+// their own, so asking for them leaves the hits as they are without: the same passages, the
+// same scores. When they rode on the scored matches instead (every match checked), an index
+// in shards scored some questions differently with facets than without ("mortality" here: the
+// same order, scores five decimals in apart). A mixed index in two shards (medsearch-index's default on two cores): the
+// demonstration corpus, the SPL labels, the MEDLINE sample and NFCorpus, each question searched
+// with and without facets, collapsed and not.
+TEST(Facets, ExactFacetsLeaveTheHitsAsWithout) {
+  const auto data = medsearch::test::data_dir();
+  const auto nfcorpus = data / "nfcorpus" / "corpus.jsonl";
+  const auto labels = data / "fda-spl-labels-sample";
+  const auto medline = data / "pubmed-medline-sample" / "mesh-papers.medline.txt";
+  for (const auto& p : {nfcorpus, labels, medline})
+    if (!std::filesystem::exists(p)) GTEST_SKIP() << p << " not found (set MEDSEARCH_DATA_DIR)";
+  TempDir dir;
+  std::vector<std::string> inputs;
+  std::vector<std::filesystem::path> found;
+  for (const auto& e : std::filesystem::directory_iterator(medsearch::test::source_dir() / "corpus" / "samples"))
+    if (e.path().extension() == ".jsonl") found.push_back(e.path());
+  for (const auto& e : std::filesystem::directory_iterator(labels))
+    if (e.path().extension() == ".xml") found.push_back(e.path());
+  std::sort(found.begin(), found.end());
+  for (const auto& p : found) inputs.push_back(p.string());
+  inputs.push_back(medline.string());
+  inputs.push_back(medsearch::test::slice_when_sanitized(nfcorpus, dir, 1000).string());
+  const auto summary = run(dir.str("db"), inputs, 2);
+  ASSERT_EQ(summary.counts.rejected, 0u);
+  ASSERT_LE(summary.counts.passages, ms::kExactFacetsMaxPassages);
+  auto searcher = ms::Searcher::open(dir.str("db"));
+  ASSERT_TRUE(searcher.ok());
+  std::vector<std::string> questions = {"mortality", "riluzole", "What are the treatment options for ALS?",
+                                        "adalimumab boxed warning", "statins", "vitamin D", "cancer"};
+  for (const char* q : {"breast cancer", "diet", "metformin dose", "coffee", "heart disease", "obesity"})
+    questions.emplace_back(q);
+  for (const auto& q : questions) {
+    for (int per_record : {0, 1}) {
+      ms::SearchRequest request;
+      request.query = q;
+      request.limit = 20;
+      request.per_record = per_record;
+      request.snippet_bytes = 0;
+      auto without = (*searcher)->search(request);
+      request.facets = true;
+      auto with = (*searcher)->search(request);
+      ASSERT_TRUE(without.ok() && with.ok()) << q;
+      ASSERT_TRUE(with->facets.has_value()) << q;
+      EXPECT_TRUE(with->facets->exact) << q;
+      ASSERT_EQ(with->hits.size(), without->hits.size()) << q;
+      for (std::size_t i = 0; i < with->hits.size(); ++i) {
+        EXPECT_EQ(with->hits[i].stored.passage.id, without->hits[i].stored.passage.id) << q << " rank " << i + 1;
+        EXPECT_EQ(with->hits[i].score, without->hits[i].score) << q << " rank " << i + 1;
+      }
+    }
+  }
 }
 
 TEST(Pipeline, CountsAddUpAndRerunsSkipUnchangedRecords) {
