@@ -618,6 +618,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   bool cut = false;
   RecordFacetSpy spy;
   bool spied = false;  // the spy has seen the question's own matches already
+  // Every match was seen when the check covered the whole index, or when the spy saw fewer
+  // than check_at_least: Xapian prunes only once that many matches were kept, so a match
+  // that ended below it looked at everything (selective questions on any index size).
+  auto spy_saw_all = [&] { return check_at_least >= db_.get_doccount() || spy.passages_seen() < check_at_least; };
 
   // Facets from a boolean pass of their own over the question's first check_at_least matching
   // passages in index order: every match on a small index (one database or several), a sample
@@ -717,7 +721,8 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       response.total_estimate =
           match_until(own, 0, first + count, check_at_least, deadline, own_cut).get_matches_estimated();
       cut = cut || own_cut;
-    } else if (request.count_total) {
+    } else if (request.count_total && !(request.facets && spied && !cut && spy_saw_all())) {
+      // (When the facets' spy saw every match, it counts the total below.)
       // A boolean match of the question, checking as many matches as the main match checks:
       // a collapsed count needs matches seen (get_mset(0, 0) estimates from the term
       // statistics and counted passages, not records: "riluzole" 80 where 9 records match).
@@ -742,11 +747,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     for (auto it = matches.begin(); it != matches.end(); ++it) spy(it.get_document(), it.get_weight());
   }
   if (request.facets) {
-    // Every match was seen when the check covered the whole index, or when the spy saw fewer
-    // than check_at_least: Xapian prunes only once that many matches were kept, so a match
-    // that ended below it looked at everything (selective questions on any index size).
-    const bool saw_all = check_at_least >= db_.get_doccount() || spy.passages_seen() < check_at_least;
-    response.facets = spy.facets(saw_all && !response.deadline_exceeded);
+    response.facets = spy.facets(spy_saw_all() && !response.deadline_exceeded);
     // Every match was seen: count them rather than estimate.
     if (response.facets->exact) response.total_estimate = spy.matches(request.per_record);
     enquire.clear_matchspies();
