@@ -607,11 +607,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   const auto first = static_cast<Xapian::doccount>(request.offset);
   const auto count = static_cast<Xapian::doccount>(request.limit);
   const bool small_index = db_.get_doccount() <= kExactFacetsMaxPassages;
-  const bool exact_needs_all = remote;
   const Xapian::doccount check_at_least =
-      exact_needs_all || (request.facets && small_index) ? db_.get_doccount()
-      : request.facets                                    ? std::max(first + count, kFacetSampleMatches)
-                                                          : first + count;
+      remote || (request.facets && small_index) ? db_.get_doccount()
+      : request.facets                           ? std::max(first + count, kFacetSampleMatches)
+                                                 : first + count;
   // The deadline: when it has passed (or passes during the match), checking stops at the best
   // hits, and the total and the facets become estimates (searcher/deadline.h).
   const Clock::time_point deadline = remote || !request.deadline ? Clock::time_point::max() : *request.deadline;
@@ -702,7 +701,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   const Xapian::doccount want = std::max(first - lo + count + kMargin, rerank ? depth : 0);
   bool main_cut = false;
   Xapian::MSet mset = match_until(enquire, lo, want,
-                                  std::max(spy_on_main || exact_needs_all ? check_at_least : 0, lo + want),
+                                  std::max(spy_on_main || remote ? check_at_least : 0, lo + want),
                                   deadline, main_cut);
   cut = cut || main_cut;
   response.total_estimate = mset.get_matches_estimated();
@@ -727,7 +726,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       // a collapsed count needs matches seen (get_mset(0, 0) estimates from the term
       // statistics and counted passages, not records: "riluzole" 80 where 9 records match).
       own.set_weighting_scheme(Xapian::BoolWeight());
-      const Xapian::doccount checked = std::max(exact_needs_all ? check_at_least : 0, lo + want);
+      const Xapian::doccount checked = std::max(remote ? check_at_least : 0, lo + want);
       response.total_estimate = own.get_mset(0, lo + want, checked).get_matches_estimated();
     }
   }
