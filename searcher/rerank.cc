@@ -237,40 +237,68 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
                                                     std::size_t max_terms, const Xapian::ExpandDecider& decider,
                                                     Xapian::doccount max_freq, const Xapian::Query& query,
                                                     TermFreqCache& cache) {
-  struct Stats {
-    Xapian::doccount r = 0;
-    double multiplier = 0;
-  };
   constexpr double k = 1.0;
   const double avlen = db.get_avlength();
   // As get_eset without INCLUDE_QUERY_TERMS: the query's own terms are not candidates.
   const std::unordered_set<std::string> asked(query.get_unique_terms_begin(), query.get_unique_terms_end());
-  // In term order: lookups of neighbouring terms mostly land in the B-tree block just read.
-  std::map<std::string, Stats> stats;
-  for (Xapian::docid did : rset) {
-    const Xapian::termcount doclen = db.get_doclength(did);
-    for (auto t = db.termlist_begin(did); t != db.termlist_end(did); ++t) {
-      const std::string term = *t;
-      if (asked.count(term) > 0 || !decider(term)) continue;
-      Xapian::termcount wdf = t.get_wdf();
-      if (wdf == 0) wdf = 1;
-      Stats& s = stats[term];
-      ++s.r;
-      s.multiplier += (k + 1) * wdf / (k * doclen / avlen + wdf);
-    }
-  }
   const double big_n = db.get_doccount();
   const double big_r = static_cast<double>(rset.size());
+  // The relevant documents' term lists merged in term order (each is sorted): every distinct
+  // term once, its documents in rset order as Xapian adds them, and its frequency looked up in
+  // term order, where neighbouring terms mostly share the B-tree block just read. (A std::map
+  // of every term of the ten lists cost as much again as reading them.)
+  struct Head {
+    Xapian::TermIterator it;
+    Xapian::TermIterator end;
+    std::string term;
+    double length_ratio = 0;  // k * len(d) / avlen
+  };
+  std::vector<Head> heads;
+  heads.reserve(rset.size());
+  for (Xapian::docid did : rset) {
+    Head h{db.termlist_begin(did), db.termlist_end(did), {}, k * db.get_doclength(did) / avlen};
+    if (h.it == h.end) continue;
+    h.term = *h.it;
+    heads.push_back(std::move(h));
+  }
   std::vector<std::pair<std::string, double>> out;
-  for (const auto& [term, s] : stats) {
+  std::string term;
+  while (!heads.empty()) {
+    const std::string* least = &heads.front().term;
+    for (const Head& h : heads)
+      if (h.term < *least) least = &h.term;
+    term = *least;
+    const bool candidate = asked.count(term) == 0 && decider(term);
+    Xapian::doccount r = 0;
+    double multiplier = 0;
+    for (std::size_t i = 0; i < heads.size();) {
+      Head& h = heads[i];
+      if (h.term != term) {
+        ++i;
+        continue;
+      }
+      if (candidate) {
+        Xapian::termcount wdf = h.it.get_wdf();
+        if (wdf == 0) wdf = 1;
+        ++r;
+        multiplier += (k + 1) * wdf / (h.length_ratio + wdf);
+      }
+      if (++h.it == h.end) {
+        heads.erase(heads.begin() + static_cast<std::ptrdiff_t>(i));  // keeps rset order
+        continue;
+      }
+      h.term = *h.it;
+      ++i;
+    }
+    if (!candidate) continue;
     const Xapian::doccount freq = cache.get(db, term);
     if (freq > max_freq) continue;  // as ExpansionTerms
     const double n = freq;
-    const double r = s.r;
-    const double reldocs_without_term = big_r - r;
-    const double num = (r + 0.5) * (big_n - n - reldocs_without_term + 0.5);
-    const double denom = (n - r + 0.5) * (reldocs_without_term + 0.5);
-    const double weight = s.multiplier * std::log(num / denom);
+    const double rr = r;
+    const double reldocs_without_term = big_r - rr;
+    const double num = (rr + 0.5) * (big_n - n - reldocs_without_term + 0.5);
+    const double denom = (n - rr + 0.5) * (reldocs_without_term + 0.5);
+    const double weight = multiplier * std::log(num / denom);
     if (weight > 0) out.emplace_back(term, weight);
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
