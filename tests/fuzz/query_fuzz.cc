@@ -10,8 +10,10 @@
 #include <memory>
 #include <string>
 
+#include "corpus/analysis.h"
 #include "searcher/context.h"
 #include "searcher/searcher.h"
+#include "searcher/snippet.h"
 #include "tests/fuzz/samples_index.h"
 
 namespace {
@@ -71,6 +73,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 3:
       (void)searcher->suggest(text, 10);
+      // The input as a passage for the snippet generator (stored passages are valid UTF-8):
+      // what it returns must be valid UTF-8 too, whatever the budget.
+      if (corpus::is_valid_utf8(text)) {
+        searcher::Snippeter snippets({{"Zbeta", 2.0}, {"Zriluzol", 1.0}, {"Zals", 1.5}, {"Zdie", 1.0}},
+                                     Xapian::Stem(corpus::kStemLanguage));
+        if (!corpus::is_valid_utf8(snippets(text, 1 + (bits >> 2) * 8))) std::abort();
+      }
       break;
   }
   return 0;
