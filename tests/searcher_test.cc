@@ -280,6 +280,29 @@ TEST_F(SearcherTest, SnippetsMarkMatchesAndEscapeHtml) {
   EXPECT_NE(snippet.find("<mark>warfarin</mark>"), std::string::npos) << snippet;
 }
 
+// Snippets mark what the index matched, as the index reads it: "TGF beta" finds "TGF-β" (the
+// analysis spells Greek letters out), and the snippet marks the β too (Xapian's MSet::snippet,
+// reading the text as written, marked only "TGF").
+TEST_F(SearcherTest, SnippetsMarkWordsAsTheIndexReadsThem) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(db);
+  mc::Record rec;
+  rec.id = "greek";
+  rec.title = "Signalling";
+  rec.sections.push_back({"", "", "Blockade of TGF-\u03b2 signalling by \ufb01brosis inhibitors reduced invasion."});
+  ASSERT_TRUE(indexer.add(rec).ok());
+  ASSERT_TRUE(indexer.commit().ok());
+  ms::Searcher searcher(db);
+  ms::SearchRequest request;
+  request.query = "TGF beta fibrosis";
+  auto response = searcher.search(request);
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  ASSERT_EQ(response->hits.size(), 1u);
+  EXPECT_EQ(response->hits[0].snippet,
+            "Blockade of <mark>TGF</mark>-<mark>\u03b2</mark> signalling by <mark>\ufb01brosis</mark> inhibitors reduced "
+            "invasion.");
+}
+
 TEST_F(SearcherTest, PagingContinuesWhereThePageEnded) {
   auto all = ids(search("riluzole metformin survival treatment", 20, 0, 0));
   ASSERT_GE(all.size(), 6u);
