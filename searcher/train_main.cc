@@ -10,6 +10,8 @@
 //     --set scifact:/tmp/idx-scifact:../shared/data/scifact/queries.jsonl:../shared/data/scifact/qrels/train.tsv
 //     --set nfcorpus:/tmp/idx-nfcorpus:../shared/data/nfcorpus/queries.jsonl:../shared/data/nfcorpus/qrels/dev.tsv
 // (scripts/train-rerank.sh builds the indexes and runs exactly this).
+#include <array>
+#include <limits>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -159,6 +161,10 @@ struct Boosting {
   double eta = 0.05;
   double min_child_weight = 5;
   double lambda = 1;
+  // Features the trees' output may only rise with (XGBoost's monotone constraints): a split on
+  // one is kept only if its left leaf is not above its right, and each side's later leaves stay
+  // on their side of the split's midpoint.
+  std::array<bool, rr::kFeatureCount> increasing{};
 };
 
 std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, const Boosting& o,
@@ -218,6 +224,7 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
     struct Open {
       int node;
       double g, h;
+      double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
     };
     auto add_node = [&tree]() {
       tree.feature.push_back(-1);
@@ -232,6 +239,7 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
     for (std::size_t r = 0; r < rows; ++r) g0 += grad[r], h0 += hess[r];
     std::vector<Open> open{{0, g0, h0}};
     auto leaf_value = [&o](double g, double h) { return -g / (h + o.lambda) * o.eta; };
+    auto bounded = [&](const Open& n, double g, double h) { return std::clamp(leaf_value(g, h), n.lo, n.hi); };
     for (int level = 0; level < o.depth && !open.empty(); ++level) {
       const std::size_t nodes = tree.feature.size();
       std::vector<int> slot(nodes, -1);  // node -> its place in `open`
@@ -258,7 +266,10 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
             const double gr = open[i].g - gl[i], hr = open[i].h - hl[i];
             const double split = gl[i] * gl[i] / (hl[i] + o.lambda) + gr * gr / (hr + o.lambda) -
                                 open[i].g * open[i].g / (open[i].h + o.lambda);
-            if (split > best[i].gain + 1e-12) best[i] = {split, static_cast<int>(k), (last[i] + v) / 2, gl[i], hl[i]};
+            const bool ordered =
+                !o.increasing[k] || bounded(open[i], gl[i], hl[i]) <= bounded(open[i], gr, hr);
+            if (ordered && split > best[i].gain + 1e-12)
+              best[i] = {split, static_cast<int>(k), (last[i] + v) / 2, gl[i], hl[i]};
           }
           gl[i] += grad[r];
           hl[i] += hess[r];
@@ -270,7 +281,7 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
       for (std::size_t i = 0; i < open.size(); ++i) {
         const auto n = static_cast<std::size_t>(open[i].node);
         if (best[i].feature < 0) {
-          tree.value[n] = leaf_value(open[i].g, open[i].h);
+          tree.value[n] = bounded(open[i], open[i].g, open[i].h);
           continue;
         }
         const int l = add_node(), r = add_node();
@@ -278,8 +289,15 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
         tree.threshold[n] = best[i].threshold;
         tree.left[n] = l;
         tree.right[n] = r;
-        next.push_back({l, best[i].gl, best[i].hl});
-        next.push_back({r, open[i].g - best[i].gl, open[i].h - best[i].hl});
+        Open left{l, best[i].gl, best[i].hl, open[i].lo, open[i].hi};
+        Open right{r, open[i].g - best[i].gl, open[i].h - best[i].hl, open[i].lo, open[i].hi};
+        if (o.increasing[static_cast<std::size_t>(best[i].feature)]) {
+          const double mid = (bounded(open[i], left.g, left.h) + bounded(open[i], right.g, right.h)) / 2;
+          left.hi = std::min(left.hi, mid);
+          right.lo = std::max(right.lo, mid);
+        }
+        next.push_back(left);
+        next.push_back(right);
       }
       for (std::size_t r = 0; r < rows; ++r) {
         const auto n = static_cast<std::size_t>(node_of[r]);
@@ -288,7 +306,7 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
       }
       open = std::move(next);
     }
-    for (const Open& leaf : open) tree.value[static_cast<std::size_t>(leaf.node)] = leaf_value(leaf.g, leaf.h);
+    for (const Open& leaf : open) tree.value[static_cast<std::size_t>(leaf.node)] = bounded(leaf, leaf.g, leaf.h);
     for (std::size_t r = 0; r < rows; ++r) score[r] += tree.value[static_cast<std::size_t>(node_of[r])];
     out.push_back(std::move(tree));
   }
@@ -370,6 +388,9 @@ int main(int argc, char** argv) {
   app.add_option("--min-child-weight", boosting.min_child_weight,
                  "trees: least loss curvature (hessian) on each side of a split")
       ->check(CLI::Range(0.0, 1000.0));
+  std::vector<std::string> monotone;
+  app.add_option("--monotone", monotone, "trees: features their output may only rise with (comma-separated)")
+      ->delimiter(',');
   app.set_version_flag("--version", std::string("medsearch-train ") + MEDSEARCH_VERSION);
   try {
     app.parse(argc, argv);
@@ -390,6 +411,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     allowed[index] = true;
+  }
+
+  for (const std::string& name : monotone) {
+    const std::size_t index = rr::feature_index(name);
+    if (index == rr::kFeatureCount) {
+      std::cerr << "medsearch-train: --monotone: unknown feature '" << name << "'\n";
+      return 2;
+    }
+    boosting.increasing[index] = true;
   }
 
   // A model file that cannot be written is found out now, not after minutes of training.
@@ -578,6 +608,10 @@ int main(int argc, char** argv) {
   if (learner != "linear")
     description << " --learner " << learner << " --trees " << boosting.trees << " --tree-depth " << boosting.depth
                 << " --learning-rate " << boosting.eta << " --min-child-weight " << boosting.min_child_weight;
+  if (learner != "linear" && !monotone.empty()) {
+    description << " --monotone ";
+    for (std::size_t k = 0; k < monotone.size(); ++k) description << (k ? "," : "") << monotone[k];
+  }
   description << " --feedback-docs ";
   description << feedback.docs << " --feedback-terms " << feedback.terms
               << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
