@@ -254,24 +254,33 @@ TEST_F(SearcherTest, YearsAreFourDigitYears) {
   EXPECT_TRUE(year_1994->warnings.empty()) << ::testing::PrintToString(year_1994->warnings);
 }
 
+namespace {
+
+// A search with the defaults over an index of one record whose text is `text`.
+medsearch::corpus::Result<ms::SearchResponse> search_one_record(const std::string& text, const std::string& query) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  mi::Indexer indexer(db);
+  mc::Record rec;
+  rec.id = "one";
+  rec.title = "One record";
+  rec.sections.push_back({"", "", text});
+  if (auto added = indexer.add(rec); !added.ok()) return added.error();
+  if (auto committed = indexer.commit(); !committed.ok()) return committed.error();
+  ms::Searcher searcher(db);
+  ms::SearchRequest request;
+  request.query = query;
+  return searcher.search(request);
+}
+
+}  // namespace
+
 TEST_F(SearcherTest, SnippetsMarkMatchesAndEscapeHtml) {
   auto r = search("\"twice daily\"");
   ASSERT_EQ(r.hits.size(), 1u);
   EXPECT_NE(r.hits[0].snippet.find("<mark>twice</mark> <mark>daily</mark>"), std::string::npos) << r.hits[0].snippet;
 
-  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
-  mi::Indexer indexer(db);
-  mc::Record rec;
-  rec.id = "html";
-  rec.title = "Markup";
-  rec.sections.push_back({"", "", "Dose <script>alert(1)</script> & \"quotes\" for warfarin."});
-  ASSERT_TRUE(indexer.add(rec).ok());
-  ASSERT_TRUE(indexer.commit().ok());
-  ms::Searcher searcher(db);
-  ms::SearchRequest request;
-  request.query = "warfarin";
-  auto response = searcher.search(request);
-  ASSERT_TRUE(response.ok());
+  const auto response = search_one_record("Dose <script>alert(1)</script> & \"quotes\" for warfarin.", "warfarin");
+  ASSERT_TRUE(response.ok()) << response.error().message;
   ASSERT_EQ(response->hits.size(), 1u);
   const std::string& snippet = response->hits[0].snippet;
   EXPECT_EQ(snippet.find("<script>"), std::string::npos) << snippet;
@@ -284,18 +293,8 @@ TEST_F(SearcherTest, SnippetsMarkMatchesAndEscapeHtml) {
 // analysis spells Greek letters out), and the snippet marks the β too (Xapian's MSet::snippet,
 // reading the text as written, marked only "TGF").
 TEST_F(SearcherTest, SnippetsMarkWordsAsTheIndexReadsThem) {
-  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
-  mi::Indexer indexer(db);
-  mc::Record rec;
-  rec.id = "greek";
-  rec.title = "Signalling";
-  rec.sections.push_back({"", "", "Blockade of TGF-\u03b2 signalling by \ufb01brosis inhibitors reduced invasion."});
-  ASSERT_TRUE(indexer.add(rec).ok());
-  ASSERT_TRUE(indexer.commit().ok());
-  ms::Searcher searcher(db);
-  ms::SearchRequest request;
-  request.query = "TGF beta fibrosis";
-  auto response = searcher.search(request);
+  const auto response =
+      search_one_record("Blockade of TGF-\u03b2 signalling by \ufb01brosis inhibitors reduced invasion.", "TGF beta fibrosis");
   ASSERT_TRUE(response.ok()) << response.error().message;
   ASSERT_EQ(response->hits.size(), 1u);
   EXPECT_EQ(response->hits[0].snippet,
