@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <tuple>
 #include <unordered_map>

@@ -2,11 +2,11 @@
 #include "searcher/snippet.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 
 #include "corpus/analysis.h"
+#include "corpus/vocabulary.h"
 
 namespace medsearch::searcher {
 
@@ -20,52 +20,6 @@ constexpr std::int64_t kRepeatDivisor = 10;
 // Leading and trailing punctuation kept with the window ('(' before its first word, ".)" after
 // its last), as Xapian's snippets keep them.
 constexpr std::size_t kMaxTrailingPunctuation = 4;
-
-// The code point at `pos` and its length in bytes; an invalid byte is U+FFFD of length 1
-// (stored passages are valid UTF-8; this only keeps a broken one from being misread).
-std::pair<unsigned, std::size_t> decode(std::string_view s, std::size_t pos) {
-  const auto b0 = static_cast<unsigned char>(s[pos]);
-  if (b0 < 0x80) return {b0, 1};
-  auto cont = [&](std::size_t k) {
-    return pos + k < s.size() && (static_cast<unsigned char>(s[pos + k]) & 0xC0) == 0x80
-               ? static_cast<unsigned>(static_cast<unsigned char>(s[pos + k]) & 0x3F)
-               : 0x100u;
-  };
-  if (b0 >= 0xC2 && b0 < 0xE0) {
-    const unsigned c1 = cont(1);
-    if (c1 < 0x100) return {((b0 & 0x1Fu) << 6) | c1, 2};
-  } else if (b0 >= 0xE0 && b0 < 0xF0) {
-    const unsigned c1 = cont(1), c2 = cont(2);
-    if (c1 < 0x100 && c2 < 0x100) return {((b0 & 0x0Fu) << 12) | (c1 << 6) | c2, 3};
-  } else if (b0 >= 0xF0 && b0 < 0xF5) {
-    const unsigned c1 = cont(1), c2 = cont(2), c3 = cont(3);
-    if (c1 < 0x100 && c2 < 0x100 && c3 < 0x100) return {((b0 & 0x07u) << 18) | (c1 << 12) | (c2 << 6) | c3, 4};
-  }
-  return {0xFFFD, 1};
-}
-
-bool is_digit(unsigned ch) { return Xapian::Unicode::get_category(ch) == Xapian::Unicode::DECIMAL_DIGIT_NUMBER; }
-
-// Characters Xapian's TermGenerator keeps inside a word between two word characters.
-bool joins_words(unsigned ch) {
-  return ch == '\'' || ch == '&' || ch == 0xB7 || ch == 0x5F4 || ch == 0x2019 || ch == 0x201B || ch == 0x2027;
-}
-// ... and between two digits ("1,000", "3.14").
-bool joins_digits(unsigned ch) {
-  return ch == ',' || ch == '.' || ch == ';' || ch == 0x37E || ch == 0x589 || ch == 0x60D || ch == 0x7F8 ||
-         ch == 0x2044 || ch == 0xFE10 || ch == 0xFE13 || ch == 0xFE14;
-}
-
-// Xapian's word characters among ASCII (letters, digits, '_'), looked up without its tables.
-const std::array<bool, 128> kAsciiWordChar = [] {
-  std::array<bool, 128> t{};
-  for (unsigned c = 0; c < 128; ++c) t[c] = Xapian::Unicode::is_wordchar(c);
-  return t;
-}();
-
-bool is_wordchar(unsigned ch) { return ch < 128 ? kAsciiWordChar[ch] : Xapian::Unicode::is_wordchar(ch); }
-
-bool is_word_at(std::string_view s, std::size_t pos) { return pos < s.size() && is_wordchar(decode(s, pos).first); }
 
 bool is_sentence_end(char c) { return c == '.' || c == '?' || c == '!'; }
 bool is_opening(char c) { return c == '(' || c == '[' || c == '{' || c == '"' || c == '\''; }
@@ -90,45 +44,6 @@ bool plain_ascii(std::string_view s) {
 
 }  // namespace
 
-std::vector<std::pair<std::size_t, std::size_t>> split_snippet_words(std::string_view text) {
-  std::vector<std::pair<std::size_t, std::size_t>> out;
-  const std::size_t n = text.size();
-  std::size_t i = 0;
-  while (i < n) {
-    auto [ch, len] = decode(text, i);
-    if (!is_wordchar(ch)) {
-      i += len;
-      continue;
-    }
-    const std::size_t begin = i;
-    unsigned prev = ch;
-    i += len;
-    while (i < n) {
-      auto [c, l] = decode(text, i);
-      if (is_wordchar(c)) {
-        prev = c;
-        i += l;
-        continue;
-      }
-      if (joins_words(c) && is_word_at(text, i + l)) {
-        i += l;
-        continue;
-      }
-      if (joins_digits(c) && is_digit(prev) && i + l < n && is_digit(decode(text, i + l).first)) {
-        i += l;
-        continue;
-      }
-      break;
-    }
-    std::size_t end = i;
-    std::size_t k = i;
-    while (k < n && k - i < 3 && (text[k] == '+' || text[k] == '#')) ++k;
-    if (k > i && !is_word_at(text, k)) end = i = k;
-    out.emplace_back(begin, end);
-  }
-  return out;
-}
-
 Snippeter::Snippeter(const std::vector<std::pair<std::string, double>>& terms, Xapian::Stem stemmer)
     : first_two_(256 * 256, false), first_only_(256, false), stemmer_(std::move(stemmer)) {
   for (const auto& [term, weight] : terms) {
@@ -145,7 +60,7 @@ Snippeter::Snippeter(const std::vector<std::pair<std::string, double>>& terms, X
       }
     }
     term_index_.emplace(term, static_cast<int>(weights_.size()));
-    weights_.push_back(std::max(weight, 1e-3));
+    weights_.push_back(std::max<std::int64_t>(1, std::llround(weight * 1000.0)));
   }
 }
 
@@ -166,25 +81,17 @@ bool Snippeter::may_match(std::string_view lower) const {
   return first_only_[c0] || (lower.size() > 1 && first_two_[c0 * 256u + static_cast<unsigned char>(lower[1])]);
 }
 
-int Snippeter::term_of(std::string_view written) {
-  if (plain_ascii(written)) {
-    lower_.assign(written);
-    for (char& c : lower_)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return may_match(lower_) ? lookup(lower_) : -1;
-  }
+int Snippeter::term_of(const corpus::Word& word, std::string_view written) {
+  if (plain_ascii(written)) return may_match(word.lower) ? lookup(word.lower) : -1;
   std::string key(written);
   if (auto it = seen_.find(key); it != seen_.end()) return it->second;
+  // As the index reads it: "β" is "beta", "ﬁ" is "fi", "ＨＩＶ" is "HIV" (possibly several
+  // words: the best matched one counts).
   int best = -1;
-  {
-    // As the index reads it: "β" is "beta", "ﬁ" is "fi", "ＨＩＶ" is "HIV" (possibly several
-    // words: the best matched one counts).
-    const std::string normal = corpus::normalize_for_analysis(written);
-    for (const auto& [b, e] : split_snippet_words(normal)) {
-      const int term = lookup(Xapian::Unicode::tolower(normal.substr(b, e - b)));
-      if (term >= 0 && (best < 0 || weights_[static_cast<std::size_t>(term)] > weights_[static_cast<std::size_t>(best)]))
-        best = term;
-    }
+  for (const corpus::Word& analysed : corpus::split_words(corpus::normalize_for_analysis(written))) {
+    const int term = lookup(analysed.lower);
+    if (term >= 0 && (best < 0 || weights_[static_cast<std::size_t>(term)] > weights_[static_cast<std::size_t>(best)]))
+      best = term;
   }
   // Bounded: a question meets the words of a page of passages, but a long-lived Snippeter
   // should not grow without end.
@@ -197,7 +104,8 @@ std::string Snippeter::operator()(std::string_view text, std::size_t bytes) {
   std::string out;
   if (bytes == 0 || text.empty()) return out;
   words_.clear();
-  for (const auto& [b, e] : split_snippet_words(text)) words_.push_back({b, e, term_of(text.substr(b, e - b))});
+  for (const corpus::Word& w : corpus::split_words(text))
+    words_.push_back({w.begin, w.end, term_of(w, text.substr(w.begin, w.end - w.begin))});
   const std::size_t n = words_.size();
   if (n == 0) {  // no word at all: the start of the text, cut between characters
     std::size_t cut = std::min(bytes, text.size());
@@ -207,9 +115,6 @@ std::string Snippeter::operator()(std::string_view text, std::size_t bytes) {
     return out;
   }
 
-  std::vector<std::int64_t> weight(weights_.size());
-  for (std::size_t t = 0; t < weights_.size(); ++t)
-    weight[t] = std::max<std::int64_t>(1, std::llround(weights_[t] * 1000.0));
   auto span = [this](std::size_t i, std::size_t j) { return words_[j].end - words_[i].begin; };
   // Word k begins a sentence: the first word, or one after ". ", "? ", "! " (closing quotes and
   // brackets between allowed).
@@ -232,12 +137,12 @@ std::string Snippeter::operator()(std::string_view text, std::size_t bytes) {
     auto add = [&](const Word& w) {
       if (w.term < 0) return;
       const auto t = static_cast<std::size_t>(w.term);
-      score += in_window_[t]++ == 0 ? weight[t] : weight[t] / kRepeatDivisor;
+      score += in_window_[t]++ == 0 ? weights_[t] : weights_[t] / kRepeatDivisor;
     };
     auto remove = [&](const Word& w) {
       if (w.term < 0) return;
       const auto t = static_cast<std::size_t>(w.term);
-      score -= --in_window_[t] == 0 ? weight[t] : weight[t] / kRepeatDivisor;
+      score -= --in_window_[t] == 0 ? weights_[t] : weights_[t] / kRepeatDivisor;
     };
     for (std::size_t j = 0; j < n; ++j) {
       add(words_[j]);

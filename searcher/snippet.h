@@ -4,13 +4,14 @@
 // analysed form went unmarked and did not count towards choosing the window: the index reads
 // "TGF-β" as "tgf beta" (corpus::normalize_for_analysis), so "TGF beta signalling" found the
 // passage but marked only "TGF". It also cost ~300,000 instructions a hit (~2,000 a word): a
-// fifth of an everything-on SciFact search. This one reads each word as the index does
-// (Unicode word rules as Xapian's TermGenerator, the analysis normalisation for words with
-// anything beyond ASCII, the index's stemmer) and remembers, per question, what each word
-// form it met matched.
+// fifth of an everything-on SciFact search. This one reads each word as the index does (split
+// by corpus::split_words, the indexer's own TermGenerator-exact splitting; the analysis
+// normalisation for words with anything beyond ASCII; the index's stemmer) and remembers, per
+// question, what each such word form it met matched.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -18,6 +19,8 @@
 #include <vector>
 
 #include <xapian.h>
+
+#include "corpus/vocabulary.h"
 
 namespace medsearch::searcher {
 
@@ -42,8 +45,9 @@ class Snippeter {
     std::size_t end;
     int term;  // index into weights_, or -1
   };
-  // The term a word of the text stands for, or -1 (memoised by the word as written).
-  int term_of(std::string_view written);
+  // The term a word of the text stands for, or -1: its lowercase form as split (ASCII), or
+  // what the analysis makes of it as written (memoised).
+  int term_of(const corpus::Word& word, std::string_view written);
   int lookup(const std::string& analysed);
 
   // Whether a lowercase ASCII word can stem to one of the terms, from its first two letters:
@@ -55,18 +59,11 @@ class Snippeter {
   std::unordered_map<std::string, int> term_index_;  // query term -> index
   std::vector<bool> first_two_;   // [c0 * 256 + c1]: some term's stem begins c0 c1
   std::vector<bool> first_only_;  // [c0]: some term's stem is the one letter c0
-  std::vector<double> weights_;
+  std::vector<std::int64_t> weights_;  // each term's weight x 1000, at least 1 (integer scores)
   Xapian::Stem stemmer_;
   std::unordered_map<std::string, int> seen_;  // word with characters beyond ASCII -> term or -1
-  std::string lower_;                          // scratch
   std::vector<Word> words_;                    // scratch, reused between calls
   std::vector<int> in_window_;                 // scratch: occurrences of each term in the window
 };
-
-// The words of `text` as Xapian's TermGenerator splits them (for Snippeter, and tests): byte
-// ranges of runs of word characters, joined across an apostrophe or '&' between word
-// characters and across '.' or ',' between digits, with up to three trailing '+' or '#'
-// ("C++", "C#").
-std::vector<std::pair<std::size_t, std::size_t>> split_snippet_words(std::string_view text);
 
 }  // namespace medsearch::searcher
