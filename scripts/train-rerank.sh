@@ -35,7 +35,7 @@ done
 defaults=(--learner linear+trees --trees 150 --tree-depth 5 --monotone bm25,bm25_query --learning-rate 0.05 --min-child-weight 20
   --feedback-docs 10 --feedback-terms 20 --feedback-alpha 0.3 --widen-min-terms 1 --feedback-max-words 5
   --feedback-max-df 0.05 --depth 40 --restarts 2 --seed 1 --folds 5
-  --features coverage_idf,coverage,title_idf,length,prf,first_rank,bm25_query)
+  --features coverage_idf,coverage,title_idf,length,prf,first_rank,bm25_query,rarest)
 args=()
 for ((i = 0; i < ${#defaults[@]}; i += 2)); do
   name="${defaults[i]}"

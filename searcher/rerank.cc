@@ -171,7 +171,7 @@ bool only_words(const Xapian::Query& query) {
 
 const std::array<const char*, kFeatureCount> kFeatureNames = {
     "bm25", "coverage_idf", "coverage", "title_idf", "proximity", "bigram", "passages", "length", "prf", "first_rank",
-    "bm25_query"};
+    "bm25_query", "rarest"};
 
 std::size_t feature_index(std::string_view name) {
   return static_cast<std::size_t>(
@@ -573,6 +573,7 @@ FeatureExtractor::FeatureExtractor(const Xapian::Database& db, const Xapian::Que
   }
   for (std::size_t i = 0; i < terms_.size(); ++i) {
     idf_total_ += terms_[i].idf;
+    idf_max_ = std::max(idf_max_, terms_[i].idf);
     for (std::size_t j = i + 1; j < terms_.size(); ++j) pair_total_ += std::min(terms_[i].idf, terms_[j].idf);
     if (i + 1 < terms_.size()) bigram_total_ += terms_[i].idf + terms_[i + 1].idf;
   }
@@ -830,12 +831,13 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     }
 
     const double doclen = static_cast<double>(db_.get_doclength(did));
-    double coverage_idf = 0, title_idf = 0, bm25 = 0;
+    double coverage_idf = 0, title_idf = 0, bm25 = 0, rarest = 0;
     std::size_t covered = 0;
     for (std::size_t i = 0; i < terms_.size(); ++i) {
       positions[i].clear();
       if (in_body[i]) {
         coverage_idf += terms_[i].idf;
+        rarest = std::max(rarest, terms_[i].idf);
         ++covered;
         const double tf = static_cast<double>(wdf[i]);
         bm25 += terms_[i].idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * doclen / average_length));
@@ -880,6 +882,7 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     f[7] = std::clamp(std::log(ratio), -3.0, 3.0) / 3.0;
     f[8] = feedback_total > 0 ? feedback_present / feedback_total : 0;
     f[9] = 1.0 / (1.0 + static_cast<double>(rank));
+    f[11] = idf_max_ > 0 ? rarest / idf_max_ : 0;
     bm25_query[rank] = bm25;
   }
   const double best_query = *std::max_element(bm25_query.begin(), bm25_query.end());

@@ -19,7 +19,7 @@
 
 namespace medsearch::searcher::rerank {
 
-inline constexpr std::size_t kFeatureCount = 11;
+inline constexpr std::size_t kFeatureCount = 12;
 using Features = std::array<double, kFeatureCount>;
 
 // Names in feature order, as they appear in the model file.
@@ -189,6 +189,8 @@ std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db,
 //   first_rank    1 / (1 + first-stage rank)
 //   bm25_query    BM25 (k1 1.2, b 0.75) of the question's own terms / the best among the candidates
 //                 (with feedback on, `bm25` scores the widened query and this the original one)
+//   rarest        the largest idf among the query terms the passage holds / the largest of the question's
+//                 (1 when it holds the question's most specific word)
 class FeatureExtractor {
  public:
   FeatureExtractor(const Xapian::Database& db, const Xapian::Query& query);
@@ -231,6 +233,7 @@ class FeatureExtractor {
   Xapian::Query query_;
   std::vector<QueryTerm> terms_;  // unique, in query order, at most kMaxQueryTerms
   double idf_total_ = 0;
+  double idf_max_ = 0;
   double pair_total_ = 0;    // sum over pairs of min idf
   double bigram_total_ = 0;  // sum over consecutive pairs of (idf a + idf b)
   bool skip_positions_ = false;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -690,7 +691,7 @@ TEST(RerankModel, TreesScoreByTheirLeavesAndBadTreesAreRefused) {
   };
   for (const auto& bad : {with("left", {1, 0, 0, 0, 0}),      // node 2's left child is the root: a circle
                           with("right", {2, 0, 9, 0, 0}),     // outside the tree
-                          with("feature", {11, -1, 7, -1, -1}),  // no such feature
+                          with("feature", {static_cast<int>(ms::rerank::kFeatureCount), -1, 7, -1, -1}),  // no such feature
                           with("feature", {2.5, -1, 7, -1, -1}),
                           with("value", {0, 1, 0, 1}),        // arrays of different lengths
                           with("threshold", {"half", 0, 0, 0, 0})}) {
@@ -838,6 +839,31 @@ TEST(RerankFeatures, SkippingPositionsChangesOnlyProximityAndBigram) {
   EXPECT_GT(positional, 0.0) << "no passage had proximity or bigram: the fixture no longer tests anything";
 }
 
+namespace {
+
+// A document holding `terms`, its record id the first of them.
+Xapian::docid add_terms(Xapian::WritableDatabase& db, const std::vector<std::string>& terms) {
+  Xapian::Document doc;
+  for (const auto& t : terms) doc.add_term(t);
+  doc.add_value(medsearch::corpus::schema::kSlotRecordId, terms.front());
+  return db.add_document(doc);
+}
+
+// Reranker feature `k` of every document `query` matches (BM25, no collapse).
+std::map<Xapian::docid, double> feature_by_document(const Xapian::Database& db, const Xapian::Query& query,
+                                                    std::size_t k) {
+  Xapian::Enquire enquire(db);
+  enquire.set_query(query);
+  const Xapian::MSet mset = enquire.get_mset(0, db.get_doccount());
+  const auto features = ms::rerank::FeatureExtractor(db, query).compute(mset, mset.size(), false);
+  std::map<Xapian::docid, double> out;
+  std::size_t i = 0;
+  for (auto it = mset.begin(); it != mset.end(); ++it, ++i) out[*it] = features[i][k];
+  return out;
+}
+
+}  // namespace
+
 // A synonym group is one query term for the features, as it is one term for the first
 // stage's BM25: "Lou Gehrig's disease" expands to (lou OR gehrig OR disease) SYNONYM XYals,
 // and a passage tagged with the concept covers it, while one that only says "disease" does
@@ -845,12 +871,7 @@ TEST(RerankFeatures, SkippingPositionsChangesOnlyProximityAndBigram) {
 // words alone, and the reranker put passages saying "Parkinson's disease" above the ALS ones.
 TEST(RerankFeatures, SynonymGroupIsOneQueryTerm) {
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
-  auto add = [&db](std::vector<std::string> terms) {
-    Xapian::Document doc;
-    for (const auto& t : terms) doc.add_term(t);
-    doc.add_value(medsearch::corpus::schema::kSlotRecordId, terms.front());
-    return db.add_document(doc);
-  };
+  auto add = [&db](const std::vector<std::string>& terms) { return add_terms(db, terms); };
   const Xapian::docid tagged = add({"XYals", "Zriluzol", "Zsurviv"});
   const Xapian::docid disease = add({"Zdiseas", "Zparkinson", "Zsurviv"});
   const Xapian::docid words = add({"Zlou", "Zgehrig", "Zdiseas"});
@@ -860,16 +881,7 @@ TEST(RerankFeatures, SynonymGroupIsOneQueryTerm) {
   const Xapian::Query lay(Xapian::Query::OP_SYNONYM, any({"Zlou", "Zgehrig", "Zdiseas"}), Xapian::Query("XYals"));
   const Xapian::Query drug(Xapian::Query::OP_SYNONYM, Xapian::Query("Zriluzol"), Xapian::Query("Zrilutek"));
   constexpr std::size_t kCoverage = 2;
-  auto coverage = [&db](const Xapian::Query& query) {
-    Xapian::Enquire enquire(db);
-    enquire.set_query(query);
-    const Xapian::MSet mset = enquire.get_mset(0, 10);
-    const auto features = ms::rerank::FeatureExtractor(db, query).compute(mset, mset.size(), false);
-    std::map<Xapian::docid, double> out;
-    std::size_t i = 0;
-    for (auto it = mset.begin(); it != mset.end(); ++it, ++i) out[*it] = features[i][kCoverage];
-    return out;
-  };
+  auto coverage = [&db](const Xapian::Query& query) { return feature_by_document(db, query, kCoverage); };
   // The lay name alone: the concept's passage and the one with every word cover it.
   auto c = coverage(lay);
   EXPECT_EQ(c[tagged], 1.0);
@@ -889,6 +901,44 @@ TEST(RerankFeatures, SynonymGroupIsOneQueryTerm) {
   c = coverage(any({"Zriluzol", "Zrilutek", "Zsurviv"}));
   EXPECT_DOUBLE_EQ(c[tagged], 2.0 / 3.0);
   EXPECT_DOUBLE_EQ(c[brand], 2.0 / 3.0);
+}
+
+// `rarest`: the largest idf among the question's terms a passage holds, over the question's
+// largest. A passage with the question's most specific word scores 1 however few of its other
+// words it has; one with only common words scores their idf's share of it (a synonym group
+// counting as one term, with its most frequent member's idf).
+TEST(RerankFeatures, RarestIsTheMostSpecificWordHeld) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  auto add = [&db](const std::vector<std::string>& terms) { return add_terms(db, terms); };
+  // Zriluzol in 1 passage of 20, Zsurviv in 10, Zpatient in 19.
+  const Xapian::docid rare = add({"Zriluzol", "Zpatient"});
+  const Xapian::docid middle = add({"Zsurviv", "Zpatient"});
+  const Xapian::docid common = add({"Zpatient", "Zother"});
+  for (int i = 0; i < 9; ++i) add({"Zsurviv", "Zpatient", "Zx" + std::to_string(i)});
+  for (int i = 0; i < 7; ++i) add({"Zpatient", "Zy" + std::to_string(i)});
+  add({"Zunrelated"});
+  ASSERT_EQ(db.get_doccount(), 20u);
+  const std::size_t kRarest = ms::rerank::feature_index("rarest");
+  ASSERT_LT(kRarest, ms::rerank::kFeatureCount);
+  auto rarest = [&db, kRarest](const Xapian::Query& query) { return feature_by_document(db, query, kRarest); };
+  auto idf = [](double df) { return std::log(1.0 + (20.0 - df + 0.5) / (df + 0.5)); };
+  const std::vector<std::string> words = {"Zriluzol", "Zsurviv", "Zpatient"};
+  auto r = rarest(Xapian::Query(Xapian::Query::OP_OR, words.begin(), words.end()));
+  EXPECT_DOUBLE_EQ(r[rare], 1.0);
+  EXPECT_DOUBLE_EQ(r[middle], idf(10) / idf(1));
+  EXPECT_DOUBLE_EQ(r[common], idf(19) / idf(1));
+  EXPECT_LT(r[common], r[middle]);
+  // Without the rare word in the question, the middle one is its most specific.
+  r = rarest(Xapian::Query(Xapian::Query::OP_OR, Xapian::Query("Zsurviv"), Xapian::Query("Zpatient")));
+  EXPECT_DOUBLE_EQ(r[middle], 1.0);
+  EXPECT_DOUBLE_EQ(r[common], idf(19) / idf(10));
+  // A synonym group is one term, as frequent as its most frequent member: holding its rare
+  // member is holding the group.
+  const Xapian::Query group(Xapian::Query::OP_SYNONYM, Xapian::Query("Zriluzol"), Xapian::Query("Zsurviv"));
+  r = rarest(Xapian::Query(Xapian::Query::OP_OR, group, Xapian::Query("Zpatient")));
+  EXPECT_DOUBLE_EQ(r[rare], 1.0);
+  EXPECT_DOUBLE_EQ(r[middle], 1.0);
+  EXPECT_DOUBLE_EQ(r[common], idf(19) / idf(10));
 }
 
 // With a term-frequency cache the feedback computes Xapian's ESet weights itself: the same
