@@ -10,16 +10,16 @@
 //     --set scifact:/tmp/idx-scifact:../shared/data/scifact/queries.jsonl:../shared/data/scifact/qrels/train.tsv
 //     --set nfcorpus:/tmp/idx-nfcorpus:../shared/data/nfcorpus/queries.jsonl:../shared/data/nfcorpus/qrels/dev.tsv
 // (scripts/train-rerank.sh builds the indexes and runs exactly this).
-#include <array>
-#include <limits>
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
@@ -106,6 +106,28 @@ rr::Features identity() {
 // compute them (Model::uses).
 using Allowed = std::array<bool, rr::kFeatureCount>;
 
+// Sets marks[i] for each feature named in `names` (an option's comma-separated list); false,
+// with the unknown name and the known ones on stderr, if a name is no feature.
+bool mark_features(const char* option, const std::vector<std::string>& names, Allowed& marks) {
+  for (const std::string& name : names) {
+    const std::size_t index = rr::feature_index(name);
+    if (index == rr::kFeatureCount) {
+      std::cerr << "medsearch-train: " << option << ": unknown feature '" << name << "' (known:";
+      for (const char* f : rr::kFeatureNames) std::cerr << " " << f;
+      std::cerr << ")\n";
+      return false;
+    }
+    marks[index] = true;
+  }
+  return true;
+}
+
+std::string comma_joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ",") + name;
+  return out;
+}
+
 // Coordinate ascent from the first stage and from `restarts` seeded perturbations of it, over
 // the allowed features.
 rr::Features fit(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, int restarts, unsigned seed,
@@ -164,7 +186,7 @@ struct Boosting {
   // Features the trees' output may only rise with (XGBoost's monotone constraints): a split on
   // one is kept only if its left leaf is not above its right, and each side's later leaves stay
   // on their side of the split's midpoint.
-  std::array<bool, rr::kFeatureCount> increasing{};
+  Allowed increasing{};
 };
 
 std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std::vector<char>>& use, const Boosting& o,
@@ -402,25 +424,8 @@ int main(int argc, char** argv) {
   Allowed allowed{};
   allowed.fill(feature_list.empty());
   allowed[0] = true;  // bm25: held at 1
-  for (const std::string& name : feature_list) {
-    const std::size_t index = rr::feature_index(name);
-    if (index == rr::kFeatureCount) {
-      std::cerr << "medsearch-train: --features: unknown feature '" << name << "' (known:";
-      for (const char* f : rr::kFeatureNames) std::cerr << " " << f;
-      std::cerr << ")\n";
-      return 2;
-    }
-    allowed[index] = true;
-  }
-
-  for (const std::string& name : monotone) {
-    const std::size_t index = rr::feature_index(name);
-    if (index == rr::kFeatureCount) {
-      std::cerr << "medsearch-train: --monotone: unknown feature '" << name << "'\n";
-      return 2;
-    }
-    boosting.increasing[index] = true;
-  }
+  if (!mark_features("--features", feature_list, allowed) || !mark_features("--monotone", monotone, boosting.increasing))
+    return 2;
 
   // A model file that cannot be written is found out now, not after minutes of training.
   if (!out_path.empty()) {
@@ -608,10 +613,7 @@ int main(int argc, char** argv) {
   if (learner != "linear")
     description << " --learner " << learner << " --trees " << boosting.trees << " --tree-depth " << boosting.depth
                 << " --learning-rate " << boosting.eta << " --min-child-weight " << boosting.min_child_weight;
-  if (learner != "linear" && !monotone.empty()) {
-    description << " --monotone ";
-    for (std::size_t k = 0; k < monotone.size(); ++k) description << (k ? "," : "") << monotone[k];
-  }
+  if (learner != "linear" && !monotone.empty()) description << " --monotone " << comma_joined(monotone);
   description << " --feedback-docs ";
   description << feedback.docs << " --feedback-terms " << feedback.terms
               << " --feedback-alpha " << feedback.alpha << " --widen-min-terms " << feedback.widen_min_terms
@@ -619,10 +621,7 @@ int main(int argc, char** argv) {
   if (feedback.max_df_passages > 0) description << " --feedback-max-df-passages " << feedback.max_df_passages;
   description << " --folds " << folds;
   if (learner != "trees") description << " --restarts " << restarts << " --seed " << seed;
-  if (!feature_list.empty()) {
-    description << " --features ";
-    for (std::size_t k = 0; k < feature_list.size(); ++k) description << (k ? "," : "") << feature_list[k];
-  }
+  if (!feature_list.empty()) description << " --features " << comma_joined(feature_list);
   model.description = description.str();
   if (learner != "linear") {
     std::size_t nodes = 0;
