@@ -112,8 +112,9 @@ bool feeds_back(const Xapian::Query& query, const Feedback& feedback);
 // True if expand() ORs the expansion in (letting passages without the question's words in):
 // the query is only words, at least `feedback.widen_min_terms` of them.
 bool widens(const Xapian::Query& query, const Feedback& feedback);
-// query OR (or AND_MAYBE, see Feedback) alpha * (OR of the terms, each scaled by its weight
-// over the best weight).
+// Each term scaled by alpha * its weight / the best weight: ORed with the query's own terms in
+// one flat OR when widens(), else query AND_MAYBE (the scaled terms' OR). The scores are the
+// same either way; the flat OR lets Xapian prune more (rerank.cc).
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
                      const Feedback& feedback);
 

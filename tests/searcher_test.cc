@@ -803,6 +803,53 @@ TEST(RerankCollapseCounts, TermListsCountWhatTheMatchCounts) {
   EXPECT_GT(counted, 0u) << "no record had another matching passage: the fixture no longer tests anything";
 }
 
+// Feedback widening is one flat OR of the question and each scaled expansion term (Xapian
+// prunes it better): it must score every passage as the question OR alpha * (OR of the terms
+// scaled by weight / best) does, the form it replaced, and match the same passages.
+TEST(RerankFeedback, FlatWideningScoresAsTheNestedOr) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  index_golden(db);
+  ASSERT_GT(db.get_doccount(), 0u);
+  Xapian::QueryParser parser = parser_for(db);
+  const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  // The shipped settings, but no cap on the expansion terms' frequency: the fixture is small.
+  ms::rerank::Feedback settings = ms::rerank::Model::builtin().feedback;
+  settings.max_df = 0;
+  std::size_t compared = 0;
+  for (const std::string q : {"riluzole survival", "ALS treatment", "dose hepatic impairment",
+                              "amyotrophic lateral sclerosis treatment"}) {
+    const Xapian::Query query = parser.parse_query(q, flags);
+    ASSERT_TRUE(ms::rerank::widens(query, settings)) << q;
+    const auto feedback = ms::rerank::feedback_terms(db, query, settings);
+    ASSERT_FALSE(feedback.empty()) << q;
+    std::vector<Xapian::Query> parts;
+    for (const auto& [term, weight] : feedback)
+      parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term), weight / feedback.front().second);
+    const Xapian::Query nested(Xapian::Query::OP_OR, query,
+                               Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                                             Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end()),
+                                             settings.alpha));
+    auto weights = [&db](const Xapian::Query& asked) {
+      Xapian::Enquire enquire(db);
+      enquire.set_query(asked);
+      std::map<Xapian::docid, double> by_doc;
+      const Xapian::MSet mset = enquire.get_mset(0, db.get_doccount());
+      for (auto it = mset.begin(); it != mset.end(); ++it) by_doc[*it] = it.get_weight();
+      return by_doc;
+    };
+    const auto flat = weights(ms::rerank::expand(query, feedback, settings));
+    const auto expected = weights(nested);
+    ASSERT_EQ(flat.size(), expected.size()) << q;
+    EXPECT_GT(flat.size(), weights(query).size()) << q << ": the expansion let no passage in";
+    for (const auto& [doc, weight] : expected) {
+      ASSERT_EQ(flat.count(doc), 1u) << q << " passage " << doc;
+      EXPECT_NEAR(flat.at(doc), weight, 1e-9 * std::max(1.0, weight)) << q << " passage " << doc;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 0u);
+}
+
 // A model that gives proximity and bigram no weight lets the searcher skip reading position
 // lists: every other feature comes out the same, those two 0. The fixture must have passages
 // where they are not 0, or this tests nothing.
