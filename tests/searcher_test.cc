@@ -764,11 +764,16 @@ static void index_golden(Xapian::WritableDatabase& db) {
   ASSERT_TRUE(indexer.commit().ok());
 }
 
-static Xapian::QueryParser parser_for(const Xapian::Database& db) {
+// Parses a question over `db` as the searcher's QueryParser does (its prefixes, stemmer and
+// synonyms, multi-word ones included).
+static auto question_parser(const Xapian::Database& db) {
   Xapian::QueryParser parser;
   mc::configure_query_parser(parser);
   parser.set_database(db);
-  return parser;
+  return [parser](const std::string& question) mutable {
+    return parser.parse_query(question,
+                              Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS);
+  };
 }
 
 // The reranker's per-record passage counts: read from term lists for a query of alternatives
@@ -779,14 +784,13 @@ TEST(RerankCollapseCounts, TermListsCountWhatTheMatchCounts) {
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
   index_golden(db);
   ASSERT_GT(db.get_doccount(), 0u);
-  Xapian::QueryParser parser = parser_for(db);
-  const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  auto parse = question_parser(db);
   const auto& model = ms::rerank::Model::builtin();
   Xapian::doccount counted = 0;
   for (const std::string q : {"riluzole survival", "side effects of statins", "ALS treatment", "dose hepatic impairment",
                               "riluzole AND survival", "\"amyotrophic lateral sclerosis\"", "warfarin -bleeding"}) {
     for (int per_record : {1, 2}) {
-      Xapian::Query query = parser.parse_query(q, flags);
+      Xapian::Query query = parse(q);
       const auto feedback = ms::rerank::feedback_terms(db, query, model.feedback);
       for (const Xapian::Query& asked : {query, ms::rerank::expand(query, feedback, model.feedback)}) {
         Xapian::Enquire enquire(db);
@@ -810,15 +814,14 @@ TEST(RerankFeedback, FlatWideningScoresAsTheNestedOr) {
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
   index_golden(db);
   ASSERT_GT(db.get_doccount(), 0u);
-  Xapian::QueryParser parser = parser_for(db);
-  const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  auto parse = question_parser(db);
   // The shipped settings, but no cap on the expansion terms' frequency: the fixture is small.
   ms::rerank::Feedback settings = ms::rerank::Model::builtin().feedback;
   settings.max_df = 0;
   std::size_t compared = 0;
   for (const std::string q : {"riluzole survival", "ALS treatment", "dose hepatic impairment",
                               "amyotrophic lateral sclerosis treatment"}) {
-    const Xapian::Query query = parser.parse_query(q, flags);
+    const Xapian::Query query = parse(q);
     ASSERT_TRUE(ms::rerank::widens(query, settings)) << q;
     const auto feedback = ms::rerank::feedback_terms(db, query, settings);
     ASSERT_FALSE(feedback.empty()) << q;
@@ -857,12 +860,11 @@ TEST(RerankFeatures, SkippingPositionsChangesOnlyProximityAndBigram) {
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
   index_golden(db);
   ASSERT_GT(db.get_doccount(), 0u);
-  Xapian::QueryParser parser = parser_for(db);
-  const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  auto parse = question_parser(db);
   double positional = 0;
   for (const std::string q : {"riluzole survival", "side effects of statins", "amyotrophic lateral sclerosis treatment",
                               "dose in hepatic impairment"}) {
-    const Xapian::Query query = parser.parse_query(q, flags);
+    const Xapian::Query query = parse(q);
     Xapian::Enquire enquire(db);
     enquire.set_query(query);
     enquire.set_collapse_key(medsearch::corpus::schema::kSlotRecordId, 1);
@@ -1320,8 +1322,7 @@ TEST(IntentBoost, PrunedMatchIsTheExhaustiveOne) {
   medsearch::test::build_index(dir.str("db"), std::vector<std::filesystem::path>(samples.begin(), samples.end()));
   const Xapian::Database db(dir.str("db"));
   ASSERT_GT(db.get_doccount(), 300u);
-  Xapian::QueryParser parser = parser_for(db);
-  const unsigned flags = Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  auto parse = question_parser(db);
   std::vector<std::string> questions = {
       "riluzole dose", "side effects of statins", "warfarin interactions", "metformin contraindications",
       "methotrexate in pregnancy", "how does levodopa work", "asthma guideline recommendations",
@@ -1344,7 +1345,7 @@ TEST(IntentBoost, PrunedMatchIsTheExhaustiveOne) {
   for (const std::string& q : questions) {
     const ms::Intent intent = ms::detect_intent(q);
     ASSERT_FALSE(intent.empty()) << q;
-    const Xapian::Query query = parser.parse_query(q, flags);
+    const Xapian::Query query = parse(q);
     for (int per_record : {0, 1, 2}) {
       Xapian::Enquire enquire(db);
       enquire.set_weighting_scheme(Xapian::BM25Weight());
