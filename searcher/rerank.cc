@@ -368,27 +368,22 @@ Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std
   if (terms.empty() || alpha <= 0) return query;
   const bool widen = widens(query, feedback);
   const double best = terms.front().second > 0 ? terms.front().second : 1;
-  if (widen) {
-    // OR, as RM3 does, for questions of several words: passages that share no word with the
-    // question but many with its best matches come in below those that match it (measured:
-    // AND_MAYBE, which lets nothing new in, loses most of the gain on NFCorpus, 0.3053 against
-    // 0.3162 cross-validated; docs/RELEVANCE.md).
-    // One flat OR of the question's terms and each scaled expansion term rather than the
-    // question OR a scaled OR of the terms: the same scores, but Xapian builds one tree of its
-    // OR over all the posting lists (paired by frequency) instead of a subtree for the
-    // expansion, and its pruning skips more of them: 5.8% fewer instructions a search at 1M
-    // passages, 2.8% at 100k (docs/PERFORMANCE.md).
-    std::vector<Xapian::Query> parts{query};
-    for (const auto& [term, weight] : terms)
-      parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term), alpha * weight / best);
-    return Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end());
-  }
   std::vector<Xapian::Query> parts;
   for (const auto& [term, weight] : terms)
-    parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term), weight / best);
-  return Xapian::Query(Xapian::Query::OP_AND_MAYBE, query,
-                       Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
-                                     Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end()), alpha));
+    parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term), alpha * weight / best);
+  if (!widen)
+    return Xapian::Query(Xapian::Query::OP_AND_MAYBE, query, Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end()));
+  // OR, as RM3 does, for questions of several words: passages that share no word with the
+  // question but many with its best matches come in below those that match it (measured:
+  // AND_MAYBE, which lets nothing new in, loses most of the gain on NFCorpus, 0.3053 against
+  // 0.3162 cross-validated; docs/RELEVANCE.md).
+  // One flat OR of the question's terms and each scaled expansion term rather than the
+  // question OR a scaled OR of the terms: the same scores, but Xapian builds one tree of its
+  // OR over all the posting lists (paired by frequency) instead of a subtree for the
+  // expansion, and its pruning skips more of them: 5.8% fewer instructions a search at 1M
+  // passages, 2.8% at 100k (docs/PERFORMANCE.md).
+  parts.insert(parts.begin(), query);
+  return Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end());
 }
 
 Model Model::identity() {

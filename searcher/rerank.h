@@ -113,8 +113,9 @@ bool feeds_back(const Xapian::Query& query, const Feedback& feedback);
 // the query is only words, at least `feedback.widen_min_terms` of them.
 bool widens(const Xapian::Query& query, const Feedback& feedback);
 // Each term scaled by alpha * its weight / the best weight: ORed with the query's own terms in
-// one flat OR when widens(), else query AND_MAYBE (the scaled terms' OR). The scores are the
-// same either way; the flat OR lets Xapian prune more (rerank.cc).
+// one flat OR when widens() (rather than a scaled OR of the terms ORed with the query: the
+// same scores, but Xapian prunes the flat OR more; rerank.cc), else query AND_MAYBE (the scaled
+// terms' OR).
 Xapian::Query expand(const Xapian::Query& query, const std::vector<std::pair<std::string, double>>& terms,
                      const Feedback& feedback);
 
