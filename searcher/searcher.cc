@@ -455,11 +455,27 @@ Result<QueryPlan> build_query(const std::string& question, const Xapian::Databas
 
 Result<std::unique_ptr<Searcher>> Searcher::open(const std::string& path) {
   try {
-    Xapian::Database db(path);
+    // A stub naming several local shards is opened shard by shard (as Xapian would), keeping
+    // each shard's handle for its revision (shard_revisions); anything else as Xapian opens it.
+    std::vector<Xapian::Database> shards;
+    Xapian::Database db;
+    if (auto specs = expand_shards({path}); specs.ok() && specs->size() > 1 &&
+                                            std::all_of(specs->begin(), specs->end(), [](const ShardSpec& s) {
+                                              return s.kind == ShardSpec::Kind::local;
+                                            })) {
+      for (const auto& spec : *specs) {
+        shards.emplace_back(spec.path);
+        db.add_database(shards.back());
+      }
+    } else {
+      db = Xapian::Database(path);
+    }
     Status version = schema::check_version(db);
     if (!version.ok()) return make_error(version.error().code, path + ": " + version.error().message);
     auto searcher = std::make_unique<Searcher>(std::move(db), path);
     searcher->opened_read_only_ = true;
+    searcher->own_shards_ = std::move(shards);
+    searcher->shard_names_ = {path};
     return searcher;
   } catch (const Xapian::Error& e) {
     Error err = corpus::error_from_xapian(e, "cannot open index " + path);
@@ -479,6 +495,7 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>&
     if (!version.ok()) return make_error(version.error().code, shown + ": " + version.error().message);
     searcher->shards_ = std::make_shared<ShardSet>(std::move(*set));
     searcher->opened_read_only_ = true;
+    searcher->shard_names_ = shards;
     if (!options.lexicon.empty()) {
       searcher->lexicon_ = Xapian::Database(options.lexicon);
       searcher->has_lexicon_ = true;
@@ -493,6 +510,52 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>&
 
 Searcher::Searcher(Xapian::Database db, std::string path)
     : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::cached_stemmer(corpus::kSearchStemCacheWords)) {}
+
+void Searcher::set_helper_thread(bool on) {
+  use_helper_ = on;
+  if (!on) helper_.reset();
+}
+
+HelperThread* Searcher::helper() {
+  if (!use_helper_ || helper_failed_ || !opened_read_only_) return nullptr;
+  if (!helper_) {
+    // Local shards only: the helper opens them itself.
+    auto specs = expand_shards(shard_names_);
+    std::vector<std::string> paths;
+    if (specs.ok())
+      for (const auto& spec : *specs)
+        if (spec.kind == ShardSpec::Kind::local) paths.push_back(spec.path);
+    if (!specs.ok() || paths.empty() || paths.size() != specs->size()) {
+      helper_failed_ = true;
+      return nullptr;
+    }
+    helper_ = std::make_unique<HelperThread>(std::move(paths));
+  }
+  try {
+    if (!helper_->sync(db_.get_uuid(), shard_revisions())) return nullptr;
+  } catch (const Xapian::Error&) {
+    return nullptr;
+  }
+  return helper_.get();
+}
+
+std::vector<Xapian::rev> Searcher::shard_revisions() const {
+  std::vector<Xapian::rev> out;
+  try {
+    if (shards_) {
+      // Only when every shard is up: a shard left out (partial answers) is not in db_.
+      if (!shards_->missing().empty()) return {};
+      out = shards_->state().revisions;
+    } else if (!own_shards_.empty()) {
+      for (const auto& shard : own_shards_) out.push_back(shard.get_revision());
+    } else if (db_.size() == 1) {
+      out.push_back(db_.get_revision());
+    }
+  } catch (const Xapian::Error&) {
+    return {};
+  }
+  return out;
+}
 
 Status Searcher::reopen() {
   try {
@@ -632,15 +695,31 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // passages in two shards 27% fewer instructions a search, everything on (ARCHITECTURE.md).
   // Over several large shards the spy rides on a scored match, over remote ones on a pass of
   // its own (below).
+  // The pass runs on the helper thread when there is one (helper.h), beside the rest of the
+  // search, which waits for it only after its main match, before reading the spy.
+  bool sample_cut = false;
+  HelperWait facets_pending;  // declared after the spy and sample_cut: waits before they go
   if (request.facets && !remote && (db_.size() == 1 || small_index)) {
-    Xapian::Enquire sample(db_);
-    sample.set_weighting_scheme(Xapian::BoolWeight());
-    sample.set_query(filtered(plan->query));
-    sample.add_matchspy(&spy);
-    // Past the deadline, the facets count what the pass saw by then (an estimate).
-    bool sample_cut = false;
-    match_until(sample, 0, first + count, check_at_least, deadline, sample_cut);
-    cut = cut || sample_cut;
+    auto sample_pass = [&spy, &sample_cut, first, count, check_at_least, deadline](const Xapian::Database& db,
+                                                                                  const Xapian::Query& q) {
+      Xapian::Enquire sample(db);
+      sample.set_weighting_scheme(Xapian::BoolWeight());
+      sample.set_query(q);
+      sample.add_matchspy(&spy);
+      // Past the deadline, the facets count what the pass saw by then (an estimate).
+      match_until(sample, 0, first + count, check_at_least, deadline, sample_cut);
+    };
+    if (HelperThread* h = helper()) {
+      // Xapian's Query is reference counted without atomics: the helper gets a copy of its own.
+      h->start([sample_pass, wire = filtered(plan->query).serialise()](const Xapian::Database& db) {
+        sample_pass(db, Xapian::Query::unserialise(wire));
+      });
+      facets_pending.set(h);
+      ++helper_tasks_;
+    } else {
+      sample_pass(db_, filtered(plan->query));
+      cut = cut || sample_cut;
+    }
     spied = true;
     lap(response.timings.match);
   }
@@ -705,6 +784,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
                                   std::max(spy_on_main || remote ? check_at_least : 0, lo + want),
                                   deadline, main_cut);
   cut = cut || main_cut;
+  if (facets_pending.active()) {
+    facets_pending.wait();  // rethrows the pass's error (a commit overtook it: search() retries)
+    cut = cut || sample_cut;
+  }
   response.total_estimate = mset.get_matches_estimated();
   if (widened) {
     // The total and the facets count the question's own matches: a second, narrower match,

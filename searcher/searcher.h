@@ -15,6 +15,7 @@
 #include "corpus/result.h"
 #include "corpus/schema.h"
 #include "corpus/xapian_error.h"
+#include "searcher/helper.h"
 #include "searcher/rerank.h"
 #include "searcher/facets.h"
 #include "searcher/intent.h"
@@ -198,6 +199,14 @@ class Searcher {
 
   const std::string& path() const { return path_; }
 
+  // Whether a search may hand work that can run beside it (the facet count) to a second thread
+  // with a handle of its own on the index (searcher/helper.h): the same answer, sooner when the
+  // machine has a core to spare. On by default; only for an index this Searcher opened itself
+  // whose shards are all local.
+  void set_helper_thread(bool on);
+  // How many searches have had their facets counted on the helper thread.
+  std::uint64_t helper_tasks() const { return helper_tasks_; }
+
  private:
   Result<SearchResponse> search_once(const SearchRequest& request);
   // After a network error: drops the shards that do not answer (or fails naming them).
@@ -214,8 +223,22 @@ class Searcher {
   // Where synonyms and spellings come from: the lexicon when given, else the index.
   const Xapian::Database& vocabulary() const { return has_lexicon_ ? lexicon_ : db_; }
 
+  // The helper thread, opened on first use; null when off or impossible (remote shards, a
+  // database given by the caller), and then helper_failed_ says so.
+  HelperThread* helper();
+  // Each shard's open revision in shard order (what the helper must read); empty when unknown.
+  std::vector<Xapian::rev> shard_revisions() const;
+
   Xapian::Database db_;
   std::shared_ptr<ShardSet> shards_;  // null when wrapping a database given by the caller
+  // open(path) of a stub naming several local shards: each shard, sharing its handle with db_
+  // (so its revision is db_'s), for shard_revisions().
+  std::vector<Xapian::Database> own_shards_;
+  std::vector<std::string> shard_names_;  // as opened: open's path, or its shard names
+  bool use_helper_ = true;
+  bool helper_failed_ = false;
+  std::unique_ptr<HelperThread> helper_;
+  std::uint64_t helper_tasks_ = 0;
   Xapian::Database lexicon_;
   bool has_lexicon_ = false;
   std::string path_;

@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
                  "Searches that run at once; the others wait their turn in arrival order (0 = cores + 1)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  bool no_helper_threads = false;
+  app.add_flag("--no-helper-threads", no_helper_threads,
+               "Count a search's facets on the worker's own thread, not on a helper thread beside the search");
   // Limits (docs/RELIABILITY.md lists each with the test behind it).
   app.add_option("--max-queued", options.max_queued,
                  "Connections that may wait for a busy worker; past them the server answers 503 with Retry-After "
@@ -180,6 +183,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   options.access_log = !quiet;
+  options.helper_threads = !no_helper_threads;
   // One local folder keeps the write API possible; anything else is a list of shards.
   if (dbs.size() == 1 && dbs[0].rfind("tcp://", 0) != 0 && std::filesystem::is_directory(dbs[0])) {
     options.db_path = dbs[0];

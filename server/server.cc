@@ -1085,6 +1085,7 @@ Result<searcher::Searcher*> Server::Impl::worker_searcher() {
   auto opened = searcher::Searcher::open(searcher_targets(options_), options_.shard_options);
   if (!opened.ok()) return opened.error();
   if (model_) (*opened)->set_model(*model_);
+  (*opened)->set_helper_thread(options_.helper_threads);
   cache.owner = id_;
   cache.searcher = std::move(*opened);
   return cache.searcher.get();

@@ -70,6 +70,9 @@ struct ServerOptions {
   // but searches are CPU work: run together, they time-slice and every one finishes late,
   // the longest ones latest; queued, each runs at full speed after the ones ahead of it.
   int search_slots = 0;
+  // Each worker's searcher counts a search's facets on a helper thread of its own, beside the
+  // search (searcher::Searcher::set_helper_thread): sooner answers while a core is free.
+  bool helper_threads = true;
   // Caps on a search (GET/POST /search, and /context's question): at most this many words and
   // bytes in the question (400, param "q"), and limit and offset at most these (400), each no
   // more than the searcher's own ceilings (searcher::kMaxQueryBytes, kMaxLimit, kMaxOffset).

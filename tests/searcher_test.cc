@@ -1414,3 +1414,140 @@ TEST(Intent, SectionWordsGoAndTheOtherWordsStayAsWritten) {
   ASSERT_TRUE(response.ok());
   EXPECT_NE(response->parsed_query.find("XYmultiple_sclerosis"), std::string::npos) << response->parsed_query;
 }
+
+namespace {
+
+// Everything a search answers that the facet pass could change, as text.
+std::string answer_text(const ms::SearchResponse& r) {
+  std::ostringstream out;
+  out << "total " << r.total_estimate << " cut " << r.deadline_exceeded << "\n";
+  for (const auto& h : r.hits) out << h.stored.passage.id << " " << std::llround(h.score * 1e9) << "\n";
+  if (r.facets) out << ms::facets_to_json(*r.facets).dump() << "\n";
+  for (const auto& w : r.warnings) out << w << "\n";
+  return out.str();
+}
+
+std::vector<ms::SearchRequest> helper_requests() {
+  std::vector<ms::SearchRequest> out;
+  for (const char* q : {"What are the treatment options for ALS?", "riluzole dose", "hepatotoxicity",
+                        "side effects of edaravone", "blood pressure in older adults", "statin myopathy",
+                        "guideline on heart failure", "zzzz nothing matches this"}) {
+    ms::SearchRequest r;
+    r.query = q;
+    r.facets = true;
+    out.push_back(r);
+  }
+  ms::SearchRequest filtered = out[0];
+  filtered.sources = {mc::Source::fda_label, mc::Source::research};
+  out.push_back(filtered);
+  ms::SearchRequest paged = out[0];
+  paged.offset = 3;
+  paged.limit = 5;
+  paged.rerank = false;
+  out.push_back(paged);
+  return out;
+}
+
+// Runs every request through both searchers; each answer must be the same.
+void expect_same_answers(ms::Searcher& alone, ms::Searcher& helped) {
+  for (const auto& request : helper_requests()) {
+    auto a = alone.search(request);
+    auto b = helped.search(request);
+    ASSERT_TRUE(a.ok()) << request.query << ": " << a.error().message;
+    ASSERT_TRUE(b.ok()) << request.query << ": " << b.error().message;
+    ASSERT_TRUE(b->facets.has_value()) << request.query;
+    EXPECT_EQ(answer_text(*a), answer_text(*b)) << request.query;
+  }
+}
+
+std::uint64_t source_count(const ms::SearchResponse& r, const std::string& source) {
+  if (!r.facets) return 0;
+  for (const auto& v : r.facets->source)
+    if (v.value == source) return v.count;
+  return 0;
+}
+
+}  // namespace
+
+// The facet count on the helper thread (searcher/helper.h) gives the answer the search gives
+// alone, over one database, a stub of two shards, and the same two shards named one by one.
+TEST(HelperThread, FacetsCountedBesideTheSearchAreTheSame) {
+  medsearch::test::TempDir dir;
+  const auto samples = medsearch::test::sample_files();
+  ASSERT_GE(samples.size(), 2u);
+  const std::string one = (dir.path() / "one").string();
+  medsearch::test::build_index(one, {samples.begin(), samples.end()});
+  const std::string a = (dir.path() / "stub" / "a").string(), b = (dir.path() / "stub" / "b").string();
+  std::filesystem::create_directories(dir.path() / "stub");
+  const auto half = samples.begin() + static_cast<std::ptrdiff_t>(samples.size() / 2);
+  medsearch::test::build_index(a, {samples.begin(), half});
+  medsearch::test::build_index(b, {half, samples.end()});
+  std::ofstream(dir.path() / "stub" / "XAPIANDB") << "auto a\nauto b\n";
+
+  auto check = [](auto open) {
+    auto alone = open();
+    auto helped = open();
+    ASSERT_TRUE(alone.ok() && helped.ok());
+    (*alone)->set_helper_thread(false);
+    expect_same_answers(**alone, **helped);
+    EXPECT_EQ((*alone)->helper_tasks(), 0u);
+    // Every request asked for facets, and each was counted on the helper.
+    EXPECT_EQ((*helped)->helper_tasks(), helper_requests().size());
+  };
+  check([&] { return ms::Searcher::open(one); });
+  check([&] { return ms::Searcher::open((dir.path() / "stub").string()); });
+  check([&] { return ms::Searcher::open(std::vector<std::string>{a, b}, ms::ShardOptions{}); });
+}
+
+// The helper reads the revision the Searcher reads: a commit the Searcher has not reopened to
+// is not counted, and once it has, it is.
+TEST(HelperThread, CountsTheRevisionTheSearcherReads) {
+  medsearch::test::TempDir dir;
+  const std::string path = (dir.path() / "idx").string();
+  medsearch::test::build_index(path, {medsearch::test::fixture("golden.jsonl")});
+  auto helped = ms::Searcher::open(path);
+  auto late = ms::Searcher::open(path);  // searches only after the commit below
+  ASSERT_TRUE(helped.ok() && late.ok());
+  ms::SearchRequest request;
+  request.query = "riluzole";
+  request.facets = true;
+  request.rerank = false;
+  auto before = (*helped)->search(request);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ((*helped)->helper_tasks(), 1u);
+  const std::uint64_t guidelines = source_count(*before, "guideline");
+
+  {  // a new guideline about riluzole, committed while the Searcher stays where it was
+    auto indexer = mi::Indexer::open(path);
+    ASSERT_TRUE(indexer.ok());
+    mc::Record rec;
+    rec.id = "helper-new-guideline";
+    rec.source = mc::Source::guideline;
+    rec.title = "Riluzole in practice";
+    rec.sections.push_back({"", "", "Riluzole is recommended for people with ALS."});
+    ASSERT_TRUE((*indexer)->add(rec).ok());
+    ASSERT_TRUE((*indexer)->commit().ok());
+  }
+  auto stale = (*helped)->search(request);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(source_count(*stale, "guideline"), guidelines);
+  EXPECT_EQ(answer_text(*stale), answer_text(*before));
+  EXPECT_EQ((*helped)->helper_tasks(), 2u);
+
+  // Opened before the commit, its helper first opens after it: the helper is ahead, so the
+  // search counts alone, at the Searcher's revision.
+  auto alone = (*late)->search(request);
+  ASSERT_TRUE(alone.ok());
+  EXPECT_EQ(answer_text(*alone), answer_text(*before));
+  EXPECT_EQ((*late)->helper_tasks(), 0u);
+
+  // Reopened, both count the commit, on their helpers.
+  for (auto* searcher : {helped->get(), late->get()}) {
+    const std::uint64_t tasks = searcher->helper_tasks();
+    ASSERT_TRUE(searcher->reopen().ok());
+    auto after = searcher->search(request);
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(source_count(*after, "guideline"), guidelines + 1);
+    EXPECT_EQ(searcher->helper_tasks(), tasks + 1);
+  }
+}

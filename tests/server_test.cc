@@ -284,6 +284,33 @@ TEST_F(ServerTest, EqualRequestsGiveEqualBodiesApartFromTiming) {
   EXPECT_EQ(without_timing(first).dump(), without_timing(second).dump());
 }
 
+// The facet count on each worker's helper thread (the default) answers as the worker alone does
+// (--no-helper-threads): the same bodies from two servers over the same index.
+TEST_F(ServerTest, HelperThreadsGiveTheSameAnswers) {
+  ServerOptions options;
+  options.db_path = db_path_;
+  options.port = 0;
+  options.threads = 2;
+  options.access_log = false;
+  options.web_dir.clear();
+  options.helper_threads = false;
+  test::ServingThread alone(options);
+  ASSERT_TRUE(alone.ok());
+  httplib::Client other("127.0.0.1", alone.port());
+  other.set_url_encode(false);
+  for (const char* q : {"riluzole", "riluzole liver monitoring", "side effects", "treatment options for ALS"}) {
+    for (const std::string extra : {"facets=1", "facets=1&source=fda_label", "facets=1&offset=2&limit=3&rerank=0"}) {
+      const std::string path = search_path(q, extra);
+      json helped = get_json(path);
+      auto res = other.Get(path);
+      ASSERT_TRUE(res) << path;
+      ASSERT_EQ(res->status, 200) << path << ": " << res->body;
+      EXPECT_TRUE(helped.contains("facets")) << path;
+      EXPECT_EQ(without_timing(helped).dump(), without_timing(json::parse(res->body)).dump()) << path;
+    }
+  }
+}
+
 TEST_F(ServerTest, PassageByIdAndMissingPassage) {
   json found = get_json(search_path("riluzole aminotransferases", "source=fda_label"));
   ASSERT_FALSE(found["hits"].empty());

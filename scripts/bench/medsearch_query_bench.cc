@@ -5,6 +5,8 @@
 //   --facets 0|1       SearchRequest::facets (default 1: on, as the server's /search has them)
 //   --rerank 0|1       SearchRequest::rerank (default 1, the default)
 //   --rerank-model F   a model file as medsearch-train writes it (default: the shipped one)
+//   --helper 0|1       Searcher::set_helper_thread (default 1, the library's default: the facet
+//                      count on a second thread)
 //   --server-work 0|1  also what the server does around each search (default 0): reopen the
 //                      searcher first, then group the answer and serialise the JSON body
 // Everything else is the library's default (intent boost on, one passage per record).
@@ -28,13 +30,14 @@ int main(int argc, char** argv) {
   bench::Options o;
   if (!bench::parse_args(argc, argv, o)) {
     std::cerr << "usage: medsearch-query-bench --index DIR --queries FILE.tsv --out FILE [--threads N] "
-                 "[--warmup P] [--passes T] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1] [--rerank-model FILE] [--server-work 0|1]\n";
+                 "[--warmup P] [--passes T] [--budget-s S] [--snippets BYTES] [--facets 0|1] [--rerank 0|1] [--rerank-model FILE] [--helper 0|1] [--server-work 0|1]\n";
     return 2;
   }
   const std::size_t snippets = std::strtoul(o.get("snippets", "300").c_str(), nullptr, 10);
   const bool facets = o.get("facets", "1") != "0";
   const bool rerank = o.get("rerank", "1") != "0";
   const bool server_work = o.get("server-work", "0") != "0";
+  const bool helper = o.get("helper", "1") != "0";
   std::optional<medsearch::searcher::rerank::Model> model;
   if (const std::string path = o.get("rerank-model", ""); !path.empty()) {
     auto loaded = medsearch::searcher::rerank::Model::load(path);
@@ -62,6 +65,7 @@ int main(int argc, char** argv) {
       if (!opened.ok()) throw std::runtime_error(opened.error().message);
       std::shared_ptr<medsearch::searcher::Searcher> searcher(std::move(*opened));
       if (model) searcher->set_model(*model);
+      searcher->set_helper_thread(helper);
       return [searcher, snippets, facets, rerank, server_work, &refused, &stages_mutex, &stages,
               &timed](const std::string& text) {
         if (server_work && !searcher->reopen().ok()) return -1;
