@@ -55,7 +55,7 @@ bool HelperThread::sync(const std::string& uuid, const std::vector<Xapian::rev>&
   }
 }
 
-void HelperThread::start(std::function<void(const Xapian::Database&)> task) {
+void HelperThread::start(Task task) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     task_ = std::move(task);
@@ -77,12 +77,12 @@ void HelperThread::loop() {
   for (;;) {
     cv_.wait(lock, [this] { return stop_ || has_task_; });
     if (stop_) return;
-    std::function<void(const Xapian::Database&)> task = std::move(task_);
+    Task task = std::move(task_);
     has_task_ = false;
     lock.unlock();
     std::exception_ptr error;
     try {
-      task(db_);
+      task(db_, shards_);
     } catch (...) {
       error = std::current_exception();
     }

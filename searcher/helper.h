@@ -36,9 +36,11 @@ class HelperThread {
   // caller then does the work itself. Call only while no task runs.
   bool sync(const std::string& uuid, const std::vector<Xapian::rev>& revisions);
 
-  // Runs task(db) on the thread, `db` being the helper's handle (synced). The previous task
-  // must have been waited for. Whatever the task refers to must outlive wait().
-  void start(std::function<void(const Xapian::Database&)> task);
+  // Runs task(db, shards) on the thread: `db` is the helper's handle on the whole index (synced),
+  // `shards` each shard's own handle, in order. The previous task must have been waited for.
+  // Whatever the task refers to must outlive wait().
+  using Task = std::function<void(const Xapian::Database&, const std::vector<Xapian::Database>&)>;
+  void start(Task task);
   // Waits for the task started last, if any; rethrows what it threw. Safe to call twice.
   void wait();
 
@@ -52,7 +54,7 @@ class HelperThread {
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::function<void(const Xapian::Database&)> task_;
+  Task task_;
   bool has_task_ = false;
   bool done_ = true;
   bool stop_ = false;

@@ -684,7 +684,13 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // Every match was seen when the check covered the whole index, or when the spy saw fewer
   // than check_at_least: Xapian prunes only once that many matches were kept, so a match
   // that ended below it looked at everything (selective questions on any index size).
-  auto spy_saw_all = [&] { return check_at_least >= db_.get_doccount() || spy.passages_seen() < check_at_least; };
+  // (When the helper sampled each shard on its own, it says whether every shard's pass saw all.)
+  bool per_shard_sample = false;
+  bool shards_saw_all = true;
+  auto spy_saw_all = [&] {
+    if (per_shard_sample) return shards_saw_all;
+    return check_at_least >= db_.get_doccount() || spy.passages_seen() < check_at_least;
+  };
 
   // Facets from a boolean pass of their own over the question's first check_at_least matching
   // passages in index order: every match on a small index (one database or several), a sample
@@ -696,10 +702,36 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // Over several large shards the spy rides on a scored match, over remote ones on a pass of
   // its own (below).
   // The pass runs on the helper thread when there is one (helper.h), beside the rest of the
-  // search, which waits for it only after its main match, before reading the spy.
+  // search, which waits for it only after its main match, before reading the spy. With the
+  // helper, several large local shards get a boolean pass too: each shard on its own (where
+  // Xapian can stop it), its first check_at_least matches, so the scored matches prune from
+  // their start there as well; the facets are exact when no shard had that many.
   bool sample_cut = false;
-  HelperWait facets_pending;  // declared after the spy and sample_cut: waits before they go
-  if (request.facets && !remote && (db_.size() == 1 || small_index)) {
+  HelperWait facets_pending;  // declared after the spy and the flags above: waits before they go
+  HelperThread* helper_for_facets = request.facets && !remote ? helper() : nullptr;
+  if (helper_for_facets && db_.size() > 1 && !small_index) {
+    helper_for_facets->start([&spy, &sample_cut, &shards_saw_all, first, count, check_at_least, deadline,
+                              wire = filtered(plan->query).serialise()](const Xapian::Database&,
+                                                                        const std::vector<Xapian::Database>& shards) {
+      const Xapian::Query q = Xapian::Query::unserialise(wire);
+      for (const auto& shard : shards) {
+        Xapian::Enquire sample(shard);
+        sample.set_weighting_scheme(Xapian::BoolWeight());
+        sample.set_query(q);
+        const std::uint64_t before = spy.passages_seen();
+        sample.add_matchspy(&spy);
+        bool shard_cut = false;
+        match_until(sample, 0, first + count, check_at_least, deadline, shard_cut);
+        sample_cut = sample_cut || shard_cut;
+        if (spy.passages_seen() - before >= check_at_least) shards_saw_all = false;
+      }
+    });
+    facets_pending.set(helper_for_facets);
+    ++helper_tasks_;
+    per_shard_sample = true;
+    spied = true;
+    lap(response.timings.match);
+  } else if (request.facets && !remote && (db_.size() == 1 || small_index)) {
     auto sample_pass = [&spy, &sample_cut, first, count, check_at_least, deadline](const Xapian::Database& db,
                                                                                   const Xapian::Query& q) {
       Xapian::Enquire sample(db);
@@ -709,9 +741,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
       // Past the deadline, the facets count what the pass saw by then (an estimate).
       match_until(sample, 0, first + count, check_at_least, deadline, sample_cut);
     };
-    if (HelperThread* h = helper()) {
+    if (HelperThread* h = helper_for_facets) {
       // Xapian's Query is reference counted without atomics: the helper gets a copy of its own.
-      h->start([sample_pass, wire = filtered(plan->query).serialise()](const Xapian::Database& db) {
+      h->start([sample_pass, wire = filtered(plan->query).serialise()](const Xapian::Database& db,
+                                                                       const std::vector<Xapian::Database>&) {
         sample_pass(db, Xapian::Query::unserialise(wire));
       });
       facets_pending.set(h);

@@ -1551,3 +1551,56 @@ TEST(HelperThread, CountsTheRevisionTheSearcherReads) {
     EXPECT_EQ(searcher->helper_tasks(), tasks + 1);
   }
 }
+
+// Over several large local shards the helper samples each shard on its own: a selective
+// question's facets are exact and as counted alone; a broad one's are a sample of each shard,
+// flagged inexact. The hits are the same with the helper or without.
+TEST(HelperThread, SamplesEachLargeShardOnItsOwn) {
+  medsearch::test::TempDir dir;
+  const std::string a = (dir.path() / "a").string(), b = (dir.path() / "b").string();
+  {
+    auto writer_a = mi::Indexer::open(a);
+    auto writer_b = mi::Indexer::open(b);
+    ASSERT_TRUE(writer_a.ok() && writer_b.ok());
+    const int kRecords = static_cast<int>(ms::kExactFacetsMaxPassages) + 100;
+    for (int i = 0; i < kRecords; ++i) {
+      mc::Record rec;
+      rec.id = "rec-" + std::to_string(i);
+      const bool rare = i % 97 == 0;
+      rec.source = i % 3 == 0 ? mc::Source::guideline : mc::Source::research;
+      rec.title = "Study " + std::to_string(i);
+      rec.sections.push_back({"", "", rare ? "Riluzole in common disease." : "Common disease outcomes."});
+      ASSERT_TRUE((i % 2 == 0 ? *writer_a : *writer_b)->add(rec).ok());
+    }
+    ASSERT_TRUE((*writer_a)->commit().ok() && (*writer_b)->commit().ok());
+  }
+  auto alone = ms::Searcher::open(std::vector<std::string>{a, b}, ms::ShardOptions{});
+  auto helped = ms::Searcher::open(std::vector<std::string>{a, b}, ms::ShardOptions{});
+  ASSERT_TRUE(alone.ok() && helped.ok());
+  (*alone)->set_helper_thread(false);
+  ms::SearchRequest request;
+  request.facets = true;
+  request.rerank = false;
+
+  request.query = "riluzole";
+  auto x = (*alone)->search(request);
+  auto y = (*helped)->search(request);
+  ASSERT_TRUE(x.ok() && y.ok());
+  ASSERT_TRUE(x->facets && y->facets);
+  EXPECT_TRUE(y->facets->exact);
+  EXPECT_EQ(answer_text(*x), answer_text(*y));  // exact both ways: the same counts
+  EXPECT_EQ((*helped)->helper_tasks(), 1u);
+
+  request.query = "common disease";
+  x = (*alone)->search(request);
+  y = (*helped)->search(request);
+  ASSERT_TRUE(x.ok() && y.ok());
+  ASSERT_TRUE(y->facets);
+  EXPECT_FALSE(y->facets->exact);
+  std::uint64_t counted = 0;
+  for (const auto& v : y->facets->source) counted += v.count;
+  // Each shard's first kFacetSampleMatches matching passages (one passage a record here).
+  EXPECT_EQ(counted, 2 * static_cast<std::uint64_t>(ms::kFacetSampleMatches));
+  EXPECT_EQ(ids(*x), ids(*y));
+  EXPECT_EQ((*helped)->helper_tasks(), 2u);
+}
