@@ -62,6 +62,18 @@ json without_timing(json body) {
   return body;
 }
 
+// A test server's options: the API alone over `db` ("/" is a 404 here; web_test covers the
+// page), a free loopback port, no access log.
+ServerOptions api_options(const std::string& db, int threads) {
+  ServerOptions options;
+  options.db_path = db;
+  options.port = 0;
+  options.threads = threads;
+  options.access_log = false;
+  options.web_dir.clear();
+  return options;
+}
+
 // A server over its own index of tests/fixtures/http.jsonl, serving on a background thread.
 class ServerTest : public ::testing::Test {
  protected:
@@ -70,12 +82,7 @@ class ServerTest : public ::testing::Test {
     test::build_index(db_path_, {test::fixture("http.jsonl")});
     if (HasFatalFailure()) return;
 
-    ServerOptions options;
-    options.db_path = db_path_;
-    options.port = 0;
-    options.threads = 4;
-    options.access_log = false;
-    options.web_dir.clear();  // the API alone ("/" is a 404 here); web_test covers the page
+    ServerOptions options = api_options(db_path_, 4);
     serving_ = std::make_unique<test::ServingThread>(options);
     ASSERT_TRUE(serving_->ok());
     port_ = serving_->port();
@@ -287,12 +294,7 @@ TEST_F(ServerTest, EqualRequestsGiveEqualBodiesApartFromTiming) {
 // The facet count on each worker's helper thread (the default) answers as the worker alone does
 // (--no-helper-threads): the same bodies from two servers over the same index.
 TEST_F(ServerTest, HelperThreadsGiveTheSameAnswers) {
-  ServerOptions options;
-  options.db_path = db_path_;
-  options.port = 0;
-  options.threads = 2;
-  options.access_log = false;
-  options.web_dir.clear();
+  ServerOptions options = api_options(db_path_, 2);
   options.helper_threads = false;
   test::ServingThread alone(options);
   ASSERT_TRUE(alone.ok());
@@ -850,12 +852,7 @@ class WriteApiServer {
       ADD_FAILURE() << run.error().message;
       return;
     }
-    ServerOptions options;
-    options.db_path = db_;
-    options.port = 0;
-    options.threads = 8;
-    options.access_log = false;
-    options.web_dir.clear();
+    ServerOptions options = api_options(db_, 8);
     options.api_key = "secret";
     serving_ = std::make_unique<test::ServingThread>(options);
     port_ = serving_->port();
