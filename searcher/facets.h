@@ -21,8 +21,9 @@ inline constexpr int kYearBucketWidth = 5;
 // their own, so the scored match still prunes) and the counts are exact; a larger index counts
 // over a sample of kFacetSampleMatches matching passages (exact still when the question matches
 // fewer): on one database the first that many in index order, from a boolean match of their
-// own; over shards, the passages the scored match examined (the first that many, then those
-// that could still reach the page). Was 500,000: at 100,000 generated passages, exact
+// own; over local shards with the Searcher's helper thread, the first that many of each shard
+// (searcher/helper.h); otherwise over shards, the passages the scored match examined (the first
+// that many, then those that could still reach the page). Was 500,000: at 100,000 generated passages, exact
 // facets held a search to 7 per second on one thread, sampled ones 15 (medsearch-query-bench,
 // snippets off; docs/PERFORMANCE.md). The sample was 10,000 until facets took ~15 of a search's
 // ~39 ms CPU there (232 questions, everything on); at 2,000 a search takes ~31 ms.
