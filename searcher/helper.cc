@@ -17,9 +17,13 @@ HelperThread::~HelperThread() {
   thread_.join();
 }
 
-bool HelperThread::open() {
+void HelperThread::close() {
   shards_.clear();
   db_ = Xapian::Database();
+}
+
+bool HelperThread::open() {
+  close();
   try {
     for (const auto& path : paths_) {
       shards_.emplace_back(path);
@@ -27,8 +31,7 @@ bool HelperThread::open() {
     }
     return true;
   } catch (const Xapian::Error&) {
-    shards_.clear();
-    db_ = Xapian::Database();
+    close();
     return false;
   }
 }
@@ -48,9 +51,7 @@ bool HelperThread::sync(const std::string& uuid, const std::vector<Xapian::rev>&
     db_.reopen();  // behind (or ahead: then it stays ahead, and the caller works alone)
     return at_revisions();
   } catch (const Xapian::Error&) {
-    // A shard closed or replaced under us: open afresh next time.
-    shards_.clear();
-    db_ = Xapian::Database();
+    close();  // a shard closed or replaced under us: open afresh next time
     return false;
   }
 }

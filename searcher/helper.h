@@ -5,7 +5,8 @@
 //
 // What it buys is time, not work: the same work moves to the machine's other core while the
 // search goes on (on SciFact's index the facets are about a third of a search with them). A
-// server saturated with searches gains nothing and loses nothing measurable.
+// server saturated with searches gains nothing and loses about 2% to the thread switches,
+// within the spread of its rounds (docs/PERFORMANCE.md).
 #pragma once
 
 #include <xapian.h>
@@ -47,6 +48,7 @@ class HelperThread {
  private:
   void loop();
   bool open();
+  void close();
 
   std::vector<std::string> paths_;
   std::vector<Xapian::Database> shards_;  // each shares its handle with db_: reopening db_ reopens it
@@ -63,12 +65,11 @@ class HelperThread {
 };
 
 // Waits for a helper's task when it goes out of scope (exceptions swallowed: the way out is
-// already an error), so a task never outlives the locals it uses. release() after a wait()
-// that may throw.
+// already an error), so a task never outlives the locals it uses; wait() waits earlier and
+// rethrows.
 class HelperWait {
  public:
   HelperWait() = default;
-  explicit HelperWait(HelperThread* helper) : helper_(helper) {}
   ~HelperWait() {
     if (helper_ == nullptr) return;
     try {

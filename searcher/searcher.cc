@@ -685,10 +685,9 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // than check_at_least: Xapian prunes only once that many matches were kept, so a match
   // that ended below it looked at everything (selective questions on any index size).
   // (When the helper sampled each shard on its own, it says whether every shard's pass saw all.)
-  bool per_shard_sample = false;
-  bool shards_saw_all = true;
+  std::optional<bool> shards_saw_all;
   auto spy_saw_all = [&] {
-    if (per_shard_sample) return shards_saw_all;
+    if (shards_saw_all) return *shards_saw_all;
     return check_at_least >= db_.get_doccount() || spy.passages_seen() < check_at_least;
   };
 
@@ -699,36 +698,51 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // matches below then prune from the start instead of weighing, sorting and collapsing that
   // many candidates first: 5-9% less CPU a search at 100k passages, and on SciFact's 8,168
   // passages in two shards 27% fewer instructions a search, everything on (ARCHITECTURE.md).
-  // Over several large shards the spy rides on a scored match, over remote ones on a pass of
-  // its own (below).
   // The pass runs on the helper thread when there is one (helper.h), beside the rest of the
   // search, which waits for it only after its main match, before reading the spy. With the
   // helper, several large local shards get a boolean pass too: each shard on its own (where
   // Xapian can stop it), its first check_at_least matches, so the scored matches prune from
-  // their start there as well; the facets are exact when no shard had that many.
+  // their start there as well; the facets are exact when no shard had that many. Without it,
+  // over several large shards the spy rides on a scored match, over remote ones on a pass of its
+  // own (below).
   bool sample_cut = false;
   HelperWait facets_pending;  // declared after the spy and the flags above: waits before they go
   HelperThread* helper_for_facets = request.facets && !remote ? helper() : nullptr;
-  if (helper_for_facets && db_.size() > 1 && !small_index) {
-    helper_for_facets->start([&spy, &sample_cut, &shards_saw_all, first, count, check_at_least, deadline,
-                              wire = filtered(plan->query).serialise()](const Xapian::Database&,
-                                                                        const std::vector<Xapian::Database>& shards) {
-      const Xapian::Query q = Xapian::Query::unserialise(wire);
-      for (const auto& shard : shards) {
-        Xapian::Enquire sample(shard);
-        sample.set_weighting_scheme(Xapian::BoolWeight());
-        sample.set_query(q);
-        const std::uint64_t before = spy.passages_seen();
-        sample.add_matchspy(&spy);
-        bool shard_cut = false;
-        match_until(sample, 0, first + count, check_at_least, deadline, shard_cut);
-        sample_cut = sample_cut || shard_cut;
-        if (spy.passages_seen() - before >= check_at_least) shards_saw_all = false;
-      }
-    });
-    facets_pending.set(helper_for_facets);
-    ++helper_tasks_;
-    per_shard_sample = true;
+  const bool per_shard = helper_for_facets && db_.size() > 1 && !small_index;
+  if (request.facets && !remote && (per_shard || db_.size() == 1 || small_index)) {
+    // One boolean pass over `db`; true when it saw every match (fewer than check_at_least).
+    auto sample_pass = [&spy, &sample_cut, first, count, check_at_least, deadline](const Xapian::Database& db,
+                                                                                  const Xapian::Query& q) {
+      Xapian::Enquire sample(db);
+      sample.set_weighting_scheme(Xapian::BoolWeight());
+      sample.set_query(q);
+      sample.add_matchspy(&spy);
+      const Xapian::doccount before = spy.passages_seen();
+      // Past the deadline, the facets count what the pass saw by then (an estimate).
+      bool pass_cut = false;
+      match_until(sample, 0, first + count, check_at_least, deadline, pass_cut);
+      sample_cut = sample_cut || pass_cut;
+      return spy.passages_seen() - before < check_at_least;
+    };
+    if (per_shard) shards_saw_all = true;
+    if (helper_for_facets) {
+      // Xapian's Query is reference counted without atomics: the helper gets a copy of its own.
+      helper_for_facets->start([sample_pass, per_shard, &shards_saw_all, wire = filtered(plan->query).serialise()](
+                                   const Xapian::Database& db, const std::vector<Xapian::Database>& shards) {
+        const Xapian::Query q = Xapian::Query::unserialise(wire);
+        if (!per_shard) {
+          sample_pass(db, q);
+          return;
+        }
+        for (const auto& shard : shards)
+          if (!sample_pass(shard, q)) shards_saw_all = false;
+      });
+      facets_pending.set(helper_for_facets);
+      ++helper_tasks_;
+    } else {
+      sample_pass(db_, filtered(plan->query));
+      cut = cut || sample_cut;
+    }
     spied = true;
     lap(response.timings.match);
   } else if (request.facets && !remote && (db_.size() == 1 || small_index)) {
