@@ -179,13 +179,15 @@ std::string without_section_words(const std::string& question, const Intent& int
 }
 
 Xapian::Query boost_for_intent(const Xapian::Query& query, const Intent& intent, Xapian::Enquire& enquire,
-                               const Xapian::Database& db) {
+                               const Xapian::Database& db, double best) {
   if (intent.empty() || query.empty()) return query;
   const bool sections = !intent.sections.empty() && db.get_value_freq(schema::kSlotSection) > 0;
   const bool evidence = !intent.evidence_levels.empty() && db.get_value_freq(schema::kSlotEvidence) > 0;
   if (!sections && !evidence) return query;
-  enquire.set_query(query);
-  const double best = enquire.get_mset(0, 1).get_max_attained();
+  if (best <= 0) {
+    enquire.set_query(query);
+    best = enquire.get_mset(0, 1).get_max_attained();
+  }
   if (best <= 0) return query;
   std::vector<Xapian::Query> boosts;
   if (sections) boosts.push_back(value_boost(schema::kSlotSection, intent.sections, kSectionBoost * best));

@@ -66,12 +66,15 @@ inline constexpr double kEvidenceBoost = 0.3;
 // Returns `query` with a boost for the intent's sections and evidence levels:
 //   query AND_MAYBE (ValueMapPostingSource(slot 6, target -> kSectionBoost * best * weight)
 //                    OR ValueMapPostingSource(slot 7, target -> kEvidenceBoost * best * weight))
-// where `best` is the best score `query` attains under `enquire`'s weighting (one top-1 search
-// with it; the caller sets its match spies afterwards). The boost only reorders what `query`
-// matches; it never adds matches. Returns `query` unchanged when the intent is empty, nothing
-// matches or no document has the values. May throw Xapian::Error.
+// where `best` is the caller's `best` when it gives one (> 0), else the best score `query`
+// attains under `enquire`'s weighting (one top-1 search with it; the caller sets its match spies
+// afterwards). The searcher gives the best score of the question's own words when its feedback
+// pass found it: that pass is the question's match, and a top-1 search of the widened query
+// cost 6-22% of such a question's time at 100k passages (docs/PERFORMANCE.md). The boost
+// only reorders what `query` matches; it never adds matches. Returns `query` unchanged when
+// the intent is empty, nothing matches or no document has the values. May throw Xapian::Error.
 Xapian::Query boost_for_intent(const Xapian::Query& query, const Intent& intent, Xapian::Enquire& enquire,
-                               const Xapian::Database& db);
+                               const Xapian::Database& db, double best = 0);
 
 // {"sections":[...], "evidence_levels":[...]} (values only, in detection order).
 nlohmann::json intent_to_json(const Intent& intent);

@@ -181,11 +181,13 @@ std::size_t feature_index(std::string_view name) {
 
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback, bool check_all,
-                                                           TermFreqCache* cache) {
+                                                           TermFreqCache* cache, double* best) {
+  if (best != nullptr) *best = 0;
   if (!feeds_back(query, feedback)) return {};
   Xapian::Enquire enquire = feedback_enquire(db, query);
   const Xapian::doccount want = feedback.docs + kFeedbackMargin;
   Xapian::MSet top = enquire.get_mset(0, want, check_all ? std::max(db.get_doccount(), want) : want);
+  if (best != nullptr) *best = top.get_max_attained();
   return feedback_from(db, enquire, top, feedback, cache);
 }
 

@@ -94,10 +94,11 @@ class TermFreqCache {
 // Expansion terms (unprefixed stems) of the top `feedback.docs` passages of `query`, with
 // their ESet weights, best first. Empty when feedback is off or nothing matches.
 // `check_all` makes the first stage check every match (the searcher asks for it over remote
-// shards, see Searcher::search_once).
+// shards, see Searcher::search_once). `best`, when given, receives the best score of `query`'s
+// match (0 when feedback does not run or nothing matches).
 std::vector<std::pair<std::string, double>> feedback_terms(const Xapian::Database& db, const Xapian::Query& query,
                                                            const Feedback& feedback, bool check_all = false,
-                                                           TermFreqCache* cache = nullptr);
+                                                           TermFreqCache* cache = nullptr, double* best = nullptr);
 // The feedback pass's match, for a caller that runs it itself (the searcher's facet match
 // doubles as it): `query` by BM25, relevance then passage id, no collapse. feedback_from()
 // takes its first feedback.docs + kFeedbackMargin passages.

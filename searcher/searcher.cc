@@ -777,16 +777,18 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // watching it to the facets' depth while its top passages feed the expansion.
   const bool widens_question = rerank::widens(plan->query, model_.feedback);
   std::vector<std::pair<std::string, double>> feedback;
+  double question_best = 0;
   if (request.rerank && rerank::feeds_back(plan->query, model_.feedback)) {
     if (request.facets && !remote && !spied && filters.empty() && widens_question) {
       Xapian::Enquire own = rerank::feedback_enquire(db_, query);
       own.add_matchspy(&spy);
       const Xapian::doccount want = model_.feedback.docs + rerank::kFeedbackMargin;
       Xapian::MSet top = match_until(own, 0, want, std::max(check_at_least, want), deadline, cut);
+      question_best = top.get_max_attained();
       feedback = rerank::feedback_from(db_, own, top, model_.feedback, freq_cache());
       spied = true;
     } else {
-      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote, freq_cache());
+      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote, freq_cache(), &question_best);
     }
     query = rerank::expand(query, feedback, model_.feedback);
   }
@@ -806,7 +808,10 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // Equal scores are ordered by passage id, so the order never depends on ingest order.
   enquire.set_sort_by_relevance_then_value(schema::kSlotPassageId, false);
   if (request.per_record > 0) enquire.set_collapse_key(schema::kSlotRecordId, request.per_record);
-  if (request.intent) query = boost_for_intent(query, response.intent, enquire, db_);
+  // The intent boost is scaled to the question's best score: the feedback pass's, when it ran
+  // over the same passages (it ignores filters), else a top-1 search of its own (intent.h).
+  if (request.intent)
+    query = boost_for_intent(query, response.intent, enquire, db_, filters.empty() ? question_best : 0);
   response.parsed_query = query.get_description();
   enquire.set_query(query);
   // A remote shard cannot run our match spy (stock xapian-tcpsrv has no registry for it, and

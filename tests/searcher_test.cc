@@ -1378,6 +1378,51 @@ TEST(IntentBoost, PrunedMatchIsTheExhaustiveOne) {
   EXPECT_GT(reordered, 100) << "the boost reordered too few pages for this to test it";
 }
 
+// A passage of an asked-for section gains kSectionBoost * best * the target's weight (an
+// evidence level kEvidenceBoost * best * weight): `best` the score the caller gives (the
+// searcher gives its feedback pass's best, the question's own), else the query's top score
+// from a search of its own. Every passage's boosted score is checked against its plain one.
+TEST(IntentBoost, ScaledToTheBestScoreGivenOrFound) {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  index_golden(db);
+  auto parse = question_parser(db);
+  for (const std::string q : {"riluzole side effects", "dose of riluzole", "ALS guideline"}) {
+    const ms::Intent intent = ms::detect_intent(q);
+    ASSERT_FALSE(intent.empty()) << q;
+    const Xapian::Query query = parse(ms::without_section_words(q, intent, db));
+    Xapian::Enquire enquire(db);
+    enquire.set_weighting_scheme(Xapian::BM25Weight());
+    enquire.set_query(query);
+    std::map<Xapian::docid, double> plain;
+    double top = 0;
+    const Xapian::MSet all = enquire.get_mset(0, db.get_doccount(), db.get_doccount());
+    for (auto it = all.begin(); it != all.end(); ++it) {
+      plain[*it] = it.get_weight();
+      top = std::max(top, it.get_weight());
+    }
+    ASSERT_GT(top, 0) << q;
+    for (const double given : {0.0, 0.5 * top, 3.0 * top}) {
+      const double scale = given > 0 ? given : top;
+      const Xapian::Query boosted = ms::boost_for_intent(query, intent, enquire, db, given);
+      enquire.set_query(boosted);
+      const Xapian::MSet got = enquire.get_mset(0, db.get_doccount(), db.get_doccount());
+      ASSERT_EQ(got.size(), plain.size()) << q << ": the boost adds or drops matches";
+      int lifted = 0;
+      for (auto it = got.begin(); it != got.end(); ++it) {
+        const Xapian::Document doc = it.get_document();
+        double bonus = 0;
+        for (const auto& t : intent.sections)
+          if (doc.get_value(mc::schema::kSlotSection) == t.value) bonus += ms::kSectionBoost * scale * t.weight;
+        for (const auto& t : intent.evidence_levels)
+          if (doc.get_value(mc::schema::kSlotEvidence) == t.value) bonus += ms::kEvidenceBoost * scale * t.weight;
+        if (bonus > 0) ++lifted;
+        EXPECT_NEAR(it.get_weight(), plain[*it] + bonus, 1e-9 * (1 + it.get_weight())) << q << " given " << given;
+      }
+      EXPECT_GT(lifted, 0) << q << ": no passage of the asked-for kind matches, so this tests nothing";
+    }
+  }
+}
+
 // The section words go, the rest of the question stays as written: the words were rebuilt from
 // an ASCII-only lowercase copy, so "Ménière disease side effects" searched "m ni re disease",
 // "β blocker side effects" lost the β (and with it the beta-blocker concept) and "MS side
