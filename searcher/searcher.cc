@@ -569,8 +569,18 @@ Status Searcher::reopen() {
       if (!refreshed.ok() || !(shards_->state() == before)) term_freqs_.clear();
       return refreshed;
     }
-    // Xapian says whether the revision may have changed: the term frequencies go with it.
+    // Xapian says whether the revision may have changed: the term frequencies go with it. An
+    // index replaced underneath at the same revision keeps its old tables open under a new
+    // UUID (shards.cc, ShardSet::refresh): opened afresh.
+    const std::string uuid = db_.get_uuid();
     if (db_.reopen()) term_freqs_.clear();
+    if (opened_read_only_ && !path_.empty() && db_.get_uuid() != uuid) {
+      auto fresh = open(path_);
+      if (!fresh.ok()) return fresh.error();
+      db_ = (*fresh)->db_;
+      own_shards_ = (*fresh)->own_shards_;
+      term_freqs_.clear();
+    }
     return Status::success();
   } catch (const Xapian::Error& e) {
     return corpus::error_from_xapian(e, "reopen");

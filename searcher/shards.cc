@@ -374,7 +374,17 @@ corpus::Status ShardSet::refresh() {
       continue;
     }
     try {
+      // A local database replaced underneath by one at the same revision (an index rebuilt
+      // elsewhere and renamed into place): Xapian 1.4's reopen() reads the new version file
+      // (its UUID, its counts) but keeps reading the old tables, and says nothing changed.
+      // A new UUID opens it afresh.
+      const bool local = shard.spec.kind == ShardSpec::Kind::local;
+      const std::string uuid = local ? shard.db.get_uuid() : std::string();
       shard.db.reopen();
+      if (local && shard.db.get_uuid() != uuid) {
+        connect(shard);
+        changed = true;
+      }
     } catch (const Xapian::NetworkError&) {
       // Usually a connection tcpsrv closed after its idle timeout: connect again.
       connect(shard);

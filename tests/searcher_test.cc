@@ -1597,6 +1597,71 @@ TEST(HelperThread, CountsTheRevisionTheSearcherReads) {
   }
 }
 
+// An index replaced underneath by another at the same revision (rebuilt elsewhere and renamed
+// into place, as `medsearch-index --compact` swaps its output in) is read afresh on reopen:
+// Xapian 1.4's reopen() says nothing changed, reads the new version file (UUID, counts) and
+// keeps reading the old tables. Until 2026-12-06 a Searcher then counted the new index's
+// passages over the old one's records and terms. Over one database, a stub of two shards
+// (one of them replaced) and the two shards named one by one.
+TEST(Reopen, AnIndexReplacedAtTheSameRevisionIsReadAfresh) {
+  const auto golden = medsearch::test::fixture("golden.jsonl");
+  const auto sample = medsearch::test::sample_files().front();
+  auto check = [&](const std::string& layout, auto open, bool stub) {
+    SCOPED_TRACE(layout);
+    medsearch::test::TempDir dir;
+    const std::string a = (dir.path() / "idx" / "a").string(), b = (dir.path() / "idx" / "b").string();
+    const std::string served = stub ? b : (dir.path() / "idx").string();
+    const std::string other = (dir.path() / "other").string();
+    if (stub) {
+      std::filesystem::create_directories(dir.path() / "idx");
+      medsearch::test::build_index(a, {sample});
+      std::ofstream(dir.path() / "idx" / "XAPIANDB") << "auto a\nauto b\n";
+    }
+    medsearch::test::build_index(served, {golden});
+    medsearch::test::build_index(other, {sample});
+    {
+      const Xapian::Database mine(served), theirs(other);
+      ASSERT_EQ(mine.get_revision(), theirs.get_revision());
+      ASSERT_NE(mine.get_uuid(), theirs.get_uuid());
+    }
+    auto searcher = open(dir.path());
+    ASSERT_TRUE(searcher.ok());
+    ms::SearchRequest request;
+    request.query = "riluzole";
+    request.facets = true;
+    auto before = (*searcher)->search(request);
+    ASSERT_TRUE(before.ok());
+
+    std::filesystem::remove_all(served);
+    std::filesystem::rename(other, served);
+    const mc::Status reopened = (*searcher)->reopen();
+    ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+    auto fresh = open(dir.path());
+    ASSERT_TRUE(fresh.ok());
+    auto got = (*searcher)->stats();
+    auto want = (*fresh)->stats();
+    ASSERT_TRUE(got.ok() && want.ok());
+    EXPECT_EQ(got->passages, want->passages);
+    EXPECT_EQ(got->records, want->records);
+    EXPECT_EQ(got->passages_by_source[1], want->passages_by_source[1]);
+    auto after = (*searcher)->search(request);
+    auto expected = (*fresh)->search(request);
+    ASSERT_TRUE(after.ok() && expected.ok());
+    EXPECT_EQ(answer_text(*after), answer_text(*expected));
+    EXPECT_NE(answer_text(*after), answer_text(*before)) << "the two indexes answer alike, so this tests nothing";
+  };
+  check("one database", [](const std::filesystem::path& d) { return ms::Searcher::open((d / "idx").string()); }, false);
+  check("a stub of two shards", [](const std::filesystem::path& d) { return ms::Searcher::open((d / "idx").string()); },
+        true);
+  check("two shards named", [](const std::filesystem::path& d) {
+    return ms::Searcher::open(std::vector<std::string>{(d / "idx" / "a").string(), (d / "idx" / "b").string()},
+                              ms::ShardOptions{});
+  }, true);
+  check("one database named as a shard list", [](const std::filesystem::path& d) {
+    return ms::Searcher::open(std::vector<std::string>{(d / "idx").string()}, ms::ShardOptions{});
+  }, false);
+}
+
 // Over several large local shards the helper samples each shard on its own: a selective
 // question's facets are exact and as counted alone; a broad one's are a sample of each shard,
 // flagged inexact. The hits are the same with the helper or without.
