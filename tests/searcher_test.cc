@@ -1597,6 +1597,59 @@ TEST(HelperThread, CountsTheRevisionTheSearcherReads) {
   }
 }
 
+// stats() keeps its record count for the index and revision it counted (the count walks every
+// record-id term, ~30 ms at 1M passages, and /health asks for it): a commit is not counted until
+// the Searcher reopens, and then it is, over one database, a stub of two shards and the two
+// shards named one by one.
+TEST(Stats, RecordCountFollowsTheRevisionItReads) {
+  medsearch::test::TempDir dir;
+  const auto golden = medsearch::test::fixture("golden.jsonl");
+  const std::string one = (dir.path() / "one").string();
+  const std::string a = (dir.path() / "stub" / "a").string(), b = (dir.path() / "stub" / "b").string();
+  medsearch::test::build_index(one, {golden});
+  std::filesystem::create_directories(dir.path() / "stub");
+  medsearch::test::build_index(a, {golden});
+  medsearch::test::build_index(b, {medsearch::test::sample_files().front()});
+  std::ofstream(dir.path() / "stub" / "XAPIANDB") << "auto a\nauto b\n";
+  int added = 0;
+  auto add_record = [&added](const std::string& path) {
+    auto indexer = mi::Indexer::open(path);
+    ASSERT_TRUE(indexer.ok());
+    mc::Record rec;
+    rec.id = "stats-new-" + std::to_string(++added);
+    rec.source = mc::Source::guideline;
+    rec.title = "A record added after the Searcher opened";
+    rec.sections.push_back({"", "", "Riluzole is recommended for people with ALS."});
+    ASSERT_TRUE((*indexer)->add(rec).ok());
+    ASSERT_TRUE((*indexer)->commit().ok());
+  };
+  auto records = [](ms::Searcher& searcher) {
+    auto s = searcher.stats();
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? s->records : 0;
+  };
+  auto fresh_count = [&records](auto open) {
+    auto fresh = open();
+    EXPECT_TRUE(fresh.ok());
+    return fresh.ok() ? records(**fresh) : 0;
+  };
+  auto check = [&](auto open, const std::string& written) {
+    auto searcher = open();
+    ASSERT_TRUE(searcher.ok());
+    const std::uint64_t before = records(**searcher);
+    ASSERT_GT(before, 0u);
+    EXPECT_EQ(records(**searcher), before);
+    add_record(written);
+    EXPECT_EQ(records(**searcher), before) << "counted a commit the Searcher does not read yet";
+    ASSERT_TRUE((*searcher)->reopen().ok());
+    EXPECT_EQ(records(**searcher), before + 1) << "kept the count of the revision before";
+    EXPECT_EQ(records(**searcher), fresh_count(open));
+  };
+  check([&] { return ms::Searcher::open(one); }, one);
+  check([&] { return ms::Searcher::open((dir.path() / "stub").string()); }, b);
+  check([&] { return ms::Searcher::open(std::vector<std::string>{a, b}, ms::ShardOptions{}); }, a);
+}
+
 // An index replaced underneath by another at the same revision (rebuilt elsewhere and renamed
 // into place, as `medsearch-index --compact` swaps its output in) is read afresh on reopen:
 // Xapian 1.4's reopen() says nothing changed, reads the new version file (UUID, counts) and
