@@ -1076,12 +1076,14 @@ Result<IndexStats> Searcher::stats() {
       s.passages_by_source[i] = db_.get_termfreq(schema::term(schema::kPrefixSource, corpus::to_string(corpus::kAllSources[i])));
     // Counting walks every record-id term (about 30 ms at 1M passages), and /health, /stats
     // and /metrics ask each server worker's Searcher: the count is kept, for the whole process,
-    // by the index's UUID and each shard's revision. Only for an index opened read-only here (a
-    // caller's writable database shows changes before their commit, at the same revision).
+    // by the index's names, UUID and each shard's revision (a copied folder keeps its UUID, and
+    // its copy may be written to apart). Only for an index opened read-only here (a caller's
+    // writable database shows changes before their commit, at the same revision).
     std::string counted_at;
     if (opened_read_only_) {
       if (const std::vector<Xapian::rev> revisions = shard_revisions(); !revisions.empty()) {
-        counted_at = db_.get_uuid();
+        for (const auto& name : shard_names_) counted_at += name + '\n';
+        counted_at += db_.get_uuid();
         for (Xapian::rev r : revisions) counted_at += ' ' + std::to_string(r);
       }
     }

@@ -1612,15 +1612,17 @@ TEST(Stats, RecordCountFollowsTheRevisionItReads) {
   medsearch::test::build_index(b, {medsearch::test::sample_files().front()});
   std::ofstream(dir.path() / "stub" / "XAPIANDB") << "auto a\nauto b\n";
   int added = 0;
-  auto add_record = [&added](const std::string& path) {
+  auto add_record = [&added](const std::string& path, int records = 1) {  // in one commit
     auto indexer = mi::Indexer::open(path);
     ASSERT_TRUE(indexer.ok());
-    mc::Record rec;
-    rec.id = "stats-new-" + std::to_string(++added);
-    rec.source = mc::Source::guideline;
-    rec.title = "A record added after the Searcher opened";
-    rec.sections.push_back({"", "", "Riluzole is recommended for people with ALS."});
-    ASSERT_TRUE((*indexer)->add(rec).ok());
+    for (int i = 0; i < records; ++i) {
+      mc::Record rec;
+      rec.id = "stats-new-" + std::to_string(++added);
+      rec.source = mc::Source::guideline;
+      rec.title = "A record added after the Searcher opened";
+      rec.sections.push_back({"", "", "Riluzole is recommended for people with ALS."});
+      ASSERT_TRUE((*indexer)->add(rec).ok());
+    }
     ASSERT_TRUE((*indexer)->commit().ok());
   };
   auto records = [](ms::Searcher& searcher) {
@@ -1648,6 +1650,24 @@ TEST(Stats, RecordCountFollowsTheRevisionItReads) {
   check([&] { return ms::Searcher::open(one); }, one);
   check([&] { return ms::Searcher::open((dir.path() / "stub").string()); }, b);
   check([&] { return ms::Searcher::open(std::vector<std::string>{a, b}, ms::ShardOptions{}); }, a);
+
+  // Two copies of one folder keep its UUID; written to apart, they reach the same revision with
+  // other records. Each is counted as itself.
+  const std::string copy1 = (dir.path() / "copy1").string(), copy2 = (dir.path() / "copy2").string();
+  std::filesystem::copy(one, copy1, std::filesystem::copy_options::recursive);
+  std::filesystem::copy(one, copy2, std::filesystem::copy_options::recursive);
+  add_record(copy1, 1);
+  add_record(copy2, 2);
+  {
+    const Xapian::Database db1(copy1), db2(copy2);
+    ASSERT_EQ(db1.get_uuid(), db2.get_uuid());
+    ASSERT_EQ(db1.get_revision(), db2.get_revision());
+  }
+  auto first = ms::Searcher::open(copy1);
+  auto second = ms::Searcher::open(copy2);
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::uint64_t n1 = records(**first), n2 = records(**second);
+  EXPECT_EQ(n2, n1 + 1);
 }
 
 // An index replaced underneath by another at the same revision (rebuilt elsewhere and renamed
