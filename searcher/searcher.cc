@@ -757,30 +757,6 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     }
     spied = true;
     lap(response.timings.match);
-  } else if (request.facets && !remote && (db_.size() == 1 || small_index)) {
-    auto sample_pass = [&spy, &sample_cut, first, count, check_at_least, deadline](const Xapian::Database& db,
-                                                                                  const Xapian::Query& q) {
-      Xapian::Enquire sample(db);
-      sample.set_weighting_scheme(Xapian::BoolWeight());
-      sample.set_query(q);
-      sample.add_matchspy(&spy);
-      // Past the deadline, the facets count what the pass saw by then (an estimate).
-      match_until(sample, 0, first + count, check_at_least, deadline, sample_cut);
-    };
-    if (HelperThread* h = helper_for_facets) {
-      // Xapian's Query is reference counted without atomics: the helper gets a copy of its own.
-      h->start([sample_pass, wire = filtered(plan->query).serialise()](const Xapian::Database& db,
-                                                                       const std::vector<Xapian::Database>&) {
-        sample_pass(db, Xapian::Query::unserialise(wire));
-      });
-      facets_pending.set(h);
-      ++helper_tasks_;
-    } else {
-      sample_pass(db_, filtered(plan->query));
-      cut = cut || sample_cut;
-    }
-    spied = true;
-    lap(response.timings.match);
   }
 
   // First-stage feedback (when the model asks for it) widens the query. The feedback pass
