@@ -335,7 +335,9 @@ for size in "${size_list[@]}"; do
     record "$corpus" "$kind" "$passages" xapian "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/xapian")" "$note"
   done
   if wants medsearch; then
-    for config in full bare; do
+    # Full last, then HTTP straight after it: the HTTP target is a share of the full library
+    # rate at 2 threads, and this machine's speed drifts over the minutes the peers' runs take.
+    for config in bare full; do
       if [ "$config" = full ]; then flags=(--snippets 300 --facets 1); else flags=(--snippets 0 --facets 0); fi
       for threads in 1 2; do
         s=$(timed medsearch "$work/t.time" "$work/run.log" "$work/bin/medsearch-query-bench" --index "$cdir/medsearch" \
@@ -344,22 +346,6 @@ for size in "${size_list[@]}"; do
       done
     done
   fi
-  if wants lucene; then
-    for threads in 1 2; do
-      # JIT warm-up: at least three passes and 5,000 queries (within the budget) before the clock starts.
-      s=$(timed lucene "$work/t.time" "$work/run.log" java -cp "$lucene_cp" LuceneSearch --index "$cdir/lucene" \
-            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 3 --warmup-queries 5000 --passes "$passes" --budget-s "$budget")
-      record "$corpus" "$kind" "$passages" lucene "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/lucene")" "$note"
-    done
-  fi
-  if wants fts5; then
-    for threads in 1 2; do
-      s=$(timed fts5 "$work/t.time" "$work/run.log" "$work/bin/sqlite_fts5_search" --index "$cdir/fts5/index.db" \
-            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --passes "$passes" --budget-s "$budget")
-      record "$corpus" "$kind" "$passages" fts5 "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/fts5")" "$note"
-    done
-  fi
-
   # HTTP: medsearch-server as shipped (default worker threads), wrk on the same machine cycling the
   # same queries as GET /search?q=...&limit=10 (facets and 300-byte snippets on: the server's defaults).
   if wants http; then
@@ -394,6 +380,22 @@ for size in "${size_list[@]}"; do
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
   fi
+  if wants lucene; then
+    for threads in 1 2; do
+      # JIT warm-up: at least three passes and 5,000 queries (within the budget) before the clock starts.
+      s=$(timed lucene "$work/t.time" "$work/run.log" java -cp "$lucene_cp" LuceneSearch --index "$cdir/lucene" \
+            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 3 --warmup-queries 5000 --passes "$passes" --budget-s "$budget")
+      record "$corpus" "$kind" "$passages" lucene "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/lucene")" "$note"
+    done
+  fi
+  if wants fts5; then
+    for threads in 1 2; do
+      s=$(timed fts5 "$work/t.time" "$work/run.log" "$work/bin/sqlite_fts5_search" --index "$cdir/fts5/index.db" \
+            --queries "$queries" --out "$work/lat.tsv" --threads "$threads" --warmup 1 --passes "$passes" --budget-s "$budget")
+      record "$corpus" "$kind" "$passages" fts5 "$threads" "$work/lat.tsv" "$s" "$work/t.time" "$(size_of "$cdir/fts5")" "$note"
+    done
+  fi
+
   loads+=("$corpus: $(cut -d' ' -f1-3 /proc/loadavg)")
   if [ "$keep" -eq 0 ] && [ "$reuse" -eq 0 ]; then rm -rf "$cdir"; fi
 done
@@ -418,7 +420,7 @@ rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- **Warning**: the machine was busy (1-minute load above 2 during some runs): absolute numbers are pessimistic and noisy; compare ratios"
   echo "- Queries: $query_count a pass, interleaved: the first $per_set SciFact claims, the first $per_set NFCorpus queries and $(wc -l < "$bench/clinical-questions.jsonl") clinical questions (\`scripts/bench/clinical-questions.jsonl\`); one untimed warm-up pass (for Lucene's JIT: at least three passes and 5,000 queries), then $passes timed pass(es), cut after $budget s (the last column shows how many queries were timed)"
   echo "- medsearch index: \`medsearch-index ${MEDSEARCH_INDEX_ARGS:---compact}\` (2 shards while indexing, compacted into one database); peers as in scripts/bench/README.md"
-  echo "- HTTP: wrk $wrk_seconds s, \`-t1 -c1\`, then \`-t2\` with \`-c2\`, \`-c4\` and \`-c8\` (saturation: the fewest connections reaching 95% of the best throughput), \`--timeout 10s\` (wrk's default of 2 s would count slow answers as errors), GET /search?q=…&limit=10 on medsearch-server with its default worker threads"
+  echo "- HTTP: wrk $wrk_seconds s, \`-t1 -c1\`, then \`-t2\` with \`-c2\`, \`-c4\` and \`-c8\` (saturation: the fewest connections reaching 95% of the best throughput), \`--timeout 10s\` (wrk's default of 2 s would count slow answers as errors), GET /search?q=…&limit=10 on medsearch-server with its default worker threads, run straight after medsearch's library runs (the 2-thread full run it is compared with last of them)"
 } > "$out/env.md"
 {
   echo "## Rerunning"
