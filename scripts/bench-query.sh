@@ -337,8 +337,8 @@ for size in "${size_list[@]}"; do
   if wants medsearch; then
     # HTTP follows these runs, before the peers': its target is a share of the full library
     # rate at 2 threads, and this machine's speed drifts over the minutes the peers' runs take.
-    # (Full stays first: run first, bare was a third slower at 1M in one run, whatever came first
-    # there pays it, and the targets are full's.)
+    # Full runs first, as the targets are its figures: at 1M whichever configuration runs first
+    # after the plain loop can come out slower (scripts/bench/README.md).
     for config in full bare; do
       if [ "$config" = full ]; then flags=(--snippets 300 --facets 1); else flags=(--snippets 0 --facets 0); fi
       for threads in 1 2; do
