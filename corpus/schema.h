@@ -56,11 +56,16 @@ inline constexpr Xapian::valueno kSlotFacets = 9;
 // read, which was a fifth of the writer's CPU; values are stored as they are. Indexes written
 // before this slot keep it in the document data: read it with stored_document_data().
 inline constexpr Xapian::valueno kSlotStored = 10;
+// The passage's vector in the index's semantic model (corpus/semantic.h), when the index has one.
+inline constexpr Xapian::valueno kSlotSemantic = 11;
 
 // Metadata keys.
 inline constexpr std::string_view kMetaSchemaVersion = "medsearch.schema_version";
 // Hash of the vocabulary whose synonyms the database's synonym table holds.
 inline constexpr std::string_view kMetaVocabulary = "medsearch.vocabulary";
+// The semantic model (corpus/semantic.h): its header, and each term's vector under this key + term.
+inline constexpr std::string_view kMetaSemantic = "medsearch.semantic";
+inline constexpr std::string_view kMetaSemanticTerm = "medsearch.semantic:";
 
 // A stable 64-bit hash (FNV-1a): the same on every platform, compiler and run, because it is
 // part of the on-disk format (shard routing, content hashes). Not for security.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "indexer/pipeline.h"
+#include "indexer/semantic.h"
 
 namespace mi = medsearch::indexer;
 namespace mc = medsearch::corpus;
@@ -124,6 +125,8 @@ int main(int argc, char** argv) {
   bool json_summary = false;
   bool do_compact = false;
   std::string lexicon_out;
+  std::string semantic_mode = "auto";
+  unsigned semantic_dims = 300;
   app.add_option("--db", db, "index folder (created if missing)")->required();
   app.add_option("--format", format_name, "input format (auto detects per file)")->check(CLI::IsMember(mc::format_names()));
   app.add_option("--shards", shards,
@@ -142,6 +145,12 @@ int main(int argc, char** argv) {
   app.add_option("--export-lexicon", lexicon_out,
                  "after indexing, write the index's spelling and synonym tables to a small database here, for a "
                  "coordinator that searches remote shards (medsearch-server --lexicon)");
+  app.add_option("--semantic", semantic_mode,
+                 "after indexing, the semantic model (a rerank feature): auto trains one once the index holds 2,000 "
+                 "passages and again when it has doubled, and gives new passages their vectors; rebuild trains anew; off")
+      ->check(CLI::IsMember({"auto", "off", "rebuild"}));
+  app.add_option("--semantic-dims", semantic_dims, "dimensions of a newly trained semantic model")
+      ->check(CLI::Range(8u, 1024u));
   app.add_option("--progress", progress_mode, "auto (a bar on a terminal, lines otherwise), bar, lines, none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
   app.add_flag("-q,--quiet", quiet, "do not print rejected records or progress");
@@ -153,14 +162,21 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  if (inputs.empty() && deletes.empty() && !do_compact && lexicon_out.empty()) {
-    std::cerr << "medsearch-index: nothing to do: give input files, --delete ID, --compact or --export-lexicon\n";
+  const bool rebuild_semantic = semantic_mode == "rebuild";
+  if (inputs.empty() && deletes.empty() && !do_compact && lexicon_out.empty() && !rebuild_semantic) {
+    std::cerr << "medsearch-index: nothing to do: give input files, --delete ID, --compact, --export-lexicon or "
+                 "--semantic rebuild\n";
     return 2;
   }
 
-  if ((!deletes.empty() || do_compact || !lexicon_out.empty()) && inputs.empty() && !mi::index_exists(db)) {
+  if ((!deletes.empty() || do_compact || !lexicon_out.empty() || rebuild_semantic) && inputs.empty() &&
+      !mi::index_exists(db)) {
     std::cerr << "medsearch-index: " << db << ": no index there to "
-              << (do_compact ? "compact" : !deletes.empty() ? "delete from" : "export a lexicon from") << "\n";
+              << (do_compact            ? "compact"
+                  : !deletes.empty()    ? "delete from"
+                  : !lexicon_out.empty() ? "export a lexicon from"
+                                        : "train a semantic model for")
+              << "\n";
     return 2;
   }
   // A new index gets one shard per core unless told otherwise; an existing one keeps its count.
@@ -228,6 +244,34 @@ int main(int argc, char** argv) {
                 << (dry_run ? "" : " (records already indexed are skipped as unchanged)")
                 << (do_compact ? "; the shards were not compacted" : "") << "\n";
       return 130;
+    }
+  }
+
+  if (((!inputs.empty() && semantic_mode != "off") || rebuild_semantic) && !dry_run) {
+    mi::SemanticOptions options;
+    options.mode = rebuild_semantic ? mi::SemanticOptions::Mode::rebuild : mi::SemanticOptions::Mode::automatic;
+    options.dims = semantic_dims;
+    options.commit_every = commit_every;
+    if (!quiet && progress_mode != "none") options.on_progress = [](const std::string& line) { std::cerr << line << "\n"; };
+    options.stop_requested = [] { return g_stop_requested.load(); };
+    install_stop_handlers();
+    auto current = mi::open_layout(db, std::nullopt);
+    auto semantic = current.ok() ? mi::update_semantic(*current, options) : mc::Result<mi::SemanticSummary>(current.error());
+    if (!semantic.ok()) {
+      std::cerr << "medsearch-index: " << semantic.error().message << "\n";
+      return 2;
+    }
+    const mi::SemanticSummary& s = semantic.value();
+    if (s.interrupted) {
+      std::cerr << "medsearch-index: interrupted while writing semantic vectors (" << s.vectors_written
+                << " written and committed); run the same command again to go on\n";
+      return 130;
+    }
+    if (s.action == "skipped" || s.action == "none") {
+      if (!quiet) std::cerr << "semantic model: none (" << s.reason << ")\n";
+    } else {
+      std::cerr << "semantic model: " << s.action << " (" << s.reason << "), " << s.info.dims << " dimensions; "
+                << s.vectors_written << " passage vectors written\n";
     }
   }
 

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev googletest
   libcli11-dev
   libpugixml-dev
+  libeigen3-dev  # the semantic model's SVD (indexer/semantic.h)
   zlib1g-dev
   libjemalloc-dev
   python3 python3-jsonschema

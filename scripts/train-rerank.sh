@@ -4,7 +4,9 @@
 # NFCorpus's dev split (a linear model by coordinate ascent, sets weighing equally, then 150
 # gradient-boosted trees of depth 5 from its scores, queries weighing equally, their output
 # rising with the first-stage scores bm25 and bm25_query), with 5-fold cross-validation printed
-# first. `--learner linear` gives the linear model alone.
+# first. `--learner linear` gives the linear model alone. A second model over the lexical
+# features alone (no `semantic`) goes to searcher/rerank_model_lexical.json, for indexes
+# without a semantic model.
 #
 #   scripts/train-rerank.sh                      # writes searcher/rerank_model.json
 #   scripts/train-rerank.sh --out /tmp/model.json --data DIR
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --data) [ $# -ge 2 ] || usage_error "--data needs a folder"; data="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || usage_error "--out needs a file"; out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) extra+=("$1"); shift ;;
   esac
 done
@@ -35,7 +37,7 @@ done
 defaults=(--learner linear+trees --trees 150 --tree-depth 5 --monotone bm25,bm25_query --learning-rate 0.05 --min-child-weight 20
   --feedback-docs 10 --feedback-terms 20 --feedback-alpha 0.3 --widen-min-terms 1 --feedback-max-words 5
   --feedback-max-df 0.05 --depth 40 --restarts 2 --seed 1 --folds 5
-  --features coverage_idf,coverage,title_idf,length,prf,first_rank,bm25_query,rarest)
+  --features coverage_idf,coverage,title_idf,length,prf,first_rank,bm25_query,rarest,semantic)
 args=()
 for ((i = 0; i < ${#defaults[@]}; i += 2)); do
   name="${defaults[i]}"
@@ -62,7 +64,27 @@ trap 'rm -rf "$work"' EXIT
 for ds in scifact nfcorpus; do
   "$bin/medsearch-index" --db "$work/$ds" --progress none -q "$data/$ds/corpus.jsonl" >&2
 done
-"$bin/medsearch-train" "${args[@]}" \
-  --set "scifact:$work/scifact:$data/scifact/queries.jsonl:$data/scifact/qrels/train.tsv" \
-  --set "nfcorpus:$work/nfcorpus:$data/nfcorpus/queries.jsonl:$data/nfcorpus/qrels/dev.tsv" \
-  --out "$out" ${extra[@]+"${extra[@]}"}
+sets=(--set "scifact:$work/scifact:$data/scifact/queries.jsonl:$data/scifact/qrels/train.tsv"
+  --set "nfcorpus:$work/nfcorpus:$data/nfcorpus/queries.jsonl:$data/nfcorpus/qrels/dev.tsv")
+"$bin/medsearch-train" "${args[@]}" "${sets[@]}" --out "$out" ${extra[@]+"${extra[@]}"}
+# The model for an index without a semantic model (a small one, or one indexed with --semantic
+# off: corpus/semantic.h), which the searcher uses there instead: the same settings over the
+# lexical features alone, written beside OUT as OUT_lexical.json. Not when --features was given
+# (the caller chose the features), nor with MEDSEARCH_TRAIN_LEXICAL=0.
+features_given=false
+for e in ${extra[@]+"${extra[@]}"}; do
+  if [ "$e" = --features ] || [[ "$e" == --features=* ]]; then features_given=true; fi
+done
+if ! $features_given && [ "${MEDSEARCH_TRAIN_LEXICAL:-1}" = 1 ]; then
+  lexical=()
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    if [ "${args[i]}" = --features ]; then
+      lexical+=(--features "${args[i + 1]%,semantic}")
+      i=$((i + 1))
+    else
+      lexical+=("${args[i]}")
+    fi
+  done
+  echo "train-rerank: the lexical model, for indexes without a semantic model:" >&2
+  "$bin/medsearch-train" "${lexical[@]}" "${sets[@]}" --out "${out%.json}_lexical.json" ${extra[@]+"${extra[@]}"}
+fi

@@ -14,12 +14,16 @@
 
 #include "corpus/analysis.h"
 #include "corpus/schema.h"
+#include "corpus/semantic.h"
 
 namespace medsearch::searcher::rerank {
 
-// The shipped model, searcher/rerank_model.json, compiled in (see searcher/CMakeLists.txt).
+// The shipped models, searcher/rerank_model.json and rerank_model_lexical.json, compiled in
+// (see searcher/CMakeLists.txt).
 extern const char* const kBuiltinModelJsonParts[];
 extern const std::size_t kBuiltinModelJsonPartCount;
+extern const char* const kBuiltinLexicalModelJsonParts[];
+extern const std::size_t kBuiltinLexicalModelJsonPartCount;
 
 namespace {
 
@@ -34,9 +38,7 @@ constexpr Xapian::termcount kFeedbackTerms = 20;
 
 // A stemmed, unprefixed term: "Z" + stem, where a stem starts with a lowercase letter or digit
 // (prefixed terms such as ZS..., ZXH... have capitals after the Z).
-bool is_body_term(const std::string& term) {
-  return term.size() > 1 && term[0] == 'Z' && !std::isupper(static_cast<unsigned char>(term[1]));
-}
+bool is_body_term(const std::string& term) { return corpus::semantic::is_body_term(term); }
 
 // The question's terms for the features, in query order: each Z term, and each synonym group
 // (OP_SYNONYM) as one term. Terms under every other operator count, as Query::get_terms lists
@@ -171,7 +173,7 @@ bool only_words(const Xapian::Query& query) {
 
 const std::array<const char*, kFeatureCount> kFeatureNames = {
     "bm25", "coverage_idf", "coverage", "title_idf", "proximity", "bigram", "passages", "length", "prf", "first_rank",
-    "bm25_query", "rarest"};
+    "bm25_query", "rarest", "semantic"};
 
 std::size_t feature_index(std::string_view name) {
   return static_cast<std::size_t>(
@@ -395,15 +397,26 @@ Model Model::identity() {
   return m;
 }
 
+namespace {
+
+Model parse_builtin(const char* const* parts, std::size_t count) {
+  std::string text;
+  for (std::size_t i = 0; i < count; ++i) text += parts[i];
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  auto m = parsed.is_discarded() ? corpus::Result<Model>(make_error(ErrorCode::parse, "not JSON")) : Model::from_json(parsed);
+  // The files are checked by tests; a broken one must not take searching down with it.
+  return m.ok() ? *m : Model::identity();
+}
+
+}  // namespace
+
 const Model& Model::builtin() {
-  static const Model model = [] {
-    std::string text;
-    for (std::size_t i = 0; i < kBuiltinModelJsonPartCount; ++i) text += kBuiltinModelJsonParts[i];
-    auto parsed = nlohmann::json::parse(text, nullptr, false);
-    auto m = parsed.is_discarded() ? corpus::Result<Model>(make_error(ErrorCode::parse, "not JSON")) : from_json(parsed);
-    // The file is checked by tests; a broken one must not take searching down with it.
-    return m.ok() ? *m : identity();
-  }();
+  static const Model model = parse_builtin(kBuiltinModelJsonParts, kBuiltinModelJsonPartCount);
+  return model;
+}
+
+const Model& Model::builtin_lexical() {
+  static const Model model = parse_builtin(kBuiltinLexicalModelJsonParts, kBuiltinLexicalModelJsonPartCount);
   return model;
 }
 
@@ -788,6 +801,29 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     }
   }
 
+  // The semantic model's cosines: the question's vector from its words' term vectors, each
+  // passage's from its value, read in document id order.
+  std::vector<double> semantic(items.size(), 0.0);
+  if (!skip_semantic_) {
+    if (const auto info = corpus::semantic::read_info(db_)) {
+      std::vector<std::pair<std::string, double>> words;
+      for (const auto& t : member_terms)
+        if (is_body_term(t) && std::none_of(words.begin(), words.end(), [&t](const auto& w) { return w.first == t; }))
+          words.emplace_back(t, 1.0);
+      corpus::semantic::Projector projector(db_, info->dims);
+      const std::string question = projector.project(words);
+      if (!question.empty()) {
+        auto v = db_.valuestream_begin(corpus::schema::kSlotSemantic);
+        const auto v_end = db_.valuestream_end(corpus::schema::kSlotSemantic);
+        for (std::size_t k = 0; k < items.size() && v != v_end; ++k) {
+          const Xapian::docid did = *items[k].first;
+          v.skip_to(did);
+          if (v != v_end && v.get_docid() == did) semantic[k] = corpus::semantic::cosine(question, *v);
+        }
+      }
+    }
+  }
+
   for (std::size_t item = 0; item < items.size(); ++item) {
     const auto& [it, rank] = items[item];
     const Xapian::docid did = *it;
@@ -892,6 +928,7 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
     f[8] = feedback_total > 0 ? feedback_present / feedback_total : 0;
     f[9] = 1.0 / (1.0 + static_cast<double>(rank));
     f[11] = idf_max_ > 0 ? rarest / idf_max_ : 0;
+    f[12] = semantic[item];
     bm25_query[rank] = bm25;
   }
   const double best_query = *std::max_element(bm25_query.begin(), bm25_query.end());

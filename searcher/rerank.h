@@ -19,7 +19,7 @@
 
 namespace medsearch::searcher::rerank {
 
-inline constexpr std::size_t kFeatureCount = 12;
+inline constexpr std::size_t kFeatureCount = 13;
 using Features = std::array<double, kFeatureCount>;
 
 // Names in feature order, as they appear in the model file.
@@ -30,6 +30,7 @@ std::size_t feature_index(std::string_view name);
 inline constexpr std::size_t kProximity = 4;
 inline constexpr std::size_t kBigram = 5;
 inline constexpr std::size_t kPassages = 6;
+inline constexpr std::size_t kSemantic = 12;
 
 // Pseudo-relevance feedback for the first stage: the query is widened with the `terms` best
 // expansion terms (Xapian's ESet) of its top `docs` passages, their OR scaled by `alpha`.
@@ -140,6 +141,9 @@ struct Model {
 
   // The weights shipped with medsearch (searcher/rerank_model.json).
   static const Model& builtin();
+  // The same, trained without the semantic feature (searcher/rerank_model_lexical.json): what
+  // the searcher uses in place of builtin() over an index without a semantic model.
+  static const Model& builtin_lexical();
   // The first stage alone: weight 1 on the normalised BM25 score, 0 elsewhere.
   static Model identity();
   static corpus::Result<Model> from_json(const nlohmann::json& j);
@@ -194,6 +198,8 @@ std::vector<Xapian::doccount> record_collapse_counts(const Xapian::Database& db,
 //                 (with feedback on, `bm25` scores the widened query and this the original one)
 //   rarest        the largest idf among the query terms the passage holds / the largest of the question's
 //                 (1 when it holds the question's most specific word)
+//   semantic      cosine of the question's and the passage's vectors in the index's semantic model
+//                 (corpus/semantic.h; 0 when the index has none, or either has no vector)
 class FeatureExtractor {
  public:
   FeatureExtractor(const Xapian::Database& db, const Xapian::Query& query);
@@ -216,6 +222,8 @@ class FeatureExtractor {
   // passages' position lists need not be read: both features are then 0. Every feature is
   // computed by default (training needs them all).
   void skip_positions(bool skip) { skip_positions_ = skip; }
+  // Likewise the passages' semantic vectors, for a model that gives `semantic` no weight.
+  void skip_semantic(bool skip) { skip_semantic_ = skip; }
   // Which of the question's and feedback's terms each passage holds, and how often, come from
   // each term's posting list walked over the passages in id order (a few block reads a term),
   // by default. Over remote shards a posting list arrives whole over the network, so there the
@@ -240,6 +248,7 @@ class FeatureExtractor {
   double pair_total_ = 0;    // sum over pairs of min idf
   double bigram_total_ = 0;  // sum over consecutive pairs of (idf a + idf b)
   bool skip_positions_ = false;
+  bool skip_semantic_ = false;
   bool use_term_lists_ = false;
 };
 

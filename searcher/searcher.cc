@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "corpus/analysis.h"
+#include "corpus/semantic.h"
 #include "corpus/vocabulary.h"
 #include "corpus/xapian_error.h"
 #include "searcher/deadline.h"
@@ -568,20 +569,20 @@ Status Searcher::reopen() {
       const ShardSet::State before = shards_->state();
       Status refreshed = shards_->refresh();
       db_ = shards_->db();
-      if (!refreshed.ok() || !(shards_->state() == before)) term_freqs_.clear();
+      if (!refreshed.ok() || !(shards_->state() == before)) data_changed();
       return refreshed;
     }
     // Xapian says whether the revision may have changed: the term frequencies go with it. An
     // index replaced underneath at the same revision keeps its old tables open under a new
     // UUID (shards.cc, ShardSet::refresh): opened afresh.
     const std::string uuid = db_.get_uuid();
-    if (db_.reopen()) term_freqs_.clear();
+    if (db_.reopen()) data_changed();
     if (opened_read_only_ && !path_.empty() && db_.get_uuid() != uuid) {
       auto fresh = open(path_);
       if (!fresh.ok()) return fresh.error();
       db_ = (*fresh)->db_;
       own_shards_ = (*fresh)->own_shards_;
-      term_freqs_.clear();
+      data_changed();
     }
     return Status::success();
   } catch (const Xapian::Error& e) {
@@ -601,11 +602,12 @@ Result<SearchResponse> Searcher::search(const SearchRequest& request) {
 Status Searcher::recover_shards() {
   Status recovered = shards_->recover();
   db_ = shards_->db();
-  term_freqs_.clear();
+  data_changed();
   return recovered;
 }
 
 Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
+  const rerank::Model& model = this->model();
   const auto start = std::chrono::steady_clock::now();
   SearchResponse response;
   response.query = request.query;
@@ -763,22 +765,22 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // matches the question itself, which is also what the facets count when the query is
   // widened: with no filters (the feedback pass ignores them) one match serves both, the spy
   // watching it to the facets' depth while its top passages feed the expansion.
-  const bool widens_question = rerank::widens(plan->query, model_.feedback);
+  const bool widens_question = rerank::widens(plan->query, model.feedback);
   std::vector<std::pair<std::string, double>> feedback;
   double question_best = 0;
-  if (request.rerank && rerank::feeds_back(plan->query, model_.feedback)) {
+  if (request.rerank && rerank::feeds_back(plan->query, model.feedback)) {
     if (request.facets && !remote && !spied && filters.empty() && widens_question) {
       Xapian::Enquire own = rerank::feedback_enquire(db_, query);
       own.add_matchspy(&spy);
-      const Xapian::doccount want = model_.feedback.docs + rerank::kFeedbackMargin;
+      const Xapian::doccount want = model.feedback.docs + rerank::kFeedbackMargin;
       Xapian::MSet top = match_until(own, 0, want, std::max(check_at_least, want), deadline, cut);
       question_best = top.get_max_attained();
-      feedback = rerank::feedback_from(db_, own, top, model_.feedback, freq_cache());
+      feedback = rerank::feedback_from(db_, own, top, model.feedback, freq_cache());
       spied = true;
     } else {
-      feedback = rerank::feedback_terms(db_, query, model_.feedback, remote, freq_cache(), &question_best);
+      feedback = rerank::feedback_terms(db_, query, model.feedback, remote, freq_cache(), &question_best);
     }
-    query = rerank::expand(query, feedback, model_.feedback);
+    query = rerank::expand(query, feedback, model.feedback);
   }
   lap(response.timings.feedback);
 
@@ -814,7 +816,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   // passage id. So fetch a margin around the page and order it by (score to 1e-9, passage id).
   // The second stage reorders the first stage's top `depth`, so it needs them all.
   constexpr Xapian::doccount kMargin = 8;
-  const auto depth = static_cast<Xapian::doccount>(model_.depth);
+  const auto depth = static_cast<Xapian::doccount>(model.depth);
   const bool rerank = request.rerank && first < depth;
   Xapian::doccount lo = first > kMargin ? first - kMargin : 0;
   if (rerank) lo = 0;
@@ -899,18 +901,19 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     // What the model gives no weight (medsearch-train --features) is not computed: position
     // lists (proximity, bigram) and the records' other matching passages (passages).
     rerank::FeatureExtractor extractor(db_, plan->query);
-    extractor.skip_positions(!model_.uses(rerank::kProximity) && !model_.uses(rerank::kBigram));
+    extractor.skip_positions(!model.uses(rerank::kProximity) && !model.uses(rerank::kBigram));
+    extractor.skip_semantic(!model.uses(rerank::kSemantic));
     extractor.use_term_lists(remote);
     const std::vector<rerank::Features> features = extractor.compute(
         mset, n, request.per_record > 0, feedback,
-        request.per_record > 0 && model_.uses(rerank::kPassages)
+        request.per_record > 0 && model.uses(rerank::kPassages)
             ? rerank::record_collapse_counts(db_, query, mset, n, request.per_record, !remote)
             : std::vector<Xapian::doccount>{},
-        model_.feedback.docs == 0);
+        model.feedback.docs == 0);
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
     std::vector<double> model_score(n);
     std::size_t i = 0;
-    for (auto it = mset.begin(); i < n; ++it, ++i) model_score[i] = model_.score(features[i]);
+    for (auto it = mset.begin(); i < n; ++it, ++i) model_score[i] = model.score(features[i]);
     const double lowest = *std::min_element(model_score.begin(), model_score.end());
     // The model knows nothing of what the question asked for: the intent boost (intent.h) is
     // applied again on its scale. A passage of the asked-for section gains 2.5 times the model
@@ -982,6 +985,20 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
   response.took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return response;
+}
+
+const rerank::Model& Searcher::model() {
+  if (!builtin_model_) return model_;
+  // Cached per revision for an index opened here; a database the caller gave may change in
+  // place, so it is asked every time (one metadata lookup).
+  if (has_semantic_ < 0 || !opened_read_only_) {
+    try {
+      has_semantic_ = corpus::semantic::read_info(db_).has_value() ? 1 : 0;
+    } catch (const Xapian::Error&) {
+      return model_;  // not known (a shard down): asked again next time; the search reports it
+    }
+  }
+  return has_semantic_ == 1 ? model_ : rerank::Model::builtin_lexical();
 }
 
 Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string& question, int depth) {

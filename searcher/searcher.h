@@ -184,9 +184,14 @@ class Searcher {
   // synonyms and spelling suggestions (Xapian 1.4's remote backend serves neither).
   bool lacks_lexicon() const { return shards_ && shards_->any_remote() && !has_lexicon_; }
 
-  // The rerank model searches use (default: rerank::Model::builtin()).
-  void set_model(const rerank::Model& model) { model_ = model; }
-  const rerank::Model& model() const { return model_; }
+  // The rerank model searches use: the one set here, or by default rerank::Model::builtin()
+  // over an index with a semantic model (corpus/semantic.h) and Model::builtin_lexical() over
+  // one without (checked again whenever the index changes).
+  void set_model(const rerank::Model& model) {
+    model_ = model;
+    builtin_model_ = false;
+  }
+  const rerank::Model& model();
 
   // For training: the first stage's top `depth` records for a question (best passage each,
   // in first-stage order) with their rerank features.
@@ -244,6 +249,13 @@ class Searcher {
   std::string path_;
   Xapian::Stem stemmer_;  // cached (corpus::cached_stemmer): snippets stem every word of every hit
   rerank::Model model_ = rerank::Model::builtin();
+  bool builtin_model_ = true;  // model_ is builtin(): model() may choose builtin_lexical() instead
+  int has_semantic_ = -1;      // whether db_ has a semantic model: 1, 0, or -1 not known yet
+  // db_ may have changed (a reopen found a new revision): what was remembered of it goes.
+  void data_changed() {
+    term_freqs_.clear();
+    has_semantic_ = -1;
+  }
   // Term frequencies of db_'s open revision, cleared wherever db_ is reopened to a new one. Only
   // for an index this Searcher opened itself (read-only: it changes only by a reopen; a
   // database the caller gives may be written to in place) and without remote shards (whose

@@ -81,6 +81,22 @@ check "eval of a run with other query ids says so" grep -q "none of the 3 querie
 "$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/unjudged.run" >/dev/null 2>"$work/err"
 check "eval notes the run's unjudged query" grep -q "1 of the 4 queries of .*unjudged.run have no relevant document .* (the first is 4)" "$work/err"
 
+# 6b. The semantic model: none for a small index (said, not an error); asked for with too few
+# passages, a clear error and exit 2; trained and written once an index is big enough.
+"$bin/medsearch-index" --db "$work/beir-small" "$fixtures/beir/corpus.jsonl" 2>"$work/err"
+check "small index: no semantic model, and why" grep -q "semantic model: none (fewer than 2,000 passages (5))" "$work/err"
+"$bin/medsearch-index" --db "$work/beir" --semantic rebuild 2>"$work/err"; status=$?
+check "semantic rebuild of 5 passages exits 2" test "$status" -eq 2
+check "semantic rebuild of 5 passages says why" grep -q "needs more than that many passages" "$work/err"
+"$bin/medsearch-index" --db "$work/golden" --semantic rebuild --semantic-dims 8 2>"$work/err"; status=$?
+check "semantic rebuild with 8 dimensions exits 0" test "$status" -eq 0
+check "semantic rebuild says what it did" grep -q "semantic model: trained (--semantic rebuild), 8 dimensions; 14 passage vectors written" "$work/err"
+"$bin/medsearch-search" --db "$work/golden" --limit 3 "riluzole dose" >/dev/null 2>&1; status=$?
+check "search over an index with a semantic model exits 0" test "$status" -eq 0
+"$bin/medsearch-index" --db "$work/missing" --semantic rebuild 2>"$work/err"; status=$?
+check "semantic rebuild without an index exits 2" test "$status" -eq 2
+check "semantic rebuild without an index says so" grep -q "no index there to train a semantic model for" "$work/err"
+
 # 7. medsearch-train: --features restricts what the model weighs; the model it writes loads.
 "$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" \
   --depth 10 --folds 0 --restarts 1 --features coverage,title_idf --out "$work/model.json" >"$work/train.txt" 2>"$work/err"; status=$?
