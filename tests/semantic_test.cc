@@ -14,6 +14,7 @@
 #include "corpus/schema.h"
 #include "corpus/semantic.h"
 #include "searcher/rerank.h"
+#include "searcher/searcher.h"
 #include "tests/test_util.h"
 
 namespace mi = medsearch::indexer;
@@ -313,4 +314,31 @@ TEST(SemanticFeature, RanksTheQuestionsTopicAboveTheOther) {
   // Skipped when the model gives it no weight: 0 everywhere.
   extractor.skip_semantic(true);
   for (const auto& f : extractor.compute(mset, mset.size(), false, {}, {}, false)) EXPECT_EQ(f[rr::kSemantic], 0.0);
+}
+
+// The shipped model over an index with a semantic model, its lexical twin over one without
+// (the trees of the first were not fitted for a feature that is 0 everywhere); a model the
+// caller sets is used as it is.
+TEST(SemanticFeature, SearcherChoosesTheModelByTheIndex) {
+  TempDir dir;
+  write_records(dir.str("a.jsonl"), 0, 120);
+  const mi::Layout layout = index_records(dir, dir.str("a.jsonl"), 1);
+  auto searcher = medsearch::searcher::Searcher::open(dir.str("db"));
+  ASSERT_TRUE(searcher.ok());
+  EXPECT_EQ(&(*searcher)->model(), &rr::Model::builtin_lexical());
+  EXPECT_FALSE(rr::Model::builtin_lexical().uses(rr::kSemantic));
+  EXPECT_TRUE(rr::Model::builtin().uses(rr::kSemantic));
+
+  ASSERT_TRUE(mi::update_semantic(layout, small_model()).ok());
+  ASSERT_TRUE((*searcher)->reopen().ok());
+  EXPECT_EQ((*searcher)->model().description, rr::Model::builtin().description);
+  EXPECT_TRUE((*searcher)->model().uses(rr::kSemantic));
+  medsearch::searcher::SearchRequest request;
+  request.query = "angina patients";
+  auto response = (*searcher)->search(request);
+  ASSERT_TRUE(response.ok());
+  EXPECT_FALSE(response->hits.empty());
+
+  (*searcher)->set_model(rr::Model::identity());
+  EXPECT_EQ((*searcher)->model().description, rr::Model::identity().description);
 }
