@@ -275,7 +275,13 @@ corpus::Result<SemanticSummary> update_semantic(const Layout& layout, const Sema
       summary.info = *info;
       dims = info->dims;
       vectors = read_vectors(all, dims);
-      every_passage = !info->complete;
+      // Shards that disagree (a stop between the commits that mark the model complete) are
+      // made whole again like an incomplete model.
+      bool agree = true;
+      const std::string header = all.get_metadata(std::string(corpus::schema::kMetaSemantic));
+      for (const auto& path : layout.shard_paths)
+        agree = agree && Xapian::Database(path).get_metadata(std::string(corpus::schema::kMetaSemantic)) == header;
+      every_passage = !info->complete || !agree;
       summary.action = "updated";
       summary.reason = every_passage ? "the model's vectors were left incomplete" : "passages without a vector";
       if (every_passage) {
@@ -318,12 +324,18 @@ corpus::Result<SemanticSummary> update_semantic(const Layout& layout, const Sema
         }
         if (++done % 100000 == 0) say("semantic vectors: " + count_text(done) + " passages");
       }
-      if (every_passage || !summary.info.complete) {
-        sem::ModelInfo complete = summary.info;
-        complete.complete = true;
-        shard.set_metadata(std::string(corpus::schema::kMetaSemantic), complete.to_json());
-      }
       shard.commit();
+    }
+    // Complete only once every shard holds every vector: a stop between two shards must leave
+    // the model incomplete, or the next run would keep the other shard's vectors of an old one.
+    if (every_passage) {
+      sem::ModelInfo complete = summary.info;
+      complete.complete = true;
+      for (const auto& path : layout.shard_paths) {
+        Xapian::WritableDatabase shard(path, Xapian::DB_OPEN);
+        shard.set_metadata(std::string(corpus::schema::kMetaSemantic), complete.to_json());
+        shard.commit();
+      }
     }
     summary.info.complete = true;
     summary.vector_seconds = seconds_since(start);

@@ -8,6 +8,11 @@
 //   complete index of the same input, which gives each record's passage count.
 // Prints "committed N" (records held) on stdout; exits 1 with reasons on stderr when a check
 // fails, 2 on usage or I/O errors.
+//
+// Usage: crash_check --semantic DB
+//   The semantic model's state (corpus/semantic.h): prints "semantic none", or "semantic
+//   complete|incomplete, V of N passages with a vector"; exits 1 when the shards' models differ
+//   or a complete model leaves a passage without its vector, 2 when DB does not open.
 #include <xapian.h>
 
 #include <algorithm>
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "corpus/schema.h"
+#include "corpus/semantic.h"
 #include "indexer/pipeline.h"
 
 namespace {
@@ -38,9 +44,51 @@ std::map<std::string, Xapian::doccount> records_of(const Xapian::Database& db) {
   return out;
 }
 
+int check_semantic(const std::string& db_dir) {
+  namespace schema = medsearch::corpus::schema;
+  try {
+    Xapian::Database whole(db_dir);
+    std::vector<std::string> shards;
+    for (const auto& entry : fs::directory_iterator(db_dir))
+      if (entry.path().filename().string().rfind("shard-", 0) == 0) shards.push_back(entry.path().string());
+    if (shards.empty()) shards.push_back(db_dir);
+    int failures = 0;
+    const std::string header = Xapian::Database(shards.front()).get_metadata(std::string(schema::kMetaSemantic));
+    for (const auto& shard : shards) {
+      Xapian::Database db(shard);
+      if (db.get_metadata(std::string(schema::kMetaSemantic)) != header) {
+        std::cerr << "crash_check: " << shard << " holds another semantic model header than " << shards.front() << "\n";
+        ++failures;
+      }
+    }
+    const auto info = medsearch::corpus::semantic::read_info(whole);
+    if (!info) {
+      std::cout << "semantic none\n";
+      return failures == 0 ? 0 : 1;
+    }
+    Xapian::doccount with = 0;
+    for (auto p = whole.postlist_begin(""); p != whole.postlist_end(""); ++p)
+      if (whole.get_document(*p).get_value(schema::kSlotSemantic).size() == info->dims) ++with;
+    std::cout << "semantic " << (info->complete ? "complete" : "incomplete") << ", " << with << " of "
+              << whole.get_doccount() << " passages with a vector\n";
+    if (info->complete && with != whole.get_doccount()) {
+      std::cerr << "crash_check: the model is complete but " << whole.get_doccount() - with << " passages lack a vector\n";
+      ++failures;
+    }
+    return failures == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "crash_check: " << e.what() << "\n";
+    return 2;
+  } catch (const Xapian::Error& e) {
+    std::cerr << "crash_check: " << e.get_description() << "\n";
+    return 2;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--semantic") return check_semantic(argv[2]);
   if (argc != 5) {
     std::cerr << "usage: crash_check DB INPUT.jsonl COMMIT_EVERY REFERENCE_DB\n";
     return 2;

@@ -4,7 +4,9 @@
 # kill the index must open and each shard hold exactly its last commit (crash_check: the
 # first K records routed to it, K a multiple of --commit-every, each with all its passages);
 # a rerun on the same input must then finish with exact counts: the committed records
-# unchanged, the rest added, nothing rejected, lost or duplicated.
+# unchanged, the rest added, nothing rejected, lost or duplicated. Then the semantic model's
+# pass is killed the same way (crash_check --semantic): the records stay whole, the shards agree
+# on the model, and the next run leaves every passage with its vector in it.
 # Usage: crash_test.sh BIN_DIR DATA_DIR. Uses the first CRASH_RECORDS (default 2,000) SciFact
 # records when DATA_DIR/scifact exists, else as many generated ones. The sanitizer build runs
 # it on 800 (ASan makes each run several times slower; commits every 50 still give 16 points).
@@ -85,5 +87,44 @@ while [ "$mid" -lt "$want" ] && [ "$trial" -lt "$max_trials" ]; do
   rm -rf "$db"
 done
 check "at least $want kills landed mid-run ($mid of $trial trials)" test "$mid" -ge "$want"
+
+# The semantic model's pass (after the records; here rebuilt alone on a copy of the complete
+# index), killed at random moments: the records stay whole, and the next run on the same input
+# leaves one model in both shards and, when it is complete, every passage with its vector.
+semantic() { "$bin/medsearch-index" --db "$1" --semantic rebuild --semantic-dims 16 --commit-every "$every" --progress none -q 2>/dev/null; }
+cp -r "$work/ref" "$work/sem-ref"
+start=$(date +%s%N)
+semantic "$work/sem-ref" || { echo "FAIL: the semantic reference run"; failures=$((failures + 1)); }
+sem_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+sem_mid=0
+for t in 1 2 3 4; do
+  db="$work/sem-$t"
+  cp -r "$work/ref" "$db"
+  delay=$(awk -v s="$seed" -v t="$t" -v ms="$sem_ms" -v su="$startup_ms" 'BEGIN { srand(s * 7000 + t); printf "%.3f", (su + (ms - su) * (0.1 + 0.8 * rand())) / 1000 }')
+  "$bin/medsearch-index" --db "$db" --semantic rebuild --semantic-dims 16 --commit-every "$every" --progress none -q 2>/dev/null &
+  pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  out=$("$bin/crash_check" "$db" "$work/corpus.jsonl" "$every" "$work/ref" 2>"$work/check.err"); status=$?
+  cat "$work/check.err"
+  check "semantic trial $t: after the kill, every record is still held whole ($out)" \
+    test "$status" -eq 0 -a "$out" = "committed $records"
+  state=$("$bin/crash_check" --semantic "$db" 2>"$work/check.err"); status=$?
+  cat "$work/check.err"
+  check "semantic trial $t: after the kill, the shards agree on the model ($state)" test "$status" -eq 0
+  case "$state" in *incomplete*) sem_mid=$((sem_mid + 1)) ;; esac
+  echo "semantic trial $t: killed after ${delay}s of ${sem_ms} ms: $state"
+  "$bin/medsearch-index" --db "$db" --semantic-dims 16 --commit-every "$every" --progress none -q \
+    "$work/corpus.jsonl" >/dev/null 2>"$work/err"; status=$?
+  check "semantic trial $t: the next run exits 0" test "$status" -eq 0
+  [ "$status" -eq 0 ] || head -5 "$work/err"
+  state=$("$bin/crash_check" --semantic "$db" 2>"$work/check.err"); status=$?
+  cat "$work/check.err"
+  check "semantic trial $t: after it, one model, every passage with its vector or no model ($state)" \
+    bash -c "test $status -eq 0 && case '$state' in 'semantic none'|'semantic complete, $passages of $passages '*) true ;; *) false ;; esac"
+  rm -rf "$db"
+done
+echo "semantic: 4 trials, $sem_mid killed while writing vectors"
 echo "crash: $trial trials, $mid killed mid-run; $passed checks passed, $failures failed"
 [ "$failures" -eq 0 ]
