@@ -5,8 +5,8 @@
 # first K records routed to it, K a multiple of --commit-every, each with all its passages);
 # a rerun on the same input must then finish with exact counts: the committed records
 # unchanged, the rest added, nothing rejected, lost or duplicated. Then the semantic model's
-# pass is killed the same way (crash_check --semantic): the records stay whole, the shards agree
-# on the model, and the next run leaves every passage with its vector in it.
+# pass is killed the same way (crash_check --semantic): the records stay whole, and the next
+# run leaves one model in every shard and every passage with its vector in it.
 # Usage: crash_test.sh BIN_DIR DATA_DIR. Uses the first CRASH_RECORDS (default 2,000) SciFact
 # records when DATA_DIR/scifact exists, else as many generated ones. The sanitizer build runs
 # it on 800 (ASan makes each run several times slower; commits every 50 still give 16 points).
@@ -110,9 +110,9 @@ for t in 1 2 3 4; do
   cat "$work/check.err"
   check "semantic trial $t: after the kill, every record is still held whole ($out)" \
     test "$status" -eq 0 -a "$out" = "committed $records"
-  state=$("$bin/crash_check" --semantic "$db" 2>"$work/check.err"); status=$?
-  cat "$work/check.err"
-  check "semantic trial $t: after the kill, the shards agree on the model ($state)" test "$status" -eq 0
+  # Right after the kill the shards may disagree (the model is written, then marked complete,
+  # one shard at a time); what must hold is what the next run leaves.
+  state=$("$bin/crash_check" --semantic "$db" 2>/dev/null)
   case "$state" in *incomplete*) sem_mid=$((sem_mid + 1)) ;; esac
   echo "semantic trial $t: killed after ${delay}s of ${sem_ms} ms: $state"
   "$bin/medsearch-index" --db "$db" --semantic-dims 16 --commit-every "$every" --progress none -q \
