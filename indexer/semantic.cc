@@ -185,14 +185,16 @@ corpus::Result<SemanticModel> train_semantic(const Xapian::Database& db, const S
 
 namespace {
 
-// Replaces the shard's model with `model`, marked incomplete until every passage has its vector.
-void write_model(Xapian::WritableDatabase& shard, const SemanticModel& model) {
+// Replaces the shard's model with this one (its header and term vectors), marked incomplete
+// until every passage has its vector.
+void write_model(Xapian::WritableDatabase& shard, const sem::ModelInfo& model_info,
+                 const std::unordered_map<std::string, std::vector<float>>& vectors) {
   std::vector<std::string> old;
   const std::string prefix(corpus::schema::kMetaSemanticTerm);
   for (auto k = shard.metadata_keys_begin(prefix); k != shard.metadata_keys_end(prefix); ++k) old.push_back(*k);
   for (const auto& key : old) shard.set_metadata(key, "");
-  for (const auto& [term, vec] : model.vectors) shard.set_metadata(prefix + term, sem::encode_term_vector(vec));
-  sem::ModelInfo info = model.info;
+  for (const auto& [term, vec] : vectors) shard.set_metadata(prefix + term, sem::encode_term_vector(vec));
+  sem::ModelInfo info = model_info;
   info.complete = false;
   shard.set_metadata(std::string(corpus::schema::kMetaSemantic), info.to_json());
 }
@@ -259,7 +261,7 @@ corpus::Result<SemanticSummary> update_semantic(const Layout& layout, const Sema
       summary.action = info ? "retrained" : "trained";
       for (const auto& path : layout.shard_paths) {
         Xapian::WritableDatabase shard(path, Xapian::DB_OPEN);
-        write_model(shard, model.value());
+        write_model(shard, model.value().info, model.value().vectors);
         shard.commit();
       }
       summary.info = model.value().info;
@@ -287,10 +289,9 @@ corpus::Result<SemanticSummary> update_semantic(const Layout& layout, const Sema
       if (every_passage) {
         // A run stopped while writing a new model: the first shard's (which a search reads)
         // goes into every shard again, in case the stop came between two shards' commits.
-        SemanticModel model{*info, vectors};
         for (const auto& path : layout.shard_paths) {
           Xapian::WritableDatabase shard(path, Xapian::DB_OPEN);
-          write_model(shard, model);
+          write_model(shard, *info, vectors);
           shard.commit();
         }
       }

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "print the answer as JSON (the /search response shape)");
   bool no_rerank = false;
   std::string model_path;
-  app.add_option("--rerank-model", model_path, "rerank weights from medsearch-train (default: the shipped ones)");
+  app.add_option("--rerank-model", model_path, "rerank weights from medsearch-train (default: the shipped ones, with or without the semantic "
+                 "feature as the index has a semantic model)");
   app.add_flag("--no-rerank", no_rerank, "first stage (BM25) only: no feedback, no second stage");
   app.add_option("--limit", limit, "passages to show (1-100); with --run, records per query (1-1000)");
   app.add_option("--offset", offset, "skip this many results");

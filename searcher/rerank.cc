@@ -38,7 +38,7 @@ constexpr Xapian::termcount kFeedbackTerms = 20;
 
 // A stemmed, unprefixed term: "Z" + stem, where a stem starts with a lowercase letter or digit
 // (prefixed terms such as ZS..., ZXH... have capitals after the Z).
-bool is_body_term(const std::string& term) { return corpus::semantic::is_body_term(term); }
+using corpus::semantic::is_body_term;
 
 // The question's terms for the features, in query order: each Z term, and each synonym group
 // (OP_SYNONYM) as one term. Terms under every other operator count, as Query::get_terms lists
@@ -804,22 +804,23 @@ std::vector<Features> FeatureExtractor::compute(const Xapian::MSet& mset, std::s
   // The semantic model's cosines: the question's vector from its words' term vectors, each
   // passage's from its value, read in document id order.
   std::vector<double> semantic(items.size(), 0.0);
-  if (!skip_semantic_) {
-    if (const auto info = corpus::semantic::read_info(db_)) {
-      std::vector<std::pair<std::string, double>> words;
-      for (const auto& t : member_terms)
-        if (is_body_term(t) && std::none_of(words.begin(), words.end(), [&t](const auto& w) { return w.first == t; }))
-          words.emplace_back(t, 1.0);
-      corpus::semantic::Projector projector(db_, info->dims);
-      const std::string question = projector.project(words);
-      if (!question.empty()) {
-        auto v = db_.valuestream_begin(corpus::schema::kSlotSemantic);
-        const auto v_end = db_.valuestream_end(corpus::schema::kSlotSemantic);
-        for (std::size_t k = 0; k < items.size() && v != v_end; ++k) {
-          const Xapian::docid did = *items[k].first;
-          v.skip_to(did);
-          if (v != v_end && v.get_docid() == did) semantic[k] = corpus::semantic::cosine(question, *v);
-        }
+  const unsigned dims = skip_semantic_  ? 0
+                        : semantic_dims_ ? *semantic_dims_
+                                         : corpus::semantic::read_info(db_).value_or(corpus::semantic::ModelInfo{}).dims;
+  if (dims > 0) {
+    std::vector<std::pair<std::string, double>> words;
+    for (const auto& t : member_terms)
+      if (is_body_term(t) && std::none_of(words.begin(), words.end(), [&t](const auto& w) { return w.first == t; }))
+        words.emplace_back(t, 1.0);
+    corpus::semantic::Projector projector(db_, dims);
+    const std::string question = projector.project(words);
+    if (!question.empty()) {
+      auto v = db_.valuestream_begin(corpus::schema::kSlotSemantic);
+      const auto v_end = db_.valuestream_end(corpus::schema::kSlotSemantic);
+      for (std::size_t k = 0; k < items.size() && v != v_end; ++k) {
+        const Xapian::docid did = *items[k].first;
+        v.skip_to(did);
+        if (v != v_end && v.get_docid() == did) semantic[k] = corpus::semantic::cosine(question, *v);
       }
     }
   }

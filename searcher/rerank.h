@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -224,6 +225,9 @@ class FeatureExtractor {
   void skip_positions(bool skip) { skip_positions_ = skip; }
   // Likewise the passages' semantic vectors, for a model that gives `semantic` no weight.
   void skip_semantic(bool skip) { skip_semantic_ = skip; }
+  // The dimensions of the index's semantic model (0: it has none), for a caller that has read
+  // its header already (Searcher::model() does, once per revision); otherwise compute() reads it.
+  void semantic_dims(unsigned dims) { semantic_dims_ = dims; }
   // Which of the question's and feedback's terms each passage holds, and how often, come from
   // each term's posting list walked over the passages in id order (a few block reads a term),
   // by default. Over remote shards a posting list arrives whole over the network, so there the
@@ -249,6 +253,7 @@ class FeatureExtractor {
   double bigram_total_ = 0;  // sum over consecutive pairs of (idf a + idf b)
   bool skip_positions_ = false;
   bool skip_semantic_ = false;
+  std::optional<unsigned> semantic_dims_;
   bool use_term_lists_ = false;
 };
 

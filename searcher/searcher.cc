@@ -903,6 +903,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     rerank::FeatureExtractor extractor(db_, plan->query);
     extractor.skip_positions(!model.uses(rerank::kProximity) && !model.uses(rerank::kBigram));
     extractor.skip_semantic(!model.uses(rerank::kSemantic));
+    if (semantic_dims_) extractor.semantic_dims(*semantic_dims_);  // model() read the header
     extractor.use_term_lists(remote);
     const std::vector<rerank::Features> features = extractor.compute(
         mset, n, request.per_record > 0, feedback,
@@ -991,14 +992,15 @@ const rerank::Model& Searcher::model() {
   if (!builtin_model_) return model_;
   // Cached per revision for an index opened here; a database the caller gave may change in
   // place, so it is asked every time (one metadata lookup).
-  if (has_semantic_ < 0 || !opened_read_only_) {
+  if (!semantic_dims_ || !opened_read_only_) {
     try {
-      has_semantic_ = corpus::semantic::read_info(db_).has_value() ? 1 : 0;
+      semantic_dims_ = corpus::semantic::read_info(db_).value_or(corpus::semantic::ModelInfo{}).dims;
     } catch (const Xapian::Error&) {
+      semantic_dims_.reset();
       return model_;  // not known (a shard down): asked again next time; the search reports it
     }
   }
-  return has_semantic_ == 1 ? model_ : rerank::Model::builtin_lexical();
+  return *semantic_dims_ > 0 ? model_ : rerank::Model::builtin_lexical();
 }
 
 Result<std::vector<Searcher::Candidate>> Searcher::candidates(const std::string& question, int depth) {

@@ -250,11 +250,12 @@ class Searcher {
   Xapian::Stem stemmer_;  // cached (corpus::cached_stemmer): snippets stem every word of every hit
   rerank::Model model_ = rerank::Model::builtin();
   bool builtin_model_ = true;  // model_ is builtin(): model() may choose builtin_lexical() instead
-  int has_semantic_ = -1;      // whether db_ has a semantic model: 1, 0, or -1 not known yet
+  // The dimensions of db_'s semantic model (0: it has none), once model() has read its header.
+  std::optional<unsigned> semantic_dims_;
   // db_ may have changed (a reopen found a new revision): what was remembered of it goes.
   void data_changed() {
     term_freqs_.clear();
-    has_semantic_ = -1;
+    semantic_dims_.reset();
   }
   // Term frequencies of db_'s open revision, cleared wherever db_ is reopened to a new one. Only
   // for an index this Searcher opened itself (read-only: it changes only by a reopen; a

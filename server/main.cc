@@ -168,7 +168,8 @@ int main(int argc, char** argv) {
                       ->capture_default_str();
   app.add_flag("--quiet", quiet, "No access log on stderr");
   app.add_option("--rerank-model", options.rerank_model_path,
-                 "Rerank weights written by medsearch-train (default: the shipped searcher/rerank_model.json)")
+                 "Rerank weights written by medsearch-train (default: the shipped searcher/rerank_model.json, or "
+                 "rerank_model_lexical.json over an index without a semantic model)")
       ->check(CLI::ExistingFile);
   std::string api_key_file;
   app.add_option("--api-key-file", api_key_file,
