@@ -17,6 +17,7 @@
 #include "corpus/vocabulary.h"
 #include "corpus/xapian_error.h"
 #include "searcher/deadline.h"
+#include "searcher/mapped_reads.h"
 #include "searcher/snippet.h"
 #include "searcher/spelling.h"
 
@@ -512,7 +513,9 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>&
 }
 
 Searcher::Searcher(Xapian::Database db, std::string path)
-    : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::cached_stemmer(corpus::kSearchStemCacheWords)) {}
+    : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::cached_stemmer(corpus::kSearchStemCacheWords)) {
+  mapped_reads::enable_from_environment();  // the index's blocks through memory maps (mapped_reads.h)
+}
 
 void Searcher::set_helper_thread(bool on) {
   use_helper_ = on;

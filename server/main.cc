@@ -19,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "searcher/mapped_reads.h"
 #include "server/server.h"
 
 namespace {
@@ -104,6 +105,15 @@ int main(int argc, char** argv) {
                  "Searches that run at once; the others wait their turn in arrival order (0 = cores + 1)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  // The index's blocks through memory maps (searcher/mapped_reads.h); MEDSEARCH_MAP_MB sets the
+  // same default for every program that searches.
+  std::size_t index_map_mb = medsearch::searcher::mapped_reads::kDefaultBudgetBytes >> 20;
+  if (const char* mb = std::getenv("MEDSEARCH_MAP_MB"); mb != nullptr && *mb != '\0') index_map_mb = std::strtoull(mb, nullptr, 10);
+  app.add_option("--index-map-mb", index_map_mb,
+                 "MiB of the index read through memory maps instead of a system call a block; at most this much of "
+                 "it is mapped (resident) at once, least recently used unmapped first (0 = every read a pread)")
+      ->check(CLI::Range(0, 1 << 24))
+      ->capture_default_str();
   bool no_helper_threads = false;
   app.add_flag("--no-helper-threads", no_helper_threads,
                "Count a search's facets on the worker's own thread, not on a helper thread beside the search");
@@ -184,6 +194,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   options.access_log = !quiet;
+  medsearch::searcher::mapped_reads::enable(index_map_mb << 20);
   options.helper_threads = !no_helper_threads;
   // One local folder keeps the write API possible; anything else is a list of shards.
   if (dbs.size() == 1 && dbs[0].rfind("tcp://", 0) != 0 && std::filesystem::is_directory(dbs[0])) {

@@ -43,6 +43,7 @@
 #include "indexer/pipeline.h"
 #include "searcher/answer.h"
 #include "searcher/context.h"
+#include "searcher/mapped_reads.h"
 #include "server/metrics.h"
 #include "server/search_gate.h"
 #include "server/openapi.h"
@@ -1345,6 +1346,7 @@ void Server::Impl::handle_metrics(httplib::Response& res) {
   if (!stats.ok()) return send_error(res, stats.error());
   // Xapian gives no revision for a stub of several shards; the indexer sums theirs.
   auto revision = indexer::index_revision(options_.db_path);
+  const searcher::mapped_reads::Stats mapped = searcher::mapped_reads::stats();
   const std::string body = metrics_.render({
       {"medsearch_index_documents", "Passages (Xapian documents) in the index.", static_cast<double>(stats->passages)},
       {"medsearch_index_records", "Records in the index.", static_cast<double>(stats->records)},
@@ -1357,6 +1359,10 @@ void Server::Impl::handle_metrics(httplib::Response& res) {
       {"medsearch_search_slots", "Searches that may run at once (--search-slots).", static_cast<double>(search_gate_.slots())},
       {"medsearch_searches_running", "Searches running now.", static_cast<double>(search_gate_.running())},
       {"medsearch_searches_waiting", "Searches waiting for a slot, in arrival order.", static_cast<double>(search_gate_.waiting())},
+      {"medsearch_index_map_budget_bytes", "Most bytes of the index mapped into memory at once (--index-map-mb).", static_cast<double>(mapped.budget_bytes)},
+      {"medsearch_index_mapped_bytes", "Bytes of the index mapped into memory now.", static_cast<double>(mapped.mapped_bytes)},
+      {"medsearch_index_block_reads_mapped", "Index block reads served from memory maps since the server started.", static_cast<double>(mapped.mapped_reads)},
+      {"medsearch_index_block_reads_system", "Index reads passed to the pread system call since the server started (other files, past a window, faults).", static_cast<double>(mapped.system_reads)},
   });
   res.status = 200;
   res.set_content(body, "text/plain; version=0.0.4; charset=utf-8");

@@ -834,6 +834,14 @@ TEST_F(ServerTest, SearchSlotsShowInMetricsAndConcurrentSearchesAllAnswer) {
   res = client_->Get("/metrics");
   ASSERT_TRUE(res);
   EXPECT_NE(res->body.find("medsearch_searches_running 0"), std::string::npos) << res->body;
+  // The searches read the index's blocks through memory maps (searcher/mapped_reads.h).
+  auto gauge = [&body = res->body](const std::string& name) {
+    const auto at = body.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + name.size() + 2));
+  };
+  EXPECT_GT(gauge("medsearch_index_block_reads_mapped"), 0) << res->body;
+  EXPECT_GT(gauge("medsearch_index_mapped_bytes"), 0) << res->body;
+  EXPECT_LE(gauge("medsearch_index_mapped_bytes"), gauge("medsearch_index_map_budget_bytes")) << res->body;
 }
 
 // The write API over an index of `shards` shards of tests/fixtures/http.jsonl, with its key.
