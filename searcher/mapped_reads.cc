@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -301,6 +302,11 @@ void set_budget(std::size_t budget_bytes, bool explicit_budget) {
   s.budget = budget_bytes / kWindowBytes * kWindowBytes;
   evict(s);
   if (!s.handler_installed && s.budget > 0) {
+    // A child forked while another thread held the lock (Xapian's remote `prog` shards fork and
+    // close descriptors before exec) would wait for it forever in close(): fork takes it first.
+    static const bool fork_safe =
+        pthread_atfork([] { state().mutex.lock(); }, [] { state().mutex.unlock(); }, [] { state().mutex.unlock(); }) == 0;
+    if (!fork_safe) return;  // stay off
     struct sigaction action {};
     action.sa_sigaction = &on_sigbus;
     action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
