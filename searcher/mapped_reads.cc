@@ -321,19 +321,19 @@ void set_budget(std::size_t budget_bytes, bool explicit_budget) {
 
 void enable(std::size_t budget_bytes) { set_budget(budget_bytes, true); }
 
+std::size_t budget_from_environment() {
+  const char* mb = std::getenv("MEDSEARCH_MAP_MB");
+  if (mb == nullptr || *mb < '0' || *mb > '9') return kDefaultBudgetBytes;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(mb, &end, 10);
+  if (errno != 0 || end == nullptr || *end != '\0' || value > (std::size_t{1} << 44) >> 20) return kDefaultBudgetBytes;
+  return static_cast<std::size_t>(value) << 20;
+}
+
 void enable_from_environment() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    std::size_t budget = kDefaultBudgetBytes;
-    if (const char* mb = std::getenv("MEDSEARCH_MAP_MB"); mb != nullptr && *mb != '\0') {
-      char* end = nullptr;
-      errno = 0;
-      const unsigned long long value = std::strtoull(mb, &end, 10);
-      if (errno == 0 && end != nullptr && *end == '\0' && value <= (std::size_t{1} << 44) >> 20)
-        budget = static_cast<std::size_t>(value) << 20;
-    }
-    set_budget(budget, false);
-  });
+  std::call_once(once, [] { set_budget(budget_from_environment(), false); });
 }
 
 Stats stats() {

@@ -35,8 +35,12 @@ inline constexpr std::size_t kDefaultBudgetBytes = std::size_t{512} << 20;
 // be called again to change the budget. The first call installs the SIGBUS handler.
 void enable(std::size_t budget_bytes = kDefaultBudgetBytes);
 
-// enable() with the budget in MEDSEARCH_MAP_MB when it is set (a whole number of MiB; 0 = off),
-// else kDefaultBudgetBytes, unless a budget was set explicitly before. Called by every Searcher.
+// The budget MEDSEARCH_MAP_MB asks for (a whole number of MiB; 0 = off), or kDefaultBudgetBytes
+// when it is unset, empty or not such a number.
+std::size_t budget_from_environment();
+
+// enable(budget_from_environment()), unless a budget was set explicitly before (a server's
+// --index-map-mb). Called by every Searcher.
 void enable_from_environment();
 
 struct Stats {

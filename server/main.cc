@@ -107,8 +107,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   // The index's blocks through memory maps (searcher/mapped_reads.h); MEDSEARCH_MAP_MB sets the
   // same default for every program that searches.
-  std::size_t index_map_mb = medsearch::searcher::mapped_reads::kDefaultBudgetBytes >> 20;
-  if (const char* mb = std::getenv("MEDSEARCH_MAP_MB"); mb != nullptr && *mb != '\0') index_map_mb = std::strtoull(mb, nullptr, 10);
+  std::size_t index_map_mb = medsearch::searcher::mapped_reads::budget_from_environment() >> 20;
   app.add_option("--index-map-mb", index_map_mb,
                  "MiB of the index read through memory maps instead of a system call a block; at most this much of "
                  "it is mapped (resident) at once, least recently used unmapped first (0 = every read a pread)")

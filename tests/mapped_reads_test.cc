@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -190,6 +191,21 @@ TEST_F(MappedReadsTest, ThreadsReadCorrectlyWhileASmallBudgetEvictsWindows) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong, std::vector<int>(4, 0));
   EXPECT_LE(mr::stats().mapped_bytes, 2 * kWindow);
+}
+
+TEST(MappedReadsBudget, ReadFromTheEnvironmentOrTheDefault) {
+  const char* saved = std::getenv("MEDSEARCH_MAP_MB");
+  const std::string was = saved != nullptr ? saved : "";
+  const std::pair<const char*, std::size_t> cases[] = {
+      {"64", std::size_t{64} << 20}, {"0", 0},  {"", mr::kDefaultBudgetBytes}, {"-5", mr::kDefaultBudgetBytes},
+      {"12abc", mr::kDefaultBudgetBytes}, {"lots", mr::kDefaultBudgetBytes}, {"99999999999999999999", mr::kDefaultBudgetBytes}};
+  for (const auto& [text, bytes] : cases) {
+    setenv("MEDSEARCH_MAP_MB", text, 1);
+    EXPECT_EQ(mr::budget_from_environment(), bytes) << text;
+  }
+  unsetenv("MEDSEARCH_MAP_MB");
+  EXPECT_EQ(mr::budget_from_environment(), mr::kDefaultBudgetBytes);
+  if (saved != nullptr) setenv("MEDSEARCH_MAP_MB", was.c_str(), 1);
 }
 
 // The engine over a real on-disk index (its glass tables read through maps) answers exactly as
