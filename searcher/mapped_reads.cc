@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <list>
 #include <map>
 #include <mutex>
@@ -65,8 +66,9 @@ struct Window {
 };
 
 struct File {
-  std::uint64_t size = 0;  // as last seen; a read past it looks again
-  int descriptors = 0;     // open descriptors classified to this file
+  std::pair<dev_t, ino_t> id{};  // its key in State::files
+  std::uint64_t size = 0;        // as last seen; a read past it looks again
+  int descriptors = 0;           // open descriptors classified to this file; at 0 it is forgotten
   std::unordered_map<std::size_t, Window*> windows;
 };
 
@@ -102,18 +104,12 @@ void unmap(State& s, Window* w) {
   delete w;
 }
 
-// Takes a window out of its file's set; unmapped now if no read is copying from it, else by the
-// next eviction after that read. Under the lock.
+// Takes a window out of its file's set; unmapped now if no read is copying from it, else by
+// release() when the last such read ends. Under the lock.
 void retire(State& s, Window* w) {
   if (w->file != nullptr) w->file->windows.erase(w->index);
   w->file = nullptr;
   if (w->users == 0) unmap(s, w);
-}
-
-void forget_file_if_unused(State& s, File* f, std::pair<dev_t, ino_t> id) {
-  if (f->descriptors > 0 || !f->windows.empty()) return;
-  s.files.erase(id);
-  delete f;
 }
 
 // Unmaps the least recently used windows no read is using until the mapped bytes fit the budget.
@@ -122,20 +118,9 @@ void evict(State& s) {
     --it;
     Window* w = *it;
     if (w->users > 0) continue;
-    File* f = w->file;
-    auto next = it;  // unmap() erases `it`
-    ++next;
-    if (f != nullptr) f->windows.erase(w->index);
-    unmap(s, w);
+    const auto next = std::next(it);  // retire() unmaps `w`, erasing `it`
+    retire(s, w);
     it = next;
-    if (f != nullptr && f->descriptors == 0 && f->windows.empty()) {
-      for (auto fi = s.files.begin(); fi != s.files.end(); ++fi)
-        if (fi->second == f) {
-          s.files.erase(fi);
-          break;
-        }
-      delete f;
-    }
   }
 }
 
@@ -160,7 +145,10 @@ File* classify(int fd) {
   if (is_index_table(fd) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     const auto id = std::make_pair(st.st_dev, st.st_ino);
     auto it = s.files.find(id);
-    if (it == s.files.end()) it = s.files.emplace(id, new File).first;
+    if (it == s.files.end()) {
+      it = s.files.emplace(id, new File).first;
+      it->second->id = id;
+    }
     f = it->second;
     f->size = static_cast<std::uint64_t>(st.st_size);
     ++f->descriptors;
@@ -285,13 +273,11 @@ void forget_descriptor(int fd) {
   State& s = state();
   std::lock_guard lock(s.mutex);
   if (--f->descriptors > 0) return;
-  // Its last descriptor: unmap its windows too, so a replaced file's space is freed with it.
+  // Its last descriptor: unmap its windows too, so a replaced file's space is freed with it
+  // (a window a read still copies from is unmapped when that read ends), and forget the file.
   while (!f->windows.empty()) retire(s, f->windows.begin()->second);
-  for (auto it = s.files.begin(); it != s.files.end(); ++it)
-    if (it->second == f) {
-      forget_file_if_unused(s, f, it->first);
-      break;
-    }
+  s.files.erase(f->id);
+  delete f;
 }
 
 void set_budget(std::size_t budget_bytes, bool explicit_budget) {
