@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <sstream>
 
 #include "corpus/schema.h"
@@ -31,6 +32,12 @@ std::uint64_t splitmix64(std::uint64_t& state) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+// The cache sizes Eigen blocks the decomposition's products for, fixed (see train_semantic):
+// a current x86-64 core's first and second levels, and a shared third.
+constexpr std::ptrdiff_t kBlockingL1 = 32 * 1024;
+constexpr std::ptrdiff_t kBlockingL2 = 1024 * 1024;
+constexpr std::ptrdiff_t kBlockingL3 = 32 * 1024 * 1024;
 
 // An orthonormal basis of the columns of `m` (thin Q of its QR decomposition).
 Eigen::MatrixXf orthonormal(const Eigen::MatrixXf& m) {
@@ -136,6 +143,11 @@ corpus::Result<SemanticModel> train_semantic(const Xapian::Database& db, const S
   std::vector<Eigen::Triplet<float>>().swap(triplets);
   const Eigen::SparseMatrix<float, Eigen::RowMajor> xt = x.transpose();
 
+  // Eigen sizes the blocks of its dense products, and with them the order in which floats are
+  // added, from the CPU's cache sizes read at run time: the same index gave another model on
+  // a machine with other caches (scripts/train-rerank.sh stopped reproducing the shipped rerank
+  // model when CI moved to another CPU). Fixed sizes make the model the machine's no longer.
+  Eigen::setCpuCacheSizes(kBlockingL1, kBlockingL2, kBlockingL3);
   // Randomised range finder with power iterations, then the small problem exactly.
   const Eigen::Index l = std::min<Eigen::Index>({dims + 10, n, v});
   Eigen::MatrixXf omega(v, l);

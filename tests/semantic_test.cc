@@ -4,6 +4,7 @@
 // resume after an interruption, and the feature the searcher computes from it.
 #include "indexer/semantic.h"
 
+#include <Eigen/Core>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -213,6 +214,51 @@ TEST(SemanticModel, EveryShardHoldsOneModelAndRunsOnlyAddWhatIsMissing) {
   ASSERT_TRUE(rebuilt.ok());
   EXPECT_EQ(rebuilt->action, "retrained");
   EXPECT_EQ(vectors_of(dir.str("db")), trained);
+}
+
+// The model is the index's, not the machine's: Eigen blocks its dense products by the cache
+// sizes it reads from the CPU, and trained on a CPU with other caches the same passages gave
+// other vectors (in the last bits, enough to move a rerank model fitted on them). Two
+// machines' caches, as Eigen would have read them, must give the same model to the bit.
+TEST(SemanticModel, IsTheSameWhateverCachesTheMachineHas) {
+  TempDir dir;
+  {
+    // Large enough for Eigen's blocked products: 3,000 passages over a few hundred words.
+    std::mt19937 random(7);
+    const char* syllables[] = {"ba", "ke", "mi", "no", "ru", "sa", "te", "vi", "lo", "pe", "du", "ga"};
+    std::vector<std::string> words;
+    for (const char* a : syllables)
+      for (const char* b : syllables)
+        for (const char* c : {"x", "m", "l"}) words.push_back(std::string(a) + b + c);
+    std::ofstream out(dir.str("a.jsonl"));
+    for (int i = 0; i < 3000; ++i) {
+      std::string text;
+      const std::size_t topic = random() % 24;  // a passage draws most of its words near its topic's
+      for (int w = 0; w < 30; ++w)
+        text += words[(topic * 18 + (random() % 3 == 0 ? random() % words.size() : random() % 40)) % words.size()] + " ";
+      out << R"({"id":"r)" << i << R"(","source":"research","title":"Report )" << i << R"(","sections":[{"text":")"
+          << text << R"("}],"citation":{"journal":"Test Journal","year":2020}})" << "\n";
+    }
+  }
+  index_records(dir, dir.str("a.jsonl"), 1);
+  Xapian::Database db(dir.str("db"));
+  mi::SemanticOptions options;
+  options.dims = 64;
+  options.min_passages = 50;
+  Eigen::setCpuCacheSizes(16 * 1024, 256 * 1024, 4 * 1024 * 1024);
+  auto small_caches = mi::train_semantic(db, options);
+  Eigen::setCpuCacheSizes(48 * 1024, 2 * 1024 * 1024, 320 * 1024 * 1024);
+  auto large_caches = mi::train_semantic(db, options);
+  ASSERT_TRUE(small_caches.ok()) << small_caches.error().message;
+  ASSERT_TRUE(large_caches.ok()) << large_caches.error().message;
+  ASSERT_GT(small_caches->vectors.size(), 300u);
+  std::size_t differ = 0;
+  for (const auto& [term, v] : small_caches->vectors) {
+    auto other = large_caches->vectors.find(term);
+    ASSERT_NE(other, large_caches->vectors.end()) << term;
+    if (other->second != v) ++differ;
+  }
+  EXPECT_EQ(differ, 0u) << "of " << small_caches->vectors.size() << " term vectors";
 }
 
 TEST(SemanticModel, SmallIndexGetsNoneAndOffDoesNothing) {
