@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <optional>
+#include <queue>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -264,7 +265,20 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
     h.term = *h.it;
     heads.push_back(std::move(h));
   }
-  std::vector<std::pair<std::string, double>> out;
+  // First every candidate's r and multiplier, from the term lists alone.
+  struct Candidate {
+    std::string term;
+    Xapian::doccount r = 0;
+    double multiplier = 0;
+    double bound = 0;  // its weight if no other document held it (n = r): the most it can have
+  };
+  const auto log_factor = [big_n, big_r](double rr, double n) {
+    const double reldocs_without_term = big_r - rr;
+    const double num = (rr + 0.5) * (big_n - n - reldocs_without_term + 0.5);
+    const double denom = (n - rr + 0.5) * (reldocs_without_term + 0.5);
+    return std::log(num / denom);
+  };
+  std::vector<Candidate> candidates;
   std::string term;
   while (!heads.empty()) {
     const std::string* least = &heads.front().term;
@@ -294,15 +308,31 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
       ++i;
     }
     if (!candidate) continue;
-    const Xapian::doccount freq = cache.get(db, term);
+    const double bound = multiplier * log_factor(r, r);
+    if (bound <= 0) continue;  // no frequency can make its weight positive
+    candidates.push_back({std::move(term), r, multiplier, bound});
+    term.clear();
+  }
+  // Then the exact weights, the largest bounds first, until no bound left can reach the
+  // `max_terms`-th weight found: the weight falls as the term's frequency n grows (n >= r), so
+  // a term whose bound is below it cannot be among the best. The result is the one the
+  // exhaustive loop gives, for a frequency lookup (a hash probe or a B-tree read) of a fraction
+  // of the candidates: most words occur in one of the ten passages, with bounds below the
+  // words they share.
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.bound > b.bound; });
+  std::vector<std::pair<std::string, double>> out;
+  std::priority_queue<double, std::vector<double>, std::greater<>> best;  // the max_terms largest weights
+  for (Candidate& c : candidates) {
+    // The margin keeps rounding from ever cutting a term that ties the last weight kept.
+    if (max_terms > 0 && best.size() >= max_terms && c.bound * (1 + 1e-9) < best.top()) break;
+    const Xapian::doccount freq = cache.get(db, c.term);
     if (freq > max_freq) continue;  // as ExpansionTerms
-    const double n = freq;
-    const double rr = r;
-    const double reldocs_without_term = big_r - rr;
-    const double num = (rr + 0.5) * (big_n - n - reldocs_without_term + 0.5);
-    const double denom = (n - rr + 0.5) * (reldocs_without_term + 0.5);
-    const double weight = multiplier * std::log(num / denom);
-    if (weight > 0) out.emplace_back(term, weight);
+    const double weight = c.multiplier * log_factor(c.r, freq);
+    if (weight <= 0) continue;
+    out.emplace_back(std::move(c.term), weight);
+    best.push(weight);
+    if (best.size() > max_terms) best.pop();
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
