@@ -582,6 +582,17 @@ double Tree::score(const Features& f) const {
 
 void Model::set_trees(std::vector<Tree> trees) {
   trees_ = std::move(trees);
+  nodes_.clear();
+  roots_.clear();
+  for (const Tree& t : trees_) {
+    const auto base = static_cast<std::uint32_t>(nodes_.size());
+    roots_.push_back(base);
+    for (std::size_t i = 0; i < t.feature.size(); ++i) {
+      const bool leaf = t.feature[i] < 0;
+      nodes_.push_back({leaf ? t.value[i] : t.threshold[i], t.feature[i], leaf ? 0 : base + static_cast<std::uint32_t>(t.left[i]),
+                        leaf ? 0 : base + static_cast<std::uint32_t>(t.right[i])});
+    }
+  }
   split_on_.fill(false);
   for (const Tree& t : trees_)
     for (int k : t.feature)
@@ -592,6 +603,22 @@ double Model::score(const Features& f) const {
   double s = 0;
   for (std::size_t i = 0; i < kFeatureCount; ++i) s += weights[i] * f[i];
   for (const Tree& t : trees_) s += t.score(f);
+  return s;
+}
+
+std::vector<double> Model::score_all(const std::vector<Features>& features, std::size_t n) const {
+  n = std::min(n, features.size());
+  std::vector<double> s(n, 0.0);
+  for (std::size_t c = 0; c < n; ++c)
+    for (std::size_t i = 0; i < kFeatureCount; ++i) s[c] += weights[i] * features[c][i];
+  for (const std::uint32_t root : roots_)
+    for (std::size_t c = 0; c < n; ++c) {
+      const Features& f = features[c];
+      const Node* node = &nodes_[root];
+      while (node->feature >= 0)
+        node = &nodes_[f[static_cast<std::size_t>(node->feature)] < node->split ? node->left : node->right];
+      s[c] += node->split;
+    }
   return s;
 }
 

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -153,6 +154,10 @@ struct Model {
   nlohmann::json to_json() const;
 
   double score(const Features& f) const;
+  // score() of each of features[0, n), the same values to the bit, computed one tree at a time
+  // across the candidates: a tree's nodes stay in the cache while every candidate walks it, and
+  // the candidates' walks are independent of each other (the searcher's rerank stage).
+  std::vector<double> score_all(const std::vector<Features>& features, std::size_t n) const;
   // True if feature i counts in the score (a weight of 0 that no tree splits on lets the
   // searcher skip computing it).
   bool uses(std::size_t i) const { return weights[i] != 0 || split_on_[i]; }
@@ -164,6 +169,15 @@ struct Model {
  private:
   double weights_rounded(std::size_t i) const;
   std::vector<Tree> trees_;
+  // trees_ packed into one array for score_all: a node's split threshold (a leaf's value) with
+  // its feature (negative for a leaf) and its children's places in `nodes_`.
+  struct Node {
+    double split = 0;
+    int feature = -1;
+    std::uint32_t left = 0, right = 0;
+  };
+  std::vector<Node> nodes_;
+  std::vector<std::uint32_t> roots_;
   std::array<bool, kFeatureCount> split_on_{};
 };
 

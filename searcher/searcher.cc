@@ -915,9 +915,8 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
             : std::vector<Xapian::doccount>{},
         model.feedback.docs == 0);
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
-    std::vector<double> model_score(n);
+    std::vector<double> model_score = model.score_all(features, n);
     std::size_t i = 0;
-    for (auto it = mset.begin(); i < n; ++it, ++i) model_score[i] = model.score(features[i]);
     const double lowest = *std::min_element(model_score.begin(), model_score.end());
     // The model knows nothing of what the question asked for: the intent boost (intent.h) is
     // applied again on its scale. A passage of the asked-for section gains 2.5 times the model

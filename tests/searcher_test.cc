@@ -659,6 +659,34 @@ TEST(RerankModel, ShippedModelRisesWithTheFirstStageScores) {
   EXPECT_EQ(checked, 40000u);
 }
 
+// The searcher scores its candidates with score_all, tree by tree across them; it must give
+// what score gives each one alone, to the bit (the order of the answers depends on it), for
+// the shipped models and a linear one, and for any number of candidates up to all of them.
+TEST(RerankModel, ScoreAllIsScoreForEachCandidate) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> unit(-0.2, 1.2);  // past both ends of the features' range too
+  std::vector<ms::rerank::Features> candidates(57);
+  for (auto& f : candidates)
+    for (double& v : f) v = unit(rng);
+  std::size_t compared = 0;
+  const ms::rerank::Model identity = ms::rerank::Model::identity();
+  for (const ms::rerank::Model* model : {&ms::rerank::Model::builtin(), &ms::rerank::Model::builtin_lexical(), &identity}) {
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{40}, candidates.size(), candidates.size() + 3}) {
+      const std::vector<double> all = model->score_all(candidates, n);
+      ASSERT_EQ(all.size(), std::min(n, candidates.size()));
+      for (std::size_t c = 0; c < all.size(); ++c) {
+        EXPECT_EQ(all[c], model->score(candidates[c])) << "candidate " << c << " of " << n;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 3u * (1 + 40 + 57 + 57));
+  // The trees' leaves count: the shipped model's scores are not its linear part's.
+  ms::rerank::Model linear = ms::rerank::Model::builtin();
+  linear.set_trees({});
+  EXPECT_NE(linear.score_all(candidates, 1)[0], ms::rerank::Model::builtin().score_all(candidates, 1)[0]);
+}
+
 // A tree sends a candidate left when its feature is below the threshold; the model's score is
 // its linear part plus every tree's leaf. A file whose trees could send a walk outside the tree,
 // or in a circle, is refused with the tree and node named.
