@@ -279,6 +279,7 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
     return std::log(num / denom);
   };
   std::vector<Candidate> candidates;
+  std::vector<double> bound_factor;  // log_factor(r, r) for each r seen: the bound is multiplier * it
   std::string term;
   while (!heads.empty()) {
     const std::string* least = &heads.front().term;
@@ -308,7 +309,11 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
       ++i;
     }
     if (!candidate) continue;
-    const double bound = multiplier * log_factor(r, r);
+    while (bound_factor.size() <= r) {
+      const auto rr = static_cast<double>(bound_factor.size());
+      bound_factor.push_back(log_factor(rr, rr));
+    }
+    const double bound = multiplier * bound_factor[r];
     if (bound <= 0) continue;  // no frequency can make its weight positive
     candidates.push_back({std::move(term), r, multiplier, bound});
     term.clear();
@@ -319,11 +324,14 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
   // exhaustive loop gives, for a frequency lookup (a hash probe or a B-tree read) of a fraction
   // of the candidates: most words occur in one of the ten passages, with bounds below the
   // words they share.
-  std::sort(candidates.begin(), candidates.end(),
-            [](const Candidate& a, const Candidate& b) { return a.bound > b.bound; });
+  std::vector<std::pair<double, std::uint32_t>> by_bound;  // (bound, candidate), largest first
+  by_bound.reserve(candidates.size());
+  for (std::size_t i = 0; i < candidates.size(); ++i) by_bound.emplace_back(candidates[i].bound, static_cast<std::uint32_t>(i));
+  std::sort(by_bound.begin(), by_bound.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::pair<std::string, double>> out;
   std::priority_queue<double, std::vector<double>, std::greater<>> best;  // the max_terms largest weights
-  for (Candidate& c : candidates) {
+  for (const auto& [bound, i] : by_bound) {
+    Candidate& c = candidates[i];
     // The margin keeps rounding from ever cutting a term that ties the last weight kept.
     if (max_terms > 0 && best.size() >= max_terms && c.bound * (1 + 1e-9) < best.top()) break;
     const Xapian::doccount freq = cache.get(db, c.term);
