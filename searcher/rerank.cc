@@ -326,14 +326,15 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
   // words they share.
   std::vector<std::pair<double, std::uint32_t>> by_bound;  // (bound, candidate), largest first
   by_bound.reserve(candidates.size());
-  for (std::size_t i = 0; i < candidates.size(); ++i) by_bound.emplace_back(candidates[i].bound, static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < candidates.size(); ++i)
+    by_bound.emplace_back(candidates[i].bound, static_cast<std::uint32_t>(i));
   std::sort(by_bound.begin(), by_bound.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::pair<std::string, double>> out;
   std::priority_queue<double, std::vector<double>, std::greater<>> best;  // the max_terms largest weights
   for (const auto& [bound, i] : by_bound) {
-    Candidate& c = candidates[i];
     // The margin keeps rounding from ever cutting a term that ties the last weight kept.
-    if (max_terms > 0 && best.size() >= max_terms && c.bound * (1 + 1e-9) < best.top()) break;
+    if (max_terms > 0 && best.size() >= max_terms && bound * (1 + 1e-9) < best.top()) break;
+    Candidate& c = candidates[i];
     const Xapian::doccount freq = cache.get(db, c.term);
     if (freq > max_freq) continue;  // as ExpansionTerms
     const double weight = c.multiplier * log_factor(c.r, freq);
