@@ -270,7 +270,6 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
     std::string term;
     Xapian::doccount r = 0;
     double multiplier = 0;
-    double bound = 0;  // its weight if no other document held it (n = r): the most it can have
   };
   const auto log_factor = [big_n, big_r](double rr, double n) {
     const double reldocs_without_term = big_r - rr;
@@ -279,6 +278,9 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
     return std::log(num / denom);
   };
   std::vector<Candidate> candidates;
+  // (bound, candidate): a term's weight were no other document holding it (n = r), the most
+  // it can have.
+  std::vector<std::pair<double, std::uint32_t>> by_bound;
   std::vector<double> bound_factor;  // log_factor(r, r) for each r seen: the bound is multiplier * it
   std::string term;
   while (!heads.empty()) {
@@ -315,7 +317,8 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
     }
     const double bound = multiplier * bound_factor[r];
     if (bound <= 0) continue;  // no frequency can make its weight positive
-    candidates.push_back({std::move(term), r, multiplier, bound});
+    by_bound.emplace_back(bound, static_cast<std::uint32_t>(candidates.size()));
+    candidates.push_back({std::move(term), r, multiplier});
     term.clear();
   }
   // Then the exact weights, the largest bounds first, until no bound left can reach the
@@ -324,10 +327,6 @@ std::vector<std::pair<std::string, double>> eset_of(const Xapian::Database& db, 
   // exhaustive loop gives, for a frequency lookup (a hash probe or a B-tree read) of a fraction
   // of the candidates: most words occur in one of the ten passages, with bounds below the
   // words they share.
-  std::vector<std::pair<double, std::uint32_t>> by_bound;  // (bound, candidate), largest first
-  by_bound.reserve(candidates.size());
-  for (std::size_t i = 0; i < candidates.size(); ++i)
-    by_bound.emplace_back(candidates[i].bound, static_cast<std::uint32_t>(i));
   std::sort(by_bound.begin(), by_bound.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::pair<std::string, double>> out;
   std::priority_queue<double, std::vector<double>, std::greater<>> best;  // the max_terms largest weights
@@ -583,10 +582,10 @@ nlohmann::json Model::to_json() const {
 
 double Model::weights_rounded(std::size_t i) const { return std::round(weights[i] * 1e6) / 1e6; }
 
-double Tree::score(const Features& f) const {
-  std::size_t i = 0;
-  while (feature[i] >= 0) i = static_cast<std::size_t>(f[static_cast<std::size_t>(feature[i])] < threshold[i] ? left[i] : right[i]);
-  return value[i];
+double Model::leaf_of(std::uint32_t root, const Features& f) const {
+  const Node* node = &nodes_[root];
+  while (node->feature >= 0) node = &nodes_[f[static_cast<std::size_t>(node->feature)] < node->split ? node->left : node->right];
+  return node->split;
 }
 
 void Model::set_trees(std::vector<Tree> trees) {
@@ -611,7 +610,7 @@ void Model::set_trees(std::vector<Tree> trees) {
 double Model::score(const Features& f) const {
   double s = 0;
   for (std::size_t i = 0; i < kFeatureCount; ++i) s += weights[i] * f[i];
-  for (const Tree& t : trees_) s += t.score(f);
+  for (const std::uint32_t root : roots_) s += leaf_of(root, f);
   return s;
 }
 
@@ -621,13 +620,7 @@ std::vector<double> Model::score_all(const std::vector<Features>& features, std:
   for (std::size_t c = 0; c < n; ++c)
     for (std::size_t i = 0; i < kFeatureCount; ++i) s[c] += weights[i] * features[c][i];
   for (const std::uint32_t root : roots_)
-    for (std::size_t c = 0; c < n; ++c) {
-      const Features& f = features[c];
-      const Node* node = &nodes_[root];
-      while (node->feature >= 0)
-        node = &nodes_[f[static_cast<std::size_t>(node->feature)] < node->split ? node->left : node->right];
-      s[c] += node->split;
-    }
+    for (std::size_t c = 0; c < n; ++c) s[c] += leaf_of(root, features[c]);
   return s;
 }
 

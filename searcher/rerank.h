@@ -132,7 +132,6 @@ struct Tree {
   std::vector<double> threshold;
   std::vector<int> left, right;
   std::vector<double> value;
-  double score(const Features& f) const;
 };
 
 struct Model {
@@ -169,8 +168,10 @@ struct Model {
  private:
   double weights_rounded(std::size_t i) const;
   std::vector<Tree> trees_;
-  // trees_ packed into one array for score_all: a node's split threshold (a leaf's value) with
-  // its feature (negative for a leaf) and its children's places in `nodes_`.
+  // The leaf value a candidate reaches from node `root` of nodes_.
+  double leaf_of(std::uint32_t root, const Features& f) const;
+  // trees_ packed into one array, which score and score_all walk: a node's split threshold (a
+  // leaf's value) with its feature (negative for a leaf) and its children's places in `nodes_`.
   struct Node {
     double split = 0;
     int feature = -1;
