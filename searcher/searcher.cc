@@ -515,6 +515,10 @@ Result<std::unique_ptr<Searcher>> Searcher::open(const std::vector<std::string>&
 Searcher::Searcher(Xapian::Database db, std::string path)
     : db_(std::move(db)), path_(std::move(path)), stemmer_(corpus::cached_stemmer(corpus::kSearchStemCacheWords)) {
   mapped_reads::enable_from_environment();  // the index's blocks through memory maps (mapped_reads.h)
+  // The built-in vocabulary (its ambiguous forms mark the question's terms) is parsed once per
+  // process, about 9 ms; here rather than in the first search, so that a server's first request
+  // and a batch's first question do not wait for it (as the rerank model above is parsed here).
+  corpus::builtin_vocabulary();
 }
 
 void Searcher::set_helper_thread(bool on) {
