@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   app.add_option("--queries", queries_path, "BEIR queries.jsonl to run in batch (needs --run)");
   app.add_option("--run", run_path, "write a TREC run file here (needs --queries)");
   app.add_option("--tag", tag, "run tag for the TREC run file");
+  std::string timings_path;
+  app.add_option("--timings", timings_path,
+                 "with --queries/--run: write each query's time and its stages here (TSV, milliseconds)");
   app.add_option("question", question, "the question");
   app.set_version_flag("--version", std::string("medsearch-search ") + MEDSEARCH_VERSION);
   bool limit_given = false;
@@ -76,6 +79,10 @@ int main(int argc, char** argv) {
   }
   if (queries_path.empty() != run_path.empty()) {
     std::cerr << "medsearch-search: --queries and --run go together\n";
+    return 2;
+  }
+  if (!timings_path.empty() && queries_path.empty()) {
+    std::cerr << "medsearch-search: --timings goes with --queries and --run\n";
     return 2;
   }
   if (queries_path.empty() && !question_given) {
@@ -141,11 +148,28 @@ int main(int argc, char** argv) {
       std::cerr << "medsearch-search: " << run_path << ": cannot open for writing\n";
       return 2;
     }
+    // Opened before the run, so that a path that cannot be written fails before the work.
+    std::ofstream timings_out;
+    if (!timings_path.empty()) {
+      timings_out.open(timings_path);
+      if (!timings_out) {
+        std::cerr << "medsearch-search: " << timings_path << ": cannot open for writing\n";
+        return 2;
+      }
+    }
     auto counts = ms::write_trec_run(**searcher, *queries, depth, tag, out, report, !no_rerank);
     out.close();
     if (!out) {
       std::cerr << "medsearch-search: " << run_path << ": write failed\n";
       return 2;
+    }
+    if (timings_out.is_open()) {
+      ms::write_query_timings(counts, timings_out);
+      timings_out.close();
+      if (!timings_out) {
+        std::cerr << "medsearch-search: " << timings_path << ": write failed\n";
+        return 2;
+      }
     }
     std::cerr << "queries " << counts.queries << ", failed " << counts.failed;
     if (rejected) std::cerr << ", rejected lines " << rejected;

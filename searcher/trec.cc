@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -86,6 +85,8 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
     request.rerank = rerank;
     int written = 0;
     bool failed = false;
+    QueryTiming timing;
+    timing.id = q.id;
     const auto started = std::chrono::steady_clock::now();
     while (written < depth) {
       request.offset = written;
@@ -97,12 +98,14 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
         break;
       }
       const StageTimings& t = response->timings;
-      counts.stage_ms.parse += t.parse;
-      counts.stage_ms.feedback += t.feedback;
-      counts.stage_ms.match += t.match;
-      counts.stage_ms.rerank += t.rerank;
-      counts.stage_ms.spelling += t.spelling;
-      counts.stage_ms.output += t.output;
+      for (StageTimings* sum : {&counts.stage_ms, &timing.stages}) {
+        sum->parse += t.parse;
+        sum->feedback += t.feedback;
+        sum->match += t.match;
+        sum->rerank += t.rerank;
+        sum->spelling += t.spelling;
+        sum->output += t.output;
+      }
       for (const Hit& hit : response->hits) {
         std::snprintf(score, sizeof score, "%.6f", hit.score);
         out << q.id << " Q0 " << hit.stored.passage.record_id << ' ' << hit.rank << ' ' << score << ' ' << tag << '\n';
@@ -113,12 +116,30 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
     }
     if (failed) {
       ++counts.failed;
+      timing.failed = true;
+      timing.stages = {};
     } else {
-      counts.latency_ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+      timing.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      counts.latency_ms.push_back(timing.ms);
     }
+    counts.per_query.push_back(std::move(timing));
   }
   return counts;
+}
+
+void write_query_timings(const RunCounts& counts, std::ostream& out) {
+  out << "query_id\tms\tparse\tfeedback\tmatch\trerank\tspelling\toutput\tstatus\n";
+  char line[256];
+  for (const QueryTiming& q : counts.per_query) {
+    if (q.failed) {
+      out << q.id << "\t\t\t\t\t\t\t\tfailed\n";
+      continue;
+    }
+    const StageTimings& t = q.stages;
+    std::snprintf(line, sizeof line, "\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\tok\n", q.ms, t.parse, t.feedback,
+                  t.match, t.rerank, t.spelling, t.output);
+    out << q.id << line;
+  }
 }
 
 double percentile(std::vector<double> values, double p) {

@@ -22,13 +22,28 @@ struct BatchQuery {
 Result<std::vector<BatchQuery>> read_beir_queries(const std::string& path,
                                                   const std::function<void(const std::string&)>& report);
 
+// One query of a run: its wall time and where it went (summed over the pages it took), or
+// that it failed.
+struct QueryTiming {
+  std::string id;
+  bool failed = false;
+  double ms = 0;
+  StageTimings stages;
+};
+
 struct RunCounts {
   std::size_t queries = 0;
   std::size_t failed = 0;
   std::size_t lines = 0;
-  std::vector<double> latency_ms;  // wall time of each query that answered, in query order
-  StageTimings stage_ms;           // summed over every search the run made
+  std::vector<double> latency_ms;      // wall time of each query that answered, in query order
+  StageTimings stage_ms;               // summed over every search the run made
+  std::vector<QueryTiming> per_query;  // every query, in query order
 };
+
+// Writes `per_query` as TSV: a header line, then `query_id ms parse feedback match rerank
+// spelling output status` per query (ms to 3 decimals; status ok or failed, a failed query's
+// times empty).
+void write_query_timings(const RunCounts& counts, std::ostream& out);
 
 // The p-th percentile (0-100, nearest rank) of `values`; 0 when empty.
 double percentile(std::vector<double> values, double p);

@@ -66,6 +66,21 @@ check "ranks start at 1 per query" bash -c "awk '\$4 == 1' '$work/run.txt' | cut
 check "best record first" grep -q '^1 Q0 d1 1 ' "$work/run.txt"
 "$bin/medsearch-eval" --qrels "$fixtures/beir/qrels/test.tsv" --run "$work/run.txt" >"$work/eval.txt"
 check "evaluator reads the run" grep -qx $'ndcg_cut_10\t1.0000' "$work/eval.txt"
+# --timings: one row per query, in the queries' order, the stages inside the query's time.
+"$bin/medsearch-search" --db "$work/beir" --queries "$fixtures/beir/queries.jsonl" --run "$work/run3.txt" \
+  --timings "$work/timings.tsv" 2>/dev/null; status=$?
+check "batch run with --timings exits 0" test "$status" -eq 0
+check "timings header" bash -c "head -1 '$work/timings.tsv' | grep -qx \$'query_id\tms\tparse\tfeedback\tmatch\trerank\tspelling\toutput\tstatus'"
+check "timings: every query in order, answered" bash -c "tail -n +2 '$work/timings.tsv' | awk -F'\t' '\$9 == \"ok\" && NF == 9 { printf \"%s \", \$1 }' | grep -qx '1 2 3 4 '"
+check "timings: stages within the query's time" awk -F'\t' 'NR > 1 && ($3 + $4 + $5 + $6 + $7 + $8 > $2 + 0.01 || $2 <= 0) { bad = 1 } END { exit bad }' "$work/timings.tsv"
+check "the run is the same with --timings" cmp -s "$work/run.txt" "$work/run3.txt"
+"$bin/medsearch-search" --db "$work/beir" --timings "$work/t2.tsv" "aspirin" >/dev/null 2>"$work/err"; status=$?
+check "--timings without --queries exits 2" test "$status" -eq 2
+check "--timings without --queries says why" grep -q -- "--timings goes with --queries and --run" "$work/err"
+"$bin/medsearch-search" --db "$work/beir" --queries "$fixtures/beir/queries.jsonl" --run "$work/run4.txt" \
+  --timings "$work/no-such-dir/t.tsv" >/dev/null 2>"$work/err"; status=$?
+check "unwritable --timings exits 2" test "$status" -eq 2
+check "unwritable --timings is named" grep -q "no-such-dir/t.tsv: cannot open for writing" "$work/err"
 
 # An empty run, or one whose query ids are not the judged ones, scores 0 as trec_eval -c does,
 # with a note that says why; unjudged queries of a run are counted in a note.
