@@ -175,16 +175,16 @@ int main(int argc, char** argv) {
     if (rejected) std::cerr << ", rejected lines " << rejected;
     std::cerr << ", run lines " << counts.lines
               << " -> " << run_path << "\n";
+    const std::vector<double> latency_ms = counts.latency_ms();
     char latency[320];
     std::snprintf(latency, sizeof latency, "latency ms per query: p50 %.2f, p95 %.2f, p99 %.2f, mean %.2f\n",
-                  ms::percentile(counts.latency_ms, 50), ms::percentile(counts.latency_ms, 95),
-                  ms::percentile(counts.latency_ms, 99),
-                  counts.latency_ms.empty() ? 0.0
-                                            : std::accumulate(counts.latency_ms.begin(), counts.latency_ms.end(), 0.0) /
-                                                  static_cast<double>(counts.latency_ms.size()));
+                  ms::percentile(latency_ms, 50), ms::percentile(latency_ms, 95), ms::percentile(latency_ms, 99),
+                  latency_ms.empty() ? 0.0
+                                     : std::accumulate(latency_ms.begin(), latency_ms.end(), 0.0) /
+                                           static_cast<double>(latency_ms.size()));
     std::cerr << latency;
-    if (!counts.latency_ms.empty()) {
-      const double n = static_cast<double>(counts.latency_ms.size());
+    if (!latency_ms.empty()) {
+      const double n = static_cast<double>(latency_ms.size());
       const ms::StageTimings& t = counts.stage_ms;
       std::snprintf(latency, sizeof latency,
                     "mean ms per query by stage: parse %.2f, feedback %.2f, match %.2f, rerank %.2f, spelling %.2f, "

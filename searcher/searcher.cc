@@ -920,7 +920,6 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
         model.feedback.docs == 0);
     // compute() follows mset order; ranked[0, n) is the same set ordered with ties broken.
     std::vector<double> model_score = model.score_all(features, n);
-    std::size_t i = 0;
     const double lowest = *std::min_element(model_score.begin(), model_score.end());
     // The model knows nothing of what the question asked for: the intent boost (intent.h) is
     // applied again on its scale. A passage of the asked-for section gains 2.5 times the model
@@ -930,7 +929,7 @@ Result<SearchResponse> Searcher::search_once(const SearchRequest& request) {
     constexpr double kIntentScale = 2.5;
     if (request.intent && !response.intent.empty()) {
       const double spread = std::max(*std::max_element(model_score.begin(), model_score.end()) - lowest, 1e-6);
-      i = 0;
+      std::size_t i = 0;
       for (auto it = mset.begin(); i < n; ++it, ++i) {
         const Xapian::Document doc = it.get_document();
         const std::string section = doc.get_value(schema::kSlotSection);

@@ -95,6 +95,16 @@ struct StageTimings {
   double rerank = 0;    // features and the model over the top `depth`
   double spelling = 0;  // the spelling suggestion
   double output = 0;    // snippets and stored passages of the page
+
+  StageTimings& operator+=(const StageTimings& o) {
+    parse += o.parse;
+    feedback += o.feedback;
+    match += o.match;
+    rerank += o.rerank;
+    spelling += o.spelling;
+    output += o.output;
+    return *this;
+  }
 };
 
 struct SearchResponse {

@@ -97,15 +97,8 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
         failed = true;
         break;
       }
-      const StageTimings& t = response->timings;
-      for (StageTimings* sum : {&counts.stage_ms, &timing.stages}) {
-        sum->parse += t.parse;
-        sum->feedback += t.feedback;
-        sum->match += t.match;
-        sum->rerank += t.rerank;
-        sum->spelling += t.spelling;
-        sum->output += t.output;
-      }
+      counts.stage_ms += response->timings;
+      timing.stages += response->timings;
       for (const Hit& hit : response->hits) {
         std::snprintf(score, sizeof score, "%.6f", hit.score);
         out << q.id << " Q0 " << hit.stored.passage.record_id << ' ' << hit.rank << ' ' << score << ' ' << tag << '\n';
@@ -120,11 +113,17 @@ RunCounts write_trec_run(Searcher& searcher, const std::vector<BatchQuery>& quer
       timing.stages = {};
     } else {
       timing.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-      counts.latency_ms.push_back(timing.ms);
     }
     counts.per_query.push_back(std::move(timing));
   }
   return counts;
+}
+
+std::vector<double> RunCounts::latency_ms() const {
+  std::vector<double> ms;
+  for (const QueryTiming& q : per_query)
+    if (!q.failed) ms.push_back(q.ms);
+  return ms;
 }
 
 void write_query_timings(const RunCounts& counts, std::ostream& out) {

@@ -35,9 +35,11 @@ struct RunCounts {
   std::size_t queries = 0;
   std::size_t failed = 0;
   std::size_t lines = 0;
-  std::vector<double> latency_ms;      // wall time of each query that answered, in query order
   StageTimings stage_ms;               // summed over every search the run made
   std::vector<QueryTiming> per_query;  // every query, in query order
+
+  // The wall time of each query that answered, in query order.
+  std::vector<double> latency_ms() const;
 };
 
 // Writes `per_query` as TSV: a header line, then `query_id ms parse feedback match rerank

@@ -82,13 +82,7 @@ int main(int argc, char** argv) {
         }
         {
           std::lock_guard lock(stages_mutex);
-          const auto& t = response->timings;
-          stages.parse += t.parse;
-          stages.feedback += t.feedback;
-          stages.match += t.match;
-          stages.rerank += t.rerank;
-          stages.spelling += t.spelling;
-          stages.output += t.output;
+          stages += response->timings;
           ++timed;
         }
         if (server_work) {
