@@ -11,7 +11,8 @@
 #   scripts/train-rerank.sh                      # writes searcher/rerank_model.json
 #   scripts/train-rerank.sh --out /tmp/model.json --data DIR
 # Extra arguments go to medsearch-train, replacing the settings below they name (e.g.
-# --feedback-docs 0 to train without feedback, --depth 100).
+# --feedback-docs 0 to train without feedback, --depth 100). --cv-queries FILE.tsv writes each
+# judged query's cross-validated nDCG@10 (the lexical model's to FILE_lexical.tsv).
 # Environment: MEDSEARCH_BUILD_DIR (default build/, as for scripts/build.sh); MEDSEARCH_BIN, a
 # folder of already built medsearch-index and medsearch-train, used as they are (no build).
 set -euo pipefail
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --data) [ $# -ge 2 ] || usage_error "--data needs a folder"; data="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || usage_error "--out needs a file"; out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) extra+=("$1"); shift ;;
   esac
 done
@@ -85,6 +86,16 @@ if ! $features_given && [ "${MEDSEARCH_TRAIN_LEXICAL:-1}" = 1 ]; then
       lexical+=("${args[i]}")
     fi
   done
+  # Its per-query file, if asked for, beside the other's: FILE_lexical.tsv.
+  lexical_extra=()
+  for ((i = 0; i < ${#extra[@]}; i++)); do
+    case "${extra[i]}" in
+      --cv-queries) lexical_extra+=(--cv-queries "${extra[i + 1]:-}"); lexical_extra[-1]="${lexical_extra[-1]%.tsv}_lexical.tsv"; i=$((i + 1)) ;;
+      --cv-queries=*) f="${extra[i]#--cv-queries=}"; lexical_extra+=("--cv-queries=${f%.tsv}_lexical.tsv") ;;
+      *) lexical_extra+=("${extra[i]}") ;;
+    esac
+  done
   echo "train-rerank: the lexical model, for indexes without a semantic model:" >&2
-  "$bin/medsearch-train" "${lexical[@]}" "${sets[@]}" --out "${out%.json}_lexical.json" ${extra[@]+"${extra[@]}"}
+  "$bin/medsearch-train" "${lexical[@]}" "${sets[@]}" --out "${out%.json}_lexical.json" \
+    ${lexical_extra[@]+"${lexical_extra[@]}"}
 fi

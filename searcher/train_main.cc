@@ -335,6 +335,13 @@ std::vector<rr::Tree> boost(const std::vector<Set>& sets, const std::vector<std:
   return out;
 }
 
+// nDCG@10 of one query under `model`.
+double ndcg10(const Query& q, const rr::Model& model, std::vector<std::pair<double, std::size_t>>& scratch) {
+  scratch.clear();
+  for (std::size_t c = 0; c < q.features.size(); ++c) scratch.emplace_back(model.score(q.features[c]), c);
+  return ndcg10_scored(q, scratch);
+}
+
 // Mean nDCG@10 of a set's queries selected by `use` under `model`.
 double set_mean(const Set& set, const std::vector<char>& use, const rr::Model& model) {
   std::vector<std::pair<double, std::size_t>> scratch;
@@ -342,10 +349,7 @@ double set_mean(const Set& set, const std::vector<char>& use, const rr::Model& m
   std::size_t n = 0;
   for (std::size_t i = 0; i < set.queries.size(); ++i) {
     if (!use[i]) continue;
-    const Query& q = set.queries[i];
-    scratch.clear();
-    for (std::size_t c = 0; c < q.features.size(); ++c) scratch.emplace_back(model.score(q.features[c]), c);
-    sum += ndcg10_scored(q, scratch);
+    sum += ndcg10(set.queries[i], model, scratch);
     ++n;
   }
   return n ? sum / static_cast<double>(n) : 0;
@@ -368,7 +372,7 @@ double set_mean(const Set& set, const std::vector<char>& use, const rr::Features
 int main(int argc, char** argv) {
   CLI::App app{"medsearch-train: learn the rerank weights from judged queries"};
   std::vector<std::string> set_specs;
-  std::string out_path;
+  std::string out_path, cv_queries_path;
   int folds = 5;
   int depth = 100;
   int restarts = 2;
@@ -380,6 +384,9 @@ int main(int argc, char** argv) {
   app.add_option("--set", set_specs, "NAME:INDEX:QUERIES.jsonl:QRELS.tsv (repeatable; sets weigh equally)")->required();
   app.add_option("--out", out_path, "write the fitted model (JSON) here");
   app.add_option("--folds", folds, "cross-validation folds (0 or 1: none)")->check(CLI::Range(0, 20));
+  app.add_option("--cv-queries", cv_queries_path,
+                 "write each judged query's cross-validated nDCG@10 here (TSV: set, query id, first stage, reranked "
+                 "by the model of the folds that held it out)");
   app.add_option("--depth", depth, "first-stage records reranked per query")->check(CLI::Range(10, 1000));
   app.add_option("--restarts", restarts, "extra coordinate-ascent starts from seeded perturbations")->check(CLI::Range(0, 50));
   app.add_option("--seed", seed, "seed of those perturbations");
@@ -437,6 +444,20 @@ int main(int argc, char** argv) {
     }
     if (std::filesystem::is_directory(out_path, ec)) {
       std::cerr << "medsearch-train: --out " << out_path << ": is a folder\n";
+      return 2;
+    }
+  }
+
+  // The per-query file too, and it needs folds to hold queries out.
+  std::ofstream cv_queries;
+  if (!cv_queries_path.empty()) {
+    if (folds < 2) {
+      std::cerr << "medsearch-train: --cv-queries needs --folds 2 or more\n";
+      return 2;
+    }
+    cv_queries.open(cv_queries_path);
+    if (!cv_queries) {
+      std::cerr << "medsearch-train: --cv-queries " << cv_queries_path << ": cannot write\n";
       return 2;
     }
   }
@@ -558,6 +579,10 @@ int main(int argc, char** argv) {
     std::printf("%-12s %8s %10s %10s\n", "set", "queries", "first", "reranked");
     std::vector<double> base_sum(sets.size()), rerank_sum(sets.size());
     std::vector<std::size_t> count(sets.size());
+    // Each query's pair of scores, from the fold that held it out.
+    std::vector<std::vector<std::pair<double, double>>> per_query(sets.size());
+    for (std::size_t s = 0; s < sets.size(); ++s) per_query[s].resize(sets[s].queries.size());
+    std::vector<std::pair<double, std::size_t>> scratch;
     for (int f = 0; f < folds; ++f) {
       std::vector<std::vector<char>> train(sets.size()), test(sets.size());
       for (std::size_t s = 0; s < sets.size(); ++s) {
@@ -579,6 +604,25 @@ int main(int argc, char** argv) {
         base_sum[s] += set_mean(sets[s], test[s], identity()) * static_cast<double>(n);
         rerank_sum[s] += set_mean(sets[s], test[s], fold) * static_cast<double>(n);
         count[s] += n;
+        if (cv_queries.is_open())
+          for (std::size_t i = 0; i < sets[s].queries.size(); ++i)
+            if (test[s][i])
+              per_query[s][i] = {ndcg10(sets[s].queries[i], identity(), scratch),
+                                 ndcg10(sets[s].queries[i], fold, scratch)};
+      }
+    }
+    if (cv_queries.is_open()) {
+      cv_queries << "set\tquery_id\tfirst_stage\treranked\n";
+      char line[64];
+      for (std::size_t s = 0; s < sets.size(); ++s)
+        for (std::size_t i = 0; i < sets[s].queries.size(); ++i) {
+          std::snprintf(line, sizeof line, "\t%.4f\t%.4f\n", per_query[s][i].first, per_query[s][i].second);
+          cv_queries << sets[s].name << '\t' << sets[s].queries[i].id << line;
+        }
+      cv_queries.close();
+      if (!cv_queries) {
+        std::cerr << "medsearch-train: --cv-queries " << cv_queries_path << ": write failed\n";
+        return 2;
       }
     }
     for (std::size_t s = 0; s < sets.size(); ++s) {

@@ -200,6 +200,24 @@ check "train --folds above the query count says so" grep -q -- "--folds 4 is mor
   --folds 3 >"$work/out" 2>"$work/err"; status=$?
 check "train --folds equal to the query count exits 0" test "$status" -eq 0
 check "train --folds 3 reports the three queries" grep -qE '^fixture +3 ' "$work/out"
+# --cv-queries: each judged query's held-out scores; their means are the printed figures.
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
+  --folds 3 --cv-queries "$work/cvq.tsv" >"$work/out" 2>"$work/err"; status=$?
+check "train --cv-queries exits 0" test "$status" -eq 0
+check "train --cv-queries: a header" test "$(head -n 1 "$work/cvq.tsv")" = $'set\tquery_id\tfirst_stage\treranked'
+check "train --cv-queries: every judged query once, in order" \
+  test "$(tail -n +2 "$work/cvq.tsv" | cut -f 1,2 | tr '\t\n' ': ')" = "fixture:1 fixture:2 fixture:3 "
+check "train --cv-queries: the means are the printed figures" bash -c "
+  printed=\$(awk '\$1 == \"fixture\" && \$2 == 3 { print \$3, \$4 }' '$work/out')
+  means=\$(awk -F'\t' 'NR > 1 { a += \$3; b += \$4; n++ } END { printf \"%.4f %.4f\", a / n, b / n }' '$work/cvq.tsv')
+  [ -n \"\$printed\" ] && [ \"\$printed\" = \"\$means\" ]"
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
+  --folds 0 --cv-queries "$work/cvq0.tsv" >/dev/null 2>"$work/err"; status=$?
+check "train --cv-queries without folds exits 2" test "$status" -eq 2
+check "train --cv-queries without folds says so" grep -q -- "--cv-queries needs --folds 2 or more" "$work/err"
+"$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
+  --folds 3 --cv-queries "$work/no-such-folder/cvq.tsv" >"$work/out" 2>"$work/err"; status=$?
+check "train --cv-queries unwritable exits 2 before training" bash -c "[ $status -eq 2 ] && ! grep -q 'judged queries' '$work/err'"
 "$bin/medsearch-train" --set "a:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" \
   --set "a:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 --folds 0 >/dev/null 2>"$work/err"; status=$?
 check "train with a set name twice exits 2" test "$status" -eq 2
@@ -268,6 +286,26 @@ MEDSEARCH_BIN="$work/stub-bin" bash "$eval_script" "$fixtures/beir" test >"$work
 check "eval.sh runs MEDSEARCH_BIN's binaries" grep -q "queries 4, failed 0, run lines 1 ->" "$work/err"
 check "eval.sh's mean is over every query run" \
   awk -F'\t' '$1 == "mean_ms_per_query" { found = 1; if ($2 > 500) exit 1 } END { exit !found }' "$work/evalsh.txt"
+
+# eval.sh --baseline: plain Xapian BM25 beside medsearch on the same judged queries. On two
+# questions, one only the vocabulary answers (*heart attack*: the relevant record says
+# *myocardial infarction*, a distractor says *heart*) and one both answer, the baseline scores
+# 0.5 and the gain is +0.5 with a standard error of 0.5 (differences 1 and 0).
+mkdir -p "$work/beir-vocab/qrels"
+cat >"$work/beir-vocab/corpus.jsonl" <<'EOF'
+{"_id": "d1", "title": "Reperfusion after myocardial infarction", "text": "Early reperfusion after acute myocardial infarction lowers mortality."}
+{"_id": "d2", "title": "Aspirin and colorectal cancer", "text": "Daily aspirin lowers the incidence of colorectal cancer."}
+{"_id": "d3", "title": "Heart failure treatment", "text": "Heart failure with reduced ejection fraction is treated with four drug classes."}
+EOF
+printf '{"_id": "1", "text": "heart attack"}\n{"_id": "2", "text": "aspirin colorectal cancer"}\n' \
+  >"$work/beir-vocab/queries.jsonl"
+printf 'query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t1\n' >"$work/beir-vocab/qrels/test.tsv"
+MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline >"$work/evalsh.txt" 2>"$work/err"; status=$?
+check "eval.sh --baseline exits 0" test "$status" -eq 0
+check "eval.sh --baseline: medsearch finds both" grep -qx $'ndcg_cut_10\t1.0000' "$work/evalsh.txt"
+check "eval.sh --baseline: plain Xapian finds one" grep -qx $'baseline_ndcg_cut_10\t0.5000' "$work/evalsh.txt"
+check "eval.sh --baseline: the gain, its error and the counts" \
+  grep -qx $'gain_ndcg_cut_10\t+0.5000\tse 0.5000\tqueries 2\tup 1\tdown 0' "$work/evalsh.txt"
 
 # scripts/train-rerank.sh: an option given to it replaces the shipped model's setting instead of
 # reaching medsearch-train twice (which CLI11 refuses). The printed command, no training.
