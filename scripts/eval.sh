@@ -11,13 +11,14 @@
 # --baseline also indexes the corpus as scripts/bench-query.sh's plain Xapian loop does (whole
 # documents, QueryParser with the English stemmer, BM25), scores its run and prints medsearch's
 # gain over it per metric: the mean of the per-query differences, its standard error and how
-# many queries went up and down. Needs g++ and libxapian-dev (scripts/install-deps.sh).
+# many queries went up and down (with --per-query, its per-query lines as `baseline_query QID
+# ...`). Needs g++ and libxapian-dev (scripts/install-deps.sh).
 # Extra arguments after the options go to medsearch-index (e.g. --passage-bytes 2000).
 # The binaries are brought up to date first (scripts/build.sh, incremental); MEDSEARCH_BIN, a
 # folder of built medsearch-index, -search and -eval, is used as it is instead.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-help() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+help() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 usage_error() { echo "eval: $1" >&2; help >&2; exit 2; }
 for a in "$@"; do case "$a" in -h|--help) help; exit 0 ;; esac; done
 [ $# -ge 2 ] || usage_error "expected DATASET_DIR SPLIT"
@@ -89,6 +90,8 @@ echo "baseline	plain Xapian BM25 (whole documents, QueryParser, English stemmer;
 "$bin/medsearch-eval" --qrels "$dataset/qrels/$split.tsv" --run "$work/run.txt" --per-query \
   >"$work/medsearch.txt" 2>/dev/null || { echo "eval: medsearch's run could not be scored" >&2; exit 1; }
 grep -v '=' "$work/baseline.txt" | grep -v '^queries' | sed 's/^/baseline_/'
+# With --per-query, the baseline's per-query lines too, marked: baseline_query<TAB>QID<TAB>...
+[ "$per_query" -eq 0 ] || grep '=' "$work/baseline.txt" | sed 's/^/baseline_query\t/'
 # Per metric over the judged queries (each file has every one of them): medsearch minus the
 # baseline, the mean, its standard error (the differences' sample deviation over the square root
 # of their count) and the queries that went up and down.

@@ -306,6 +306,10 @@ check "eval.sh --baseline: medsearch finds both" grep -qx $'ndcg_cut_10\t1.0000'
 check "eval.sh --baseline: plain Xapian finds one" grep -qx $'baseline_ndcg_cut_10\t0.5000' "$work/evalsh.txt"
 check "eval.sh --baseline: the gain, its error and the counts" \
   grep -qx $'gain_ndcg_cut_10\t+0.5000\tse 0.5000\tqueries 2\tup 1\tdown 0' "$work/evalsh.txt"
+check "eval.sh --baseline without --per-query: no per-query lines" bash -c "! grep -q '=' '$work/evalsh.txt'"
+MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline --per-query >"$work/evalsh.txt" 2>"$work/err"
+check "eval.sh --baseline --per-query: the baseline's miss" \
+  grep -qx $'baseline_query\t1\tndcg_cut_10=0.0000\trecall_100=0.0000\trecip_rank_10=0.0000' "$work/evalsh.txt"
 
 # scripts/train-rerank.sh: an option given to it replaces the shipped model's setting instead of
 # reaching medsearch-train twice (which CLI11 refuses). The printed command, no training.
