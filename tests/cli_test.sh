@@ -300,16 +300,33 @@ EOF
 printf '{"_id": "1", "text": "heart attack"}\n{"_id": "2", "text": "aspirin colorectal cancer"}\n' \
   >"$work/beir-vocab/queries.jsonl"
 printf 'query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t1\n' >"$work/beir-vocab/qrels/test.tsv"
-MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline >"$work/evalsh.txt" 2>"$work/err"; status=$?
-check "eval.sh --baseline exits 0" test "$status" -eq 0
+MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline xapian >"$work/evalsh.txt" 2>"$work/err"; status=$?
+check "eval.sh --baseline xapian exits 0" test "$status" -eq 0
 check "eval.sh --baseline: medsearch finds both" grep -qx $'ndcg_cut_10\t1.0000' "$work/evalsh.txt"
-check "eval.sh --baseline: plain Xapian finds one" grep -qx $'baseline_ndcg_cut_10\t0.5000' "$work/evalsh.txt"
+check "eval.sh --baseline: plain Xapian finds one" grep -qx $'baseline_ndcg_cut_10\txapian\t0.5000' "$work/evalsh.txt"
 check "eval.sh --baseline: the gain, its error and the counts" \
-  grep -qx $'gain_ndcg_cut_10\t+0.5000\tse 0.5000\tqueries 2\tup 1\tdown 0' "$work/evalsh.txt"
+  grep -qx $'gain_ndcg_cut_10\txapian\t+0.5000\tse 0.5000\tqueries 2\tup 1\tdown 0' "$work/evalsh.txt"
 check "eval.sh --baseline without --per-query: no per-query lines" bash -c "! grep -q '=' '$work/evalsh.txt'"
-MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline --per-query >"$work/evalsh.txt" 2>"$work/err"
+MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline xapian --per-query >"$work/evalsh.txt" 2>"$work/err"
 check "eval.sh --baseline --per-query: the baseline's miss" \
-  grep -qx $'baseline_query\t1\tndcg_cut_10=0.0000\trecall_100=0.0000\trecip_rank_10=0.0000' "$work/evalsh.txt"
+  grep -qx $'baseline_query\txapian\t1\tndcg_cut_10=0.0000\trecall_100=0.0000\trecip_rank_10=0.0000' "$work/evalsh.txt"
+bash "$eval_script" "$work/beir-vocab" test --baseline bm25 >/dev/null 2>"$work/err"; status=$?
+check "eval.sh --baseline with an unknown engine exits 2" test "$status" -eq 2
+check "eval.sh --baseline names the engines it knows" grep -q "unknown engine 'bm25' (known: xapian, fts5, lucene)" "$work/err"
+bash "$eval_script" "$work/beir-vocab" test --baseline >/dev/null 2>"$work/err"; status=$?
+check "eval.sh --baseline without engines exits 2" test "$status" -eq 2
+# The FTS5 and Lucene baselines where their packages are here (scripts/bench-query.sh installs
+# them; scripts/install-deps.sh does not): the same two questions, the same miss.
+for engine in fts5 lucene; do
+  MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline "$engine" >"$work/evalsh.txt" 2>"$work/err"; status=$?
+  if [ "$status" -eq 2 ] && grep -q "eval: --baseline $engine needs" "$work/err"; then
+    echo "skip: eval.sh --baseline $engine: $(cat "$work/err")"
+    continue
+  fi
+  check "eval.sh --baseline $engine exits 0" test "$status" -eq 0
+  check "eval.sh --baseline $engine: the gain" \
+    grep -qx $'gain_ndcg_cut_10\t'"$engine"$'\t+0.5000\tse 0.5000\tqueries 2\tup 1\tdown 0' "$work/evalsh.txt"
+done
 
 # scripts/train-rerank.sh: an option given to it replaces the shipped model's setting instead of
 # reaching medsearch-train twice (which CLI11 refuses). The printed command, no training.

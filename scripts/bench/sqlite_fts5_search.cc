@@ -9,31 +9,14 @@
 // Build: g++ -O2 -std=c++17 -I. sqlite_fts5_search.cc $(pkg-config --cflags --libs sqlite3) -pthread
 #include <sqlite3.h>
 
-#include <cctype>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
 
+#include "fts5_match.h"
 #include "query_loop.h"
 
 namespace {
-
-// Words: runs of ASCII letters and digits and any non-ASCII bytes (unicode61 splits the rest).
-std::string match_expression(const std::string& text) {
-  std::string out, word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    if (!out.empty()) out += " OR ";
-    out += '"' + word + '"';
-    word.clear();
-  };
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c >= 0x80) word += static_cast<char>(c);
-    else flush();
-  }
-  flush();
-  return out;
-}
 
 struct Connection {
   sqlite3* db = nullptr;
@@ -62,7 +45,7 @@ int main(int argc, char** argv) try {
   return bench::run(o, [&]() -> bench::Engine {
     auto c = std::make_shared<Connection>(o.index);
     return [c](const std::string& text) {
-      const std::string expr = match_expression(text);
+      const std::string expr = bench::match_expression(text);
       if (expr.empty()) return 0;
       sqlite3_bind_text(c->stmt, 1, expr.data(), static_cast<int>(expr.size()), SQLITE_TRANSIENT);
       int hits = 0;
