@@ -32,10 +32,13 @@ while [ $# -gt 0 ]; do
     --per-query) per_query=1; shift ;;
     --baseline)
       [ $# -ge 2 ] || usage_error "--baseline needs engines (xapian, fts5, lucene)"
-      IFS=, read -ra baselines <<< "$2"
-      for e in "${baselines[@]}"; do
+      IFS=, read -ra given <<< "$2"
+      baselines=()
+      for e in ${given[@]+"${given[@]}"}; do
         case "$e" in xapian|fts5|lucene) ;; *) usage_error "--baseline: unknown engine '$e' (known: xapian, fts5, lucene)" ;; esac
+        [[ " ${baselines[*]-} " == *" $e "* ]] || baselines+=("$e")  # each once
       done
+      [ ${#baselines[@]} -gt 0 ] || usage_error "--baseline needs engines (xapian, fts5, lucene)"
       shift 2 ;;
     --index) [ $# -ge 2 ] || usage_error "--index needs a folder"; index="$2"; shift 2 ;;
     *) index_args+=("$1"); shift ;;

@@ -434,32 +434,26 @@ int main(int argc, char** argv) {
   if (!mark_features("--features", feature_list, allowed) || !mark_features("--monotone", monotone, boosting.increasing))
     return 2;
 
-  // A model file that cannot be written is found out now, not after minutes of training.
-  if (!out_path.empty()) {
+  // A model or per-query file that cannot be written is found out now, not after minutes of
+  // training; neither is created until there is something to write.
+  for (const auto& [option, path] : {std::pair<const char*, const std::string&>{"--out", out_path},
+                                     std::pair<const char*, const std::string&>{"--cv-queries", cv_queries_path}}) {
+    if (path.empty()) continue;
     std::error_code ec;
-    const std::filesystem::path out_dir = std::filesystem::absolute(out_path, ec).parent_path();
-    if (ec || !std::filesystem::is_directory(out_dir, ec) || ::access(out_dir.c_str(), W_OK) != 0) {
-      std::cerr << "medsearch-train: --out " << out_path << ": " << out_dir.string() << " is not a writable folder\n";
+    const std::filesystem::path dir = std::filesystem::absolute(path, ec).parent_path();
+    if (ec || !std::filesystem::is_directory(dir, ec) || ::access(dir.c_str(), W_OK) != 0) {
+      std::cerr << "medsearch-train: " << option << ' ' << path << ": " << dir.string() << " is not a writable folder\n";
       return 2;
     }
-    if (std::filesystem::is_directory(out_path, ec)) {
-      std::cerr << "medsearch-train: --out " << out_path << ": is a folder\n";
+    if (std::filesystem::is_directory(path, ec)) {
+      std::cerr << "medsearch-train: " << option << ' ' << path << ": is a folder\n";
       return 2;
     }
   }
-
-  // The per-query file too, and it needs folds to hold queries out.
-  std::ofstream cv_queries;
-  if (!cv_queries_path.empty()) {
-    if (folds < 2) {
-      std::cerr << "medsearch-train: --cv-queries needs --folds 2 or more\n";
-      return 2;
-    }
-    cv_queries.open(cv_queries_path);
-    if (!cv_queries) {
-      std::cerr << "medsearch-train: --cv-queries " << cv_queries_path << ": cannot write\n";
-      return 2;
-    }
+  // The per-query file needs folds to hold queries out.
+  if (!cv_queries_path.empty() && folds < 2) {
+    std::cerr << "medsearch-train: --cv-queries needs --folds 2 or more\n";
+    return 2;
   }
 
   // Every --set is checked before the first is loaded. A name given twice would share one entry
@@ -604,14 +598,15 @@ int main(int argc, char** argv) {
         base_sum[s] += set_mean(sets[s], test[s], identity()) * static_cast<double>(n);
         rerank_sum[s] += set_mean(sets[s], test[s], fold) * static_cast<double>(n);
         count[s] += n;
-        if (cv_queries.is_open())
+        if (!cv_queries_path.empty())
           for (std::size_t i = 0; i < sets[s].queries.size(); ++i)
             if (test[s][i])
               per_query[s][i] = {ndcg10(sets[s].queries[i], identity(), scratch),
                                  ndcg10(sets[s].queries[i], fold, scratch)};
       }
     }
-    if (cv_queries.is_open()) {
+    if (!cv_queries_path.empty()) {
+      std::ofstream cv_queries(cv_queries_path);
       cv_queries << "set\tquery_id\tfirst_stage\treranked\n";
       char line[64];
       for (std::size_t s = 0; s < sets.size(); ++s)

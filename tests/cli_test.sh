@@ -218,6 +218,8 @@ check "train --cv-queries without folds says so" grep -q -- "--cv-queries needs 
 "$bin/medsearch-train" --set "fixture:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 \
   --folds 3 --cv-queries "$work/no-such-folder/cvq.tsv" >"$work/out" 2>"$work/err"; status=$?
 check "train --cv-queries unwritable exits 2 before training" bash -c "[ $status -eq 2 ] && ! grep -q 'judged queries' '$work/err'"
+check "train --cv-queries unwritable says why" grep -q -- "--cv-queries $work/no-such-folder/cvq.tsv: $work/no-such-folder is not a writable folder" "$work/err"
+check "train --cv-queries without folds creates no file" test ! -e "$work/cvq0.tsv"
 "$bin/medsearch-train" --set "a:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" \
   --set "a:$work/beir:$fixtures/beir/queries.jsonl:$fixtures/beir/qrels/test.tsv" --depth 10 --folds 0 >/dev/null 2>"$work/err"; status=$?
 check "train with a set name twice exits 2" test "$status" -eq 2
@@ -315,6 +317,10 @@ check "eval.sh --baseline with an unknown engine exits 2" test "$status" -eq 2
 check "eval.sh --baseline names the engines it knows" grep -q "unknown engine 'bm25' (known: xapian, fts5, lucene)" "$work/err"
 bash "$eval_script" "$work/beir-vocab" test --baseline >/dev/null 2>"$work/err"; status=$?
 check "eval.sh --baseline without engines exits 2" test "$status" -eq 2
+bash "$eval_script" "$work/beir-vocab" test --baseline , >/dev/null 2>"$work/err"; status=$?
+check "eval.sh --baseline with an empty list exits 2" test "$status" -eq 2
+MEDSEARCH_BIN="$bin" bash "$eval_script" "$work/beir-vocab" test --baseline xapian,xapian >"$work/evalsh.txt" 2>"$work/err"
+check "eval.sh --baseline runs an engine named twice once" test "$(grep -c '^baseline	' "$work/evalsh.txt")" -eq 1
 # The FTS5 and Lucene baselines where their packages are here (scripts/bench-query.sh installs
 # them; scripts/install-deps.sh does not): the same two questions, the same miss.
 for engine in fts5 lucene; do
