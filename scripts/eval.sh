@@ -56,10 +56,14 @@ fi
 needs() { echo "eval: --baseline $1 needs $2" >&2; exit 2; }
 lucene_jars=""
 for e in ${baselines[@]+"${baselines[@]}"}; do
-  command -v g++ >/dev/null && command -v pkg-config >/dev/null || needs "$e" "g++ and pkg-config (scripts/install-deps.sh)"
   case "$e" in
-    xapian) pkg-config --exists xapian-core || needs xapian "libxapian-dev (scripts/install-deps.sh)" ;;
-    fts5) pkg-config --exists sqlite3 || needs fts5 "libsqlite3-dev (apt-get install libsqlite3-dev)" ;;
+    xapian|fts5)
+      command -v g++ >/dev/null && command -v pkg-config >/dev/null || needs "$e" "g++ and pkg-config (scripts/install-deps.sh)"
+      if [ "$e" = xapian ]; then
+        pkg-config --exists xapian-core || needs xapian "libxapian-dev (scripts/install-deps.sh)"
+      else
+        pkg-config --exists sqlite3 || needs fts5 "libsqlite3-dev (apt-get install libsqlite3-dev)"
+      fi ;;
     lucene)
       command -v javac >/dev/null && command -v java >/dev/null ||
         needs lucene "a JDK (apt-get install default-jdk-headless; scripts/bench-query.sh installs it)"
@@ -94,17 +98,16 @@ cat "$work/search.err" >&2
 # Every query run, those without a result too (counting the run's query ids left them out).
 queries=$(sed -n 's/^queries \([0-9]*\), failed.*/\1/p' "$work/search.err")
 echo "dataset	$(basename "$dataset") ($split)"
-args=(--qrels "$dataset/qrels/$split.tsv" --run "$work/run.txt")
-[ "$per_query" -eq 1 ] && args+=(--per-query)
-"$bin/medsearch-eval" "${args[@]}"
+# Scored once with every query's line; those are shown with --per-query and joined with the
+# baselines' below.
+"$bin/medsearch-eval" --qrels "$dataset/qrels/$split.tsv" --run "$work/run.txt" --per-query >"$work/medsearch.txt"
+if [ "$per_query" -eq 1 ]; then cat "$work/medsearch.txt"; else grep -v '=' "$work/medsearch.txt" || true; fi
 awk -v s="$start" -v e="$end" -v q="$queries" 'BEGIN { if (q > 0) printf "mean_ms_per_query\t%.2f\n", (e - s) * 1000 / q }'
 [ ${#baselines[@]} -gt 0 ] || exit 0
 
 # The baselines: each peer's own indexer from the bench and a run writer that searches as the
 # bench's loop does (scripts/bench/README.md), compiled here.
 bench="$root/scripts/bench"
-"$bin/medsearch-eval" --qrels "$dataset/qrels/$split.tsv" --run "$work/run.txt" --per-query \
-  >"$work/medsearch.txt" 2>/dev/null || { echo "eval: medsearch's run could not be scored" >&2; exit 1; }
 compile() {  # $1: program, $2: pkg-config package
   # shellcheck disable=SC2046  # pkg-config's flags are separate words
   g++ -O2 -std=c++17 -I"$bench" -o "$work/$1" "$bench/$1.cc" $(pkg-config --cflags --libs "$2") ||

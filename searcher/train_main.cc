@@ -571,9 +571,8 @@ int main(int argc, char** argv) {
   nlohmann::json report = nlohmann::json::object();
   if (folds > 1) {
     std::printf("%-12s %8s %10s %10s\n", "set", "queries", "first", "reranked");
-    std::vector<double> base_sum(sets.size()), rerank_sum(sets.size());
-    std::vector<std::size_t> count(sets.size());
-    // Each query's pair of scores, from the fold that held it out.
+    // Each query's pair of scores (first stage, reranked), from the fold that held it out; each
+    // query is held out by exactly one fold.
     std::vector<std::vector<std::pair<double, double>>> per_query(sets.size());
     for (std::size_t s = 0; s < sets.size(); ++s) per_query[s].resize(sets[s].queries.size());
     std::vector<std::pair<double, std::size_t>> scratch;
@@ -593,17 +592,11 @@ int main(int argc, char** argv) {
         fold.weights = fit(sets, train, restarts, seed + static_cast<unsigned>(f), allowed);
       }
       if (learner != "linear") fold.set_trees(boost(sets, train, boosting, allowed, fold.weights));
-      for (std::size_t s = 0; s < sets.size(); ++s) {
-        const std::size_t n = static_cast<std::size_t>(std::count(test[s].begin(), test[s].end(), 1));
-        base_sum[s] += set_mean(sets[s], test[s], identity()) * static_cast<double>(n);
-        rerank_sum[s] += set_mean(sets[s], test[s], fold) * static_cast<double>(n);
-        count[s] += n;
-        if (!cv_queries_path.empty())
-          for (std::size_t i = 0; i < sets[s].queries.size(); ++i)
-            if (test[s][i])
-              per_query[s][i] = {ndcg10(sets[s].queries[i], identity(), scratch),
-                                 ndcg10(sets[s].queries[i], fold, scratch)};
-      }
+      for (std::size_t s = 0; s < sets.size(); ++s)
+        for (std::size_t i = 0; i < sets[s].queries.size(); ++i)
+          if (test[s][i])
+            per_query[s][i] = {ndcg10(sets[s].queries[i], identity(), scratch),
+                               ndcg10(sets[s].queries[i], fold, scratch)};
     }
     if (!cv_queries_path.empty()) {
       std::ofstream cv_queries(cv_queries_path);
@@ -621,11 +614,17 @@ int main(int argc, char** argv) {
       }
     }
     for (std::size_t s = 0; s < sets.size(); ++s) {
-      const double n = static_cast<double>(std::max<std::size_t>(count[s], 1));
-      std::printf("%-12s %8zu %10.4f %10.4f\n", sets[s].name.c_str(), count[s], base_sum[s] / n, rerank_sum[s] / n);
-      report[sets[s].name] = {{"queries", count[s]},
-                              {"first_stage_ndcg10", std::round(base_sum[s] / n * 1e4) / 1e4},
-                              {"reranked_ndcg10", std::round(rerank_sum[s] / n * 1e4) / 1e4}};
+      double first = 0, reranked = 0;
+      for (const auto& [f, r] : per_query[s]) {
+        first += f;
+        reranked += r;
+      }
+      const std::size_t count = per_query[s].size();
+      const double n = static_cast<double>(std::max<std::size_t>(count, 1));
+      std::printf("%-12s %8zu %10.4f %10.4f\n", sets[s].name.c_str(), count, first / n, reranked / n);
+      report[sets[s].name] = {{"queries", count},
+                              {"first_stage_ndcg10", std::round(first / n * 1e4) / 1e4},
+                              {"reranked_ndcg10", std::round(reranked / n * 1e4) / 1e4}};
     }
   }
 
